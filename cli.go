@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type command func(args []string, stdout, stderr io.Writer) error
+
+var commands = map[string]command{
+	"init":     cmdInit,
+	"join":     cmdJoin,
+	"run":      cmdRun,
+	"send":     cmdSend,
+	"history":  cmdHistory,
+	"channels": cmdChannels,
+	"status":   cmdStatus,
+	"invite":   cmdInvite,
+}
+
+// errUsage means the flag package already told the user what was wrong.
+var errUsage = errors.New("usage")
+
+// parseFlags parses flags wherever they stand among the positional
+// arguments (`send --data d hello` and `send hello --data d` both work).
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errUsage
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("concord "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "the member's data directory (required)")
+	return fs, data
+}
+
+func requireData(data string) error {
+	if data == "" {
+		return errors.New("--data DIR is required")
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+}
+
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("init", stderr)
+	name := fs.String("name", "", "your name in the team (required)")
+	team := fs.String("team", "", "the team's name (default: NAME's team)")
+	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireData(*data); err != nil {
+		return err
+	}
+	if err := validMemberName(*name); err != nil {
+		return fmt.Errorf("--name: %v", err)
+	}
+	if err := ensureNewDataDir(*data); err != nil {
+		return err
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	conf := memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(*team, *name+"'s team"),
+		Name: *name, Listen: []string{*listen}, Creator: true}
+	if err := saveConfig(*data, conf); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pid, err := initMember(ctx, *data, conf, newLogger(stderr, *logLevel))
+	if err != nil {
+		_ = os.Remove(configPath(*data)) // let a retry start over
+		return err
+	}
+	fmt.Fprintln(stdout, pid)
+	return nil
+}
+
+// initMember bootstraps the new team, commits its first member and
+// #general, and records the port the OS picked.
+func initMember(ctx context.Context, dir string, conf memberConfig, log *slog.Logger) (string, error) {
+	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log})
+	if err != nil {
+		return "", err
+	}
+	defer n.Close()
+	if err := n.initTeam(ctx); err != nil {
+		return "", err
+	}
+	conf.Listen = n.boundListen()
+	if err := saveConfig(dir, conf); err != nil {
+		return "", err
+	}
+	return n.ID().String(), n.Close()
+}
+
+func cmdJoin(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("join", stderr)
+	name := fs.String("name", "", "your name in the team (required)")
+	code := fs.String("invite", "", "the invite code (required)")
+	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireData(*data); err != nil {
+		return err
+	}
+	if *code == "" {
+		return errors.New("--invite CODE is required")
+	}
+	if err := validMemberName(*name); err != nil {
+		return fmt.Errorf("--name: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := joinTeam(ctx, *data, *name, *code, []string{*listen})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id)
+	return nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("run", stderr)
+	headless := fs.Bool("headless", false, "run without a window (this build has no GUI yet, so always headless)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	_ = headless
+	if err := requireData(*data); err != nil {
+		return err
+	}
+	log := newLogger(stderr, *logLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log})
+	if err != nil {
+		return err
+	}
+	cs, err := listenControl(n, *data, log)
+	if err != nil {
+		return errors.Join(err, n.Close())
+	}
+	log.Info("member running", "peer", n.ID(), "team", n.conf.TeamName, "addrs", strings.Join(n.host.Addrs(), " "))
+	var fatal error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case fatal = <-n.Fatal():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(fatal, cs.Close(sctx), n.Close())
+}
+
+func cmdSend(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("send", stderr)
+	channel := fs.String("channel", "general", "channel to send to")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the message to be committed")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	text := strings.Join(pos, " ")
+	if text == "-" {
+		b, err := io.ReadAll(bufio.NewReader(os.Stdin))
+		if err != nil {
+			return err
+		}
+		text = strings.TrimRight(string(b), "\n")
+	}
+	if text == "" {
+		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	defer cancel()
+	var out struct{ ID string }
+	if err := c.call(ctx, http.MethodPost, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds()}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out.ID)
+	return nil
+}
+
+func cmdHistory(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("history", stderr)
+	channel := fs.String("channel", "general", "channel to read")
+	limit := fs.Int("limit", 0, "only the last N messages (0: all)")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	q := url.Values{"channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
+	if *asJSON {
+		return c.stream(ctx, stdout, "/v1/history", q)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.stream(ctx, pw, "/v1/history", q)) }()
+	dec := json.NewDecoder(pr)
+	for {
+		var row historyRow
+		if err := dec.Decode(&row); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			pr.CloseWithError(err)
+			return err
+		}
+		at, _ := time.Parse(time.RFC3339Nano, row.CommittedAt)
+		fmt.Fprintf(stdout, "%s  %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), orDefault(row.AuthorName, row.Author), row.Text)
+	}
+}
+
+func cmdChannels(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("channels", stderr)
+	create := fs.String("create", "", "create a channel with this name")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if *create != "" {
+		var out map[string]string
+		if err := c.call(ctx, http.MethodPost, "/v1/channels", map[string]string{"name": *create}, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created #%s\n", *create)
+		return nil
+	}
+	var rows []channelRow
+	if err := c.call(ctx, http.MethodGet, "/v1/channels", nil, &rows); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, r := range rows {
+		if *asJSON {
+			_ = enc.Encode(r)
+		} else {
+			fmt.Fprintf(stdout, "#%s\t%d messages\n", r.Name, r.Messages)
+		}
+	}
+	return nil
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("status", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	var st statusJSON
+	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(st)
+	}
+	leader := orDefault(st.Leader, "none (no quorum?)")
+	fmt.Fprintf(stdout, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
+		st.Name, st.ID, st.Team, st.Role, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
+	for _, p := range st.Peers {
+		state := "offline"
+		if p.Healthy {
+			state = "online"
+		}
+		fmt.Fprintf(stdout, "peer     %s %s (%s)\n", p.Name, state, p.ID)
+	}
+	return nil
+}
+
+func cmdInvite(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("invite", stderr)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	var out struct{ Code string }
+	if err := c.call(ctx, http.MethodPost, "/v1/invite", nil, &out); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out.Code)
+	return nil
+}

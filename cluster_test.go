@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"concord/storage"
+)
+
+// testCluster is a team of in-process members on 127.0.0.1.
+type testCluster struct {
+	t     *testing.T
+	dirs  []string
+	nodes []*Node // nil while a member is stopped
+}
+
+const loopback = "/ip4/127.0.0.1/tcp/0"
+
+func startNode(t *testing.T, dir string) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := StartNode(ctx, NodeConfig{Dir: dir})
+	if err != nil {
+		t.Fatalf("start %s: %v", dir, err)
+	}
+	return n
+}
+
+// newTestCluster creates a team of size members the way users do: the
+// first inits, the others join with its invite code.
+func newTestCluster(t *testing.T, size int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	t.Cleanup(c.closeAll)
+	root := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range size {
+		dir := filepath.Join(root, fmt.Sprintf("m%d", i))
+		name := fmt.Sprintf("m%d", i)
+		if i == 0 {
+			if err := ensureNewDataDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			conf := memberConfig{TeamID: "test-team", TeamName: "test", Name: name, Listen: []string{loopback}, Creator: true}
+			if err := saveConfig(dir, conf); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := initMember(ctx, dir, conf, nil); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if _, err := joinTeam(ctx, dir, name, c.nodes[0].Invite(), []string{loopback}); err != nil {
+				t.Fatalf("join %s: %v", name, err)
+			}
+		}
+		c.dirs = append(c.dirs, dir)
+		c.nodes = append(c.nodes, startNode(t, dir))
+	}
+	c.waitVoters(min(size, 3))
+	return c
+}
+
+func (c *testCluster) closeAll() {
+	for i, n := range c.nodes {
+		if n != nil {
+			if err := n.Close(); err != nil {
+				c.t.Errorf("close m%d: %v", i, err)
+			}
+			c.nodes[i] = nil
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func (c *testCluster) waitVoters(n int) {
+	c.t.Helper()
+	waitFor(c.t, 30*time.Second, fmt.Sprintf("%d voters", n), func() bool {
+		for _, nd := range c.nodes {
+			if nd != nil {
+				st := nd.Status()
+				if len(st.Voters) == n && st.Leader != "" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
+
+func (c *testCluster) leader() int {
+	for i, n := range c.nodes {
+		if n != nil && n.Status().Role == "leader" {
+			return i
+		}
+	}
+	return -1
+}
+
+// histories returns each running member's #general as IDs in order.
+func (c *testCluster) histories() map[string][]string {
+	out := map[string][]string{}
+	for i, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		msgs, err := n.History("general", 0)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		ids := make([]string, len(msgs))
+		for j, m := range msgs {
+			ids[j] = m.ID
+		}
+		out[fmt.Sprintf("m%d", i)] = ids
+	}
+	return out
+}
+
+// waitConverged waits until every running member has applied what the
+// leader has committed.
+func (c *testCluster) waitConverged() {
+	c.t.Helper()
+	waitFor(c.t, 30*time.Second, "members to converge", func() bool {
+		var want uint64
+		for _, n := range c.nodes {
+			if n != nil {
+				want = max(want, n.store.AppliedIndex())
+			}
+		}
+		for _, n := range c.nodes {
+			if n != nil && n.store.AppliedIndex() < want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// sendLoad has `per` senders on each running member send `count` messages
+// each, one after another, and records every attempt.
+func sendLoad(c *testCluster, per, count int, timeout time.Duration) []attempt {
+	var mu sync.Mutex
+	var out []attempt
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		for s := range per {
+			wg.Go(func() {
+				author := fmt.Sprintf("m%d/s%d", i, s)
+				for k := range count {
+					ctx, cancel := context.WithTimeout(context.Background(), timeout)
+					id, err := n.Send(ctx, "general", fmt.Sprintf("%s #%d", author, k))
+					cancel()
+					mu.Lock()
+					out = append(out, attempt{id: id, author: author, acked: err == nil})
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+func TestClusterReplicatesConcurrentSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 3)
+	attempts := sendLoad(c, 4, 15, 10*time.Second)
+	c.waitConverged()
+	r := check(attempts, c.histories())
+	t.Log(r)
+	if !r.ok() || r.acked != len(attempts) {
+		t.Fatalf("replication broke its promise: %v", r)
+	}
+	// Commit times strictly increase in log order on every member.
+	for i, n := range c.nodes {
+		msgs, _ := n.History("general", 0)
+		for j := 1; j < len(msgs); j++ {
+			if !msgs[j].CommittedAt.After(msgs[j-1].CommittedAt) {
+				t.Fatalf("m%d: commit time of seq %d not after seq %d", i, msgs[j].Seq, msgs[j-1].Seq)
+			}
+		}
+	}
+}
+
+func TestClusterSurvivesLeaderLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 3)
+	var attempts []attempt
+	var wg sync.WaitGroup
+	wg.Go(func() { attempts = sendLoad(c, 2, 40, 15*time.Second) })
+	// Stop the leader while the load runs, then bring it back.
+	waitFor(t, 10*time.Second, "some messages", func() bool {
+		n := c.nodes[0]
+		msgs, _ := n.History("general", 0)
+		return len(msgs) > 20
+	})
+	l := c.leader()
+	if l < 0 {
+		t.Fatal("no leader")
+	}
+	old := c.nodes[l]
+	c.nodes[l] = nil // its senders keep using the closed node and must fail cleanly
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a new leader", func() bool { return c.leader() >= 0 })
+	c.nodes[l] = startNode(t, c.dirs[l])
+	wg.Wait()
+	c.waitConverged()
+	r := check(attempts, c.histories())
+	t.Log(r)
+	if !r.ok() {
+		t.Fatalf("leader loss broke the promise: %v", r)
+	}
+	if r.acked < len(attempts)/2 {
+		t.Fatalf("too few sends succeeded through a leader change: %v", r)
+	}
+}
+
+func TestSendRejectsBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 1)
+	n := c.nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tests := []struct{ name, channel, text string }{
+		{"empty", "general", ""},
+		{"unknown channel", "nope", "hi"},
+		{"oversized", "general", string(make([]byte, storage.MaxTextBytes+1))},
+		{"invalid utf8", "general", "\xff\xfe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := n.Send(ctx, tt.channel, tt.text); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if err := n.CreateChannel(ctx, "Bad Name!"); err == nil {
+		t.Fatal("bad channel name accepted")
+	}
+	if err := n.CreateChannel(ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Send(ctx, "dev", "hello dev"); err != nil {
+		t.Fatal(err)
+	}
+}

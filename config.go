@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// memberConfig is what a data dir remembers about its member and team
+// (DATA/config.json). The chat state itself lives in state.db and the Raft
+// log under raft/.
+type memberConfig struct {
+	Version  int      `json:"version"`
+	TeamID   string   `json:"team_id"`
+	TeamName string   `json:"team_name"`
+	Name     string   `json:"name"`
+	Listen   []string `json:"listen"`
+	// Creator marks the member that founded the team: it bootstraps the
+	// Raft cluster (once; a restart finds existing state and skips it).
+	Creator bool `json:"creator,omitempty"`
+}
+
+const configVersion = 1
+
+var errNoDataDir = errors.New("not a Concord data dir")
+
+func configPath(dir string) string { return filepath.Join(dir, "config.json") }
+
+func loadConfig(dir string) (memberConfig, error) {
+	var c memberConfig
+	b, err := os.ReadFile(configPath(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, fmt.Errorf("%s: %w (run `concord init` or `concord join` first)", dir, errNoDataDir)
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s is corrupt: %w", configPath(dir), err)
+	}
+	if c.Version != configVersion || c.TeamID == "" || c.Name == "" {
+		return c, fmt.Errorf("%s is corrupt or from another version (version %d)", configPath(dir), c.Version)
+	}
+	return c, nil
+}
+
+// saveConfig writes the config atomically: a crash leaves the old or the new
+// file, never half of one.
+func saveConfig(dir string, c memberConfig) error {
+	c.Version = configVersion
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := configPath(dir) + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, configPath(dir)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ensureNewDataDir makes dir, refusing one that already holds a member.
+func ensureNewDataDir(dir string) error {
+	if dir == "" {
+		return errors.New("--data is required")
+	}
+	if _, err := os.Stat(configPath(dir)); err == nil {
+		return fmt.Errorf("%s already holds a Concord member; use another --data", dir)
+	}
+	return os.MkdirAll(dir, 0o700)
+}

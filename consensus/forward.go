@@ -1,0 +1,190 @@
+package consensus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/p2p"
+	"concord/storage"
+)
+
+// forwardRequest is what a follower sends to the leader over
+// /concord/propose/1.0.0 (docs/protocol.md).
+type forwardRequest struct {
+	V   int          `json:"v"`
+	Ops []storage.Op `json:"ops"`
+}
+
+// forwardResponse answers a forwardRequest: either Err for the whole
+// request, or one result per op in the same order.
+type forwardResponse struct {
+	Err     string          `json:"err,omitempty"`
+	Code    string          `json:"code,omitempty"` // not_leader, refused, bad_request, unavailable
+	Leader  string          `json:"leader,omitempty"`
+	Results []forwardResult `json:"results,omitempty"`
+}
+
+type forwardResult struct {
+	Res   storage.Result `json:"res"`
+	Index uint64         `json:"index,omitempty"`
+	Err   string         `json:"err,omitempty"`
+	Code  string         `json:"code,omitempty"`
+}
+
+const forwardVersion = 1
+
+// startForward sends a batch to the current leader. The forward batcher keeps
+// one request in flight, so a member's ops reach the leader in order.
+func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
+	return func() []outcome {
+		leader := r.Leader()
+		if leader == "" {
+			return failAll(len(ops), ErrNoLeader)()
+		}
+		if leader == r.cfg.Host.ID() {
+			return failAll(len(ops), ErrNotLeader)()
+		}
+		resp, err := r.forward(ctx, leader, forwardRequest{V: forwardVersion, Ops: ops})
+		if err != nil {
+			return failAll(len(ops), err)()
+		}
+		if resp.Err != "" {
+			return failAll(len(ops), codeErr(resp.Code, resp.Err))()
+		}
+		if len(resp.Results) != len(ops) {
+			return failAll(len(ops), fmt.Errorf("leader answered %d results for %d ops", len(resp.Results), len(ops)))()
+		}
+		outs := make([]outcome, len(ops))
+		for i, fr := range resp.Results {
+			outs[i] = outcome{res: fr.Res, index: fr.Index}
+			if fr.Err != "" {
+				outs[i].err = codeErr(fr.Code, fr.Err)
+			}
+		}
+		return outs
+	}
+}
+
+func (r *Replica) forward(ctx context.Context, leader peer.ID, req forwardRequest) (forwardResponse, error) {
+	var resp forwardResponse
+	s, err := r.cfg.Host.NewStream(ctx, leader, p2p.ProtoPropose)
+	if err != nil {
+		return resp, fmt.Errorf("forward to leader %s: %w", leader, err)
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return resp, err
+	}
+	if err := p2p.WriteFrame(s, body); err != nil {
+		s.Reset()
+		return resp, fmt.Errorf("forward to leader %s: %w", leader, err)
+	}
+	_ = s.CloseWrite()
+	frame, err := p2p.ReadFrame(s, p2p.MaxFrame)
+	if err != nil {
+		s.Reset()
+		return resp, fmt.Errorf("forward to leader %s: %w", leader, err)
+	}
+	if err := json.Unmarshal(frame, &resp); err != nil {
+		return resp, fmt.Errorf("forward to leader %s: bad response: %w", leader, err)
+	}
+	return resp, nil
+}
+
+func codeErr(code, msg string) error {
+	switch code {
+	case "refused", "bad_request":
+		return fmt.Errorf("%w: %s", ErrRefused, msg)
+	case "not_leader":
+		return ErrNotLeader
+	default:
+		return errors.New(msg)
+	}
+}
+
+func errCode(err error) string {
+	switch {
+	case errors.Is(err, ErrRefused):
+		return "refused"
+	case errors.Is(err, ErrNotLeader):
+		return "not_leader"
+	default:
+		return "unavailable"
+	}
+}
+
+// serveForward is the leader's side of /concord/propose/1.0.0.
+func (r *Replica) serveForward(s network.Stream) {
+	defer s.Close()
+	from := s.Conn().RemotePeer()
+	_ = s.SetDeadline(time.Now().Add(flushTimeout + time.Second))
+	reply := func(resp forwardResponse) {
+		b, err := json.Marshal(resp)
+		if err == nil {
+			err = p2p.WriteFrame(s, b)
+		}
+		if err != nil {
+			r.log.Debug("forward reply failed", "peer", from, "err", err)
+			s.Reset()
+		}
+	}
+	frame, err := p2p.ReadFrame(s, p2p.MaxFrame)
+	if err != nil {
+		r.log.Warn("bad forward request", "peer", from, "err", err)
+		reply(forwardResponse{Err: err.Error(), Code: "bad_request"})
+		return
+	}
+	var req forwardRequest
+	if err := json.Unmarshal(frame, &req); err != nil || req.V != forwardVersion {
+		reply(forwardResponse{Err: fmt.Sprintf("malformed request (version %d): %v", req.V, err), Code: "bad_request"})
+		return
+	}
+	if r.Leader() != r.cfg.Host.ID() {
+		reply(forwardResponse{Err: ErrNotLeader.Error(), Code: "not_leader", Leader: r.Leader().String()})
+		return
+	}
+	results := make([]forwardResult, len(req.Ops))
+	var accepted []storage.Op
+	var where []int
+	for i, op := range req.Ops {
+		if err := r.admit(from, op); err != nil {
+			r.log.Warn("refused forwarded op", "peer", from, "err", err)
+			results[i] = forwardResult{Err: err.Error(), Code: "refused"}
+			continue
+		}
+		accepted = append(accepted, op)
+		where = append(where, i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	for j, o := range r.local.submitAll(ctx, accepted) {
+		fr := forwardResult{Res: o.res, Index: o.index}
+		if o.err != nil {
+			fr.Err, fr.Code = o.err.Error(), errCode(o.err)
+		}
+		results[where[j]] = fr
+	}
+	reply(forwardResponse{Results: results})
+}
+
+// admit checks that a forwarded op may come from peer from: a member may
+// only speak for itself.
+func (r *Replica) admit(from peer.ID, op storage.Op) error {
+	if err := checkOpShape(op); err != nil {
+		return err
+	}
+	if op.Kind == storage.OpMessage && op.Message.Author != from.String() {
+		return fmt.Errorf("author %s is not the sender %s", op.Message.Author, from)
+	}
+	return nil
+}

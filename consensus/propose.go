@@ -1,0 +1,119 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/storage"
+)
+
+// Submit commits op through whoever leads the team and returns its result
+// and the index of the Raft entry that carried it. It retries through leader
+// changes until ctx ends; retrying is safe because the FSM drops a message ID
+// it has already applied. An error other than ErrRefused means the outcome is
+// unknown: the op may or may not have committed.
+func (r *Replica) Submit(ctx context.Context, op storage.Op) (storage.Result, uint64, error) {
+	backoff := 10 * time.Millisecond
+	var last error
+	for {
+		changed := r.leader.wait()
+		var o outcome
+		switch leader := r.Leader(); {
+		case leader == r.cfg.Host.ID():
+			o = r.local.submit(ctx, op)
+		case leader != "":
+			o = r.fwd.submit(ctx, op)
+		default:
+			o.err = ErrNoLeader
+		}
+		if o.err == nil {
+			return o.res, o.index, nil
+		}
+		if errors.Is(o.err, ErrRefused) || errors.Is(o.err, ErrClosed) {
+			return o.res, 0, o.err
+		}
+		if ctx.Err() != nil {
+			return storage.Result{}, 0, fmt.Errorf("%w (last error: %v)", ctx.Err(), orErr(last, o.err))
+		}
+		last = o.err
+		r.log.Debug("proposal not committed yet, retrying", "err", o.err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		backoff = min(2*backoff, 250*time.Millisecond)
+	}
+}
+
+func orErr(a, b error) error {
+	if a != nil && (errors.Is(b, context.DeadlineExceeded) || errors.Is(b, context.Canceled)) {
+		return a
+	}
+	return b
+}
+
+// startLocal appends a batch to the Raft log on this (leading) member.
+func (r *Replica) startLocal(ctx context.Context, ops []storage.Op) waitFunc {
+	cmd, err := encodeCommand(command{CommittedAt: r.cfg.Clock.Now(), Ops: ops})
+	if err != nil {
+		return failAll(len(ops), err)
+	}
+	enqueue := flushTimeout
+	if d, ok := ctx.Deadline(); ok {
+		enqueue = time.Until(d)
+	}
+	f := r.raft.Apply(cmd, enqueue)
+	return func() []outcome {
+		if err := waitFuture(ctx, f); err != nil {
+			if errors.Is(err, raft.ErrNotLeader) {
+				err = ErrNotLeader
+			}
+			return failAll(len(ops), err)()
+		}
+		res, ok := f.Response().(applyResult)
+		if !ok || res.err != nil {
+			return failAll(len(ops), fmt.Errorf("apply: %v", res.err))()
+		}
+		outs := make([]outcome, len(ops))
+		for i := range outs {
+			outs[i] = outcome{res: res.results[i], index: f.Index()}
+		}
+		return outs
+	}
+}
+
+// Leader returns the current leader's peer ID, or "" when there is none.
+func (r *Replica) Leader() peer.ID {
+	_, id := r.raft.LeaderWithID()
+	if id == "" {
+		return ""
+	}
+	p, err := peer.Decode(string(id))
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// WaitLeader blocks until the team has a leader or ctx ends.
+func (r *Replica) WaitLeader(ctx context.Context) (peer.ID, error) {
+	for {
+		ch := r.leader.wait()
+		if l := r.Leader(); l != "" {
+			return l, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}

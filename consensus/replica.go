@@ -1,0 +1,265 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+	libp2praft "github.com/libp2p/go-libp2p-raft"
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"concord/p2p"
+	"concord/storage"
+	"concord/timesync"
+)
+
+// Config configures a member's consensus engine.
+type Config struct {
+	Host      host.Host      // the member's libp2p host; Raft and forwarding run over it
+	Dir       string         // the Raft log, stable store and snapshots live here
+	Store     *storage.Store // the chat state the FSM applies entries to
+	Clock     timesync.Clock // stamps commit times on the leader
+	Logger    *slog.Logger
+	Bootstrap bool        // a new team: bootstrap a cluster with this member as its only voter
+	MaxVoters int         // members beyond this join as non-voters (default 3)
+	Timing    Timing      // Raft timeouts (default LANTiming)
+	OnFatal   func(error) // called when the state store cannot apply a committed entry
+	// OnMembers is called after an entry that changed the member list was
+	// applied (from Raft's apply goroutine: it must not block).
+	OnMembers func()
+}
+
+// Timing holds the Raft timeouts. The defaults suit desktops on one LAN.
+type Timing struct {
+	Heartbeat   time.Duration
+	Election    time.Duration
+	LeaderLease time.Duration
+	// Commit is how long followers may wait to learn the commit index when
+	// nothing else is sent; small so followers show messages quickly.
+	Commit time.Duration
+}
+
+// LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
+// second, followers see commits within ~10 ms.
+func LANTiming() Timing {
+	return Timing{Heartbeat: 500 * time.Millisecond, Election: 500 * time.Millisecond,
+		LeaderLease: 250 * time.Millisecond, Commit: 5 * time.Millisecond}
+}
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = timesync.System{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxVoters == 0 {
+		c.MaxVoters = 3
+	}
+	if c.Timing == (Timing{}) {
+		c.Timing = LANTiming()
+	}
+	if c.OnFatal == nil {
+		c.OnFatal = func(error) {}
+	}
+	if c.OnMembers == nil {
+		c.OnMembers = func() {}
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Host == nil:
+		return errors.New("consensus: Config.Host is required")
+	case c.Dir == "":
+		return errors.New("consensus: Config.Dir is required")
+	case c.Store == nil:
+		return errors.New("consensus: Config.Store is required")
+	case c.MaxVoters < 1:
+		return errors.New("consensus: MaxVoters must be at least 1")
+	}
+	return nil
+}
+
+// Tunables of group commit and forwarding.
+const (
+	maxBatchOps     = 1024             // ops in one Raft entry
+	maxLeaderFlight = 8                // Raft entries in flight from the batcher
+	flushTimeout    = 5 * time.Second  // one entry or forward request
+	transportTO     = 10 * time.Second // Raft RPC I/O deadline
+)
+
+// Replica is this member's Raft node: it replicates the chat log, applies it
+// to the store, and routes proposals to whoever leads.
+type Replica struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	wal    *raftwal.WAL
+	meta   *metadb.BoltMetaDB // raft-wal's Close leaves its meta store open; we close it
+	fsm    *fsm
+	local  *batcher // proposals applied here while leader
+	fwd    *batcher // proposals forwarded to the leader
+	leader *notifier
+	nudge  chan struct{} // membership changed: reconcile the Raft configuration
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the Raft log in cfg.Dir and starts the member's Raft node.
+func New(cfg Config) (*Replica, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "consensus"),
+		leader: newNotifier(), nudge: make(chan struct{}, 1)}
+	if err := r.open(); err != nil {
+		return nil, errors.Join(err, r.closeParts())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.local = newBatcher(r.startLocal, maxBatchOps, maxLeaderFlight, flushTimeout)
+	r.fwd = newBatcher(r.startForward, maxBatchOps, 1, flushTimeout)
+	cfg.Host.SetStreamHandler(p2p.ProtoPropose, r.serveForward)
+	r.goRun(func() { r.local.run(ctx) })
+	r.goRun(func() { r.fwd.run(ctx) })
+	r.goRun(func() { r.watch(ctx) })
+	return r, nil
+}
+
+func (r *Replica) goRun(f func()) {
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); f() }()
+}
+
+func (r *Replica) open() error {
+	cfg := r.cfg
+	walDir := filepath.Join(cfg.Dir, "wal")
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	r.meta = &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(r.meta), raftwal.WithLogger(newHclog(r.log, "wal")))
+	if err != nil {
+		return fmt.Errorf("consensus: open raft log %s: %w", walDir, err)
+	}
+	r.wal = wal
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, newHclog(r.log, "snapshot"))
+	if err != nil {
+		return fmt.Errorf("consensus: open snapshots: %w", err)
+	}
+	trans, err := libp2praft.NewLibp2pTransport(cfg.Host, transportTO)
+	if err != nil {
+		return fmt.Errorf("consensus: raft transport: %w", err)
+	}
+	r.trans = trans
+	r.fsm = &fsm{store: cfg.Store, log: r.log, onFatal: cfg.OnFatal, onMembers: func() { r.nudgeReconcile(); cfg.OnMembers() }}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.Host.ID().String())
+	rc.Logger = newHclog(r.log, "raft")
+	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
+	rc.ElectionTimeout = cfg.Timing.Election
+	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
+	rc.CommitTimeout = cfg.Timing.Commit
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+	// The FSM is persistent and skips entries it already applied, so a
+	// restart need not reload the last snapshot.
+	rc.NoSnapshotRestoreOnStart = true
+
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(wal, wal, snaps)
+		if err != nil {
+			return fmt.Errorf("consensus: read raft state: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(rc.LocalID)}}}
+			err := raft.BootstrapCluster(rc, wal, wal, snaps, trans, conf)
+			if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+				return fmt.Errorf("consensus: bootstrap: %w", err)
+			}
+		}
+	}
+	ra, err := raft.NewRaft(rc, r.fsm, wal, wal, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("consensus: start raft: %w", err)
+	}
+	r.raft = ra
+	return nil
+}
+
+// Close hands leadership over if this member leads, stops Raft and waits for
+// every goroutine the replica started. It is safe to call more than once.
+func (r *Replica) Close() error {
+	r.closeOnce.Do(func() {
+		r.transferLeadership()
+		r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
+		r.cancel()
+		r.wg.Wait()
+		r.closeErr = r.closeParts()
+	})
+	return r.closeErr
+}
+
+func (r *Replica) closeParts() error {
+	var errs []error
+	if r.raft != nil {
+		errs = append(errs, r.raft.Shutdown().Error())
+	}
+	if r.trans != nil {
+		errs = append(errs, r.trans.Close())
+	}
+	if r.wal != nil {
+		errs = append(errs, r.wal.Close())
+	}
+	if r.meta != nil {
+		errs = append(errs, r.meta.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// transferLeadership lets a leader that quits cleanly hand over first, so
+// the team does not wait for an election timeout.
+func (r *Replica) transferLeadership() {
+	if r.raft.State() != raft.Leader {
+		return
+	}
+	voters, _ := r.Configuration()
+	if len(voters) < 2 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := waitFuture(ctx, r.raft.LeadershipTransfer()); err != nil {
+		r.log.Warn("leadership transfer failed", "err", err)
+	}
+}
+
+// waitFuture waits for a Raft future with our own deadline: raft.Apply's
+// timeout covers only enqueueing, and a future can hang after leadership
+// loss (hashicorp/raft#498).
+func waitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"concord/storage"
+)
+
+// The control API: HTTP+JSON on DATA/concord.sock. The CLI subcommands are
+// its clients; only processes that can open the data dir can reach it.
+
+func socketPath(dir string) string { return filepath.Join(dir, "concord.sock") }
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path).
+const maxSocketPath = 107
+
+type controlServer struct {
+	node *Node
+	log  *slog.Logger
+	srv  *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error) {
+	path := socketPath(dir)
+	abs, _ := filepath.Abs(path)
+	if len(abs) > maxSocketPath {
+		return nil, fmt.Errorf("data dir path too long for the control socket (%d > %d bytes): use a shorter --data", len(abs), maxSocketPath)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another concord is already running on %s", dir)
+	}
+	_ = os.Remove(path) // a socket left by a crash
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cs := &controlServer{node: n, log: log.With("component", "control"), ln: ln, done: make(chan error, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/send", cs.send)
+	mux.HandleFunc("GET /v1/history", cs.history)
+	mux.HandleFunc("GET /v1/channels", cs.channels)
+	mux.HandleFunc("POST /v1/channels", cs.createChannel)
+	mux.HandleFunc("GET /v1/status", cs.status)
+	mux.HandleFunc("POST /v1/invite", cs.invite)
+	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { cs.done <- cs.srv.Serve(ln) }()
+	return cs, nil
+}
+
+// Close stops serving and waits for the serving goroutine.
+func (cs *controlServer) Close(ctx context.Context) error {
+	err := cs.srv.Shutdown(ctx)
+	if serveErr := <-cs.done; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (cs *controlServer) fail(w http.ResponseWriter, err error) {
+	code := http.StatusServiceUnavailable
+	switch {
+	case errors.Is(err, ErrInvalid), errors.Is(err, storage.ErrUnknownChannel), errors.Is(err, storage.ErrNotFound):
+		code = http.StatusBadRequest
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	cs.log.Debug("request failed", "err", err)
+	writeJSON(w, code, apiError{Error: err.Error()})
+}
+
+type sendRequest struct {
+	Channel   string `json:"channel"`
+	Text      string `json:"text"`
+	TimeoutMS int64  `json:"timeout_ms"`
+}
+
+func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
+	var req sendRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	id, err := cs.node.Send(ctx, orDefault(req.Channel, "general"), req.Text)
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// historyRow is one line of `concord history --json`.
+type historyRow struct {
+	ID          string `json:"id"`
+	Channel     string `json:"channel"`
+	Seq         uint64 `json:"seq"`
+	Author      string `json:"author"`
+	AuthorName  string `json:"author_name"`
+	Text        string `json:"text"`
+	SentAt      string `json:"sent_at"`
+	CommittedAt string `json:"committed_at"`
+}
+
+func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
+	channel := orDefault(r.URL.Query().Get("channel"), "general")
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	msgs, err := cs.node.History(channel, limit)
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	names := map[string]string{}
+	if members, err := cs.node.Members(); err == nil {
+		for _, m := range members {
+			names[m.ID] = m.Name
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, m := range msgs {
+		_ = enc.Encode(historyRow{ID: m.ID, Channel: m.Channel, Seq: m.Seq, Author: m.Author,
+			AuthorName: names[m.Author], Text: m.Text,
+			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), CommittedAt: m.CommittedAt.UTC().Format(time.RFC3339Nano)})
+	}
+}
+
+type channelRow struct {
+	Name      string `json:"name"`
+	CreatedAt string `json:"created_at"`
+	Messages  uint64 `json:"messages"`
+}
+
+func (cs *controlServer) channels(w http.ResponseWriter, r *http.Request) {
+	chs, err := cs.node.Channels()
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	rows := make([]channelRow, 0, len(chs))
+	for _, c := range chs {
+		rows = append(rows, channelRow{Name: c.Name, CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano), Messages: c.Messages})
+	}
+	writeJSON(w, http.StatusOK, rows)
+}
+
+func (cs *controlServer) createChannel(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := cs.node.CreateChannel(ctx, req.Name); err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"name": req.Name})
+}
+
+func (cs *controlServer) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, cs.node.Status())
+}
+
+func (cs *controlServer) invite(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"code": cs.node.Invite()})
+}

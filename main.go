@@ -1,0 +1,54 @@
+// Command concord is a peer-to-peer team chat member: every member's app is
+// a libp2p host and a Raft node, and together the team's machines replicate
+// one chat log. This file is the entry point; Node (node.go) is the
+// composition root and cli.go holds the subcommands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: concord <command> [flags]
+
+commands:
+  init      create a team; this member is its first voter
+  join      join a team with an invite code
+  run       run the member until SIGINT/SIGTERM
+  send      send a message and wait until it is committed
+  history   print a channel's messages
+  channels  list or create channels
+  status    print this member's view of the team
+  invite    print an invite code for the team
+
+Run 'concord <command> -h' for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "concord: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(args[1:], stdout, stderr); err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(stderr, "concord %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/oklog/ulid/v2"
+
+	"concord/consensus"
+	"concord/p2p"
+	"concord/storage"
+	"concord/timesync"
+)
+
+// NodeConfig says how to start a member.
+type NodeConfig struct {
+	Dir       string
+	Logger    *slog.Logger
+	Clock     timesync.Clock
+	Timing    consensus.Timing // zero: consensus.LANTiming
+	Bootstrap bool             // override: bootstrap even if the config does not say so (init)
+	Listen    []string         // override the configured listen addresses
+}
+
+// Node is one running member: the composition root that starts the clock,
+// storage, libp2p host and Raft replica, and stops them in reverse.
+type Node struct {
+	cfg     NodeConfig
+	conf    memberConfig
+	log     *slog.Logger
+	clock   timesync.Clock
+	store   *storage.Store
+	host    *p2p.Host
+	replica *consensus.Replica
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	fatal     chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// StartNode opens the data dir and joins the team's replication.
+func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = timesync.System{}
+	}
+	conf, err := loadConfig(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), clock: cfg.Clock,
+		fatal: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.closeParts())
+		}
+	}()
+	n.store, err = storage.Open(storage.Config{Path: filepath.Join(cfg.Dir, "state.db"), Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	listen := conf.Listen
+	if len(cfg.Listen) > 0 {
+		listen = cfg.Listen
+	}
+	n.host, err = p2p.New(ctx, p2p.Config{DataDir: cfg.Dir, Listen: listen, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	n.syncTeam()
+	n.replica, err = consensus.New(consensus.Config{
+		Host:      n.host.Host(),
+		Dir:       filepath.Join(cfg.Dir, "raft"),
+		Store:     n.store,
+		Clock:     cfg.Clock,
+		Logger:    cfg.Logger,
+		Bootstrap: conf.Creator || cfg.Bootstrap,
+		Timing:    cfg.Timing,
+		OnFatal:   n.onFatal,
+		OnMembers: n.syncTeam,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
+	return n, nil
+}
+
+// onFatal is called when a committed entry cannot be applied: the member
+// must stop (a restart replays the entry) rather than diverge.
+func (n *Node) onFatal(err error) {
+	n.log.Error("cannot apply committed entries; stopping", "err", err)
+	select {
+	case n.fatal <- err:
+	default:
+	}
+}
+
+// Fatal delivers an error that requires the member to stop.
+func (n *Node) Fatal() <-chan error { return n.fatal }
+
+// syncTeam tells the host who the team is, so it keeps them connected and
+// knows their addresses.
+func (n *Node) syncTeam() {
+	members, err := n.store.Members()
+	if err != nil {
+		n.log.Error("read members", "err", err)
+		return
+	}
+	var ids []peer.ID
+	for _, m := range members {
+		id, err := peer.Decode(m.ID)
+		if err != nil || id == n.host.ID() {
+			continue
+		}
+		var addrs []ma.Multiaddr
+		for _, a := range m.Addrs {
+			if addr, err := ma.NewMultiaddr(a); err == nil {
+				addrs = append(addrs, addr)
+			}
+		}
+		n.host.AddPeer(id, addrs)
+		ids = append(ids, id)
+	}
+	n.host.SetTeam(ids)
+}
+
+// Close stops the member: Raft (handing leadership over first), the host,
+// then storage.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.closeParts() })
+	return n.closeErr
+}
+
+func (n *Node) closeParts() error {
+	var errs []error
+	if n.host != nil {
+		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
+	}
+	if n.replica != nil {
+		errs = append(errs, n.replica.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ID is this member's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// ErrInvalid marks a request that can never succeed as asked.
+var ErrInvalid = errors.New("invalid request")
+
+// Send commits a message to channel and returns its ID once this member has
+// applied it (so its own history shows it).
+func (n *Node) Send(ctx context.Context, channel, text string) (string, error) {
+	env := storage.Envelope{
+		ID:      ulid.Make().String(),
+		Author:  n.host.ID().String(),
+		Channel: channel,
+		Text:    text,
+		SentAt:  n.clock.Now().UTC(),
+	}
+	if err := storage.ValidateEnvelope(env); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := n.store.Channel(channel); err != nil {
+		return "", fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
+	}
+	_, err := n.commit(ctx, storage.Op{Kind: storage.OpMessage, Message: &env})
+	if err != nil {
+		return "", err
+	}
+	return env.ID, nil
+}
+
+// commit submits op and waits until this member has applied it.
+func (n *Node) commit(ctx context.Context, op storage.Op) (storage.Result, error) {
+	res, index, err := n.replica.Submit(ctx, op)
+	if err != nil {
+		return res, err
+	}
+	if res.Err != "" {
+		return res, fmt.Errorf("%w: %s", ErrInvalid, res.Err)
+	}
+	if err := n.store.WaitApplied(ctx, index); err != nil {
+		return res, fmt.Errorf("committed at index %d but not yet applied here: %w", index, err)
+	}
+	return res, nil
+}
+
+// CreateChannel creates a channel through the log.
+func (n *Node) CreateChannel(ctx context.Context, name string) error {
+	if err := storage.ValidChannelName(name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	_, err := n.commit(ctx, storage.Op{Kind: storage.OpCreateChannel, Channel: name})
+	return err
+}
+
+// History returns up to limit of the latest messages of channel (all when
+// limit is 0), oldest first.
+func (n *Node) History(channel string, limit int) ([]storage.Message, error) {
+	return n.store.History(channel, storage.Query{Limit: limit})
+}
+
+// Channels lists the team's channels.
+func (n *Node) Channels() ([]storage.Channel, error) { return n.store.Channels() }
+
+// Members lists the team's members.
+func (n *Node) Members() ([]storage.Member, error) { return n.store.Members() }
+
+// WaitLeader blocks until the team has a leader.
+func (n *Node) WaitLeader(ctx context.Context) (peer.ID, error) { return n.replica.WaitLeader(ctx) }
+
+// initTeam makes a just-bootstrapped member the team's first admin and
+// creates #general.
+func (n *Node) initTeam(ctx context.Context) error {
+	if _, err := n.WaitLeader(ctx); err != nil {
+		return fmt.Errorf("new team did not elect its first member: %w", err)
+	}
+	self := storage.Member{ID: n.ID().String(), Name: n.conf.Name, Role: storage.RoleAdmin,
+		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC()}
+	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, Member: &self}); err != nil {
+		return err
+	}
+	return n.CreateChannel(ctx, "general")
+}
+
+// boundListen returns the addresses the host actually listens on (with the
+// ports the OS picked), so a restart can bind the same ones.
+func (n *Node) boundListen() []string {
+	var out []string
+	for _, a := range n.host.Host().Network().ListenAddresses() {
+		out = append(out, a.String())
+	}
+	return out
+}

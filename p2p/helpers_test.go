@@ -1,0 +1,81 @@
+package p2p
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// loopback is the only address tests listen on.
+const loopback = "/ip4/127.0.0.1/tcp/0"
+
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// mustNewHost starts a host with a fresh data directory on 127.0.0.1 and
+// closes it when the test ends.
+func mustNewHost(t *testing.T) *Host {
+	t.Helper()
+	return mustNewHostIn(t, t.TempDir())
+}
+
+// mustNewHostIn starts a host whose data lives in dir. Close is registered
+// with t.Cleanup; closing earlier is fine (Close is idempotent).
+func mustNewHostIn(t *testing.T, dir string) *Host {
+	t.Helper()
+	h, err := New(t.Context(), Config{DataDir: dir, Listen: []string{loopback}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := h.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return h
+}
+
+// addrInfo returns h's ID and listen addresses.
+func addrInfo(t *testing.T, h *Host) peer.AddrInfo {
+	t.Helper()
+	return peer.AddrInfo{ID: h.ID(), Addrs: h.Host().Addrs()}
+}
+
+// p2pAddrs parses h.Addrs() (which carry /p2p/<id>).
+func p2pAddrs(t *testing.T, h *Host) []ma.Multiaddr {
+	t.Helper()
+	var out []ma.Multiaddr
+	for _, s := range h.Addrs() {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			t.Fatalf("parsing own address %q: %v", s, err)
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		t.Fatalf("host %s has no addresses", h.ID())
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}

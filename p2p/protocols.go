@@ -1,0 +1,16 @@
+package p2p
+
+import "github.com/libp2p/go-libp2p/core/protocol"
+
+// ProtoPropose is the stream protocol a member uses to hand a proposal (a
+// command for the replicated log) to the current leader. Each message is one
+// frame (see [WriteFrame]).
+const ProtoPropose protocol.ID = "/concord/propose/1.0.0"
+
+// ProtoJoin is the stream protocol a new member uses to ask the team to admit
+// it. Each message is one frame (see [WriteFrame]).
+const ProtoJoin protocol.ID = "/concord/join/1.0.0"
+
+// MaxFrame is the largest frame, in bytes, Concord's stream protocols accept.
+// Pass it as the max argument of [ReadFrame].
+const MaxFrame = 8 << 20

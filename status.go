@@ -1,0 +1,67 @@
+package main
+
+import "github.com/libp2p/go-libp2p/core/peer"
+
+// statusJSON is `concord status --json`; fields owned by later work are null
+// until it lands.
+type statusJSON struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	Team         string       `json:"team"`
+	TeamID       string       `json:"team_id"`
+	Role         string       `json:"role"`
+	Leader       string       `json:"leader"`
+	Voters       []string     `json:"voters"`
+	Nonvoters    []string     `json:"nonvoters"`
+	CommitIndex  uint64       `json:"commit_index"`
+	AppliedIndex uint64       `json:"applied_index"`
+	Peers        []peerStatus `json:"peers"`
+	Outbox       *int         `json:"outbox"`
+	Clock        clockStatus  `json:"clock"`
+}
+
+type peerStatus struct {
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Healthy  bool    `json:"healthy"`
+	LastSeen *string `json:"last_seen"`
+}
+
+type clockStatus struct {
+	Source   string  `json:"source"`
+	OffsetMS float64 `json:"offset_ms"`
+}
+
+// Status reports this member's view of the team.
+func (n *Node) Status() statusJSON {
+	rs := n.replica.Status()
+	st := statusJSON{
+		ID: n.ID().String(), Name: n.conf.Name, Team: n.conf.TeamName, TeamID: n.conf.TeamID,
+		Role: rs.Role, Leader: rs.Leader, Voters: nonNil(rs.Voters), Nonvoters: nonNil(rs.Nonvoters),
+		CommitIndex: rs.CommitIndex, AppliedIndex: n.store.AppliedIndex(),
+		Peers: []peerStatus{},
+		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: float64(n.clock.Offset().Microseconds()) / 1000},
+	}
+	members, _ := n.store.Members()
+	for _, m := range members {
+		if m.ID == st.ID {
+			continue
+		}
+		// Until liveness probes land, "healthy" means "connected".
+		st.Peers = append(st.Peers, peerStatus{ID: m.ID, Name: m.Name, Healthy: n.host.IsConnected(decodePeer(m.ID))})
+	}
+	return st
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// decodePeer parses a peer ID from the member list ("" when malformed).
+func decodePeer(s string) peer.ID {
+	p, _ := peer.Decode(s)
+	return p
+}

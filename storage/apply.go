@@ -1,0 +1,275 @@
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// commitStep is the minimum distance between two commit times, so that
+// commit times order messages strictly even when the leader's clock stalls
+// or steps back.
+const commitStep = time.Microsecond
+
+// Apply applies committed entries, in order, in one write transaction (one
+// fsync per batch). Entries at or below the stored applied index were applied
+// before a restart and are skipped: their result slot is nil. Every other
+// entry gets a slice with one Result per op (empty, not nil, for an entry
+// without ops).
+//
+// An error means local storage failed; the transaction is rolled back and
+// nothing of the batch is kept, so the caller must not treat any entry as
+// applied.
+func (s *Store) Apply(entries []Entry) ([][]Result, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return nil, ErrClosed
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, fmt.Errorf("storage: apply: %w", err)
+	}
+	// Rollback after Commit is a harmless ErrTxClosed; this covers every
+	// early return.
+	defer func() { _ = tx.Rollback() }()
+
+	a, err := newApplier(tx)
+	if err != nil {
+		return nil, fmt.Errorf("storage: apply: %w", err)
+	}
+	results := make([][]Result, len(entries))
+	changed := false
+	for i, e := range entries {
+		if e.Index <= a.st.applied {
+			continue
+		}
+		res := make([]Result, len(e.Ops))
+		for j, op := range e.Ops {
+			if res[j], err = a.op(e, op); err != nil {
+				return nil, fmt.Errorf("storage: apply entry %d op %d: %w", e.Index, j, err)
+			}
+		}
+		results[i] = res
+		a.st.applied = e.Index
+		changed = true
+	}
+	if !changed {
+		// A pure replay: skip the commit and its fsync.
+		return results, nil
+	}
+	if err := a.flush(); err != nil {
+		return nil, fmt.Errorf("storage: apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("storage: apply: commit: %w", err)
+	}
+	s.n.advance(a.st)
+	return results, nil
+}
+
+// applier carries one Apply transaction. Channels touched by the batch are
+// cached and written once at the end instead of once per message.
+type applier struct {
+	st       metaState
+	meta     *bolt.Bucket
+	channels *bolt.Bucket
+	members  *bolt.Bucket
+	ids      *bolt.Bucket
+	messages *bolt.Bucket
+	chans    map[string]*Channel // nil value: known not to exist
+	dirty    map[string]bool     // channels to write back in flush
+}
+
+func newApplier(tx *bolt.Tx) (*applier, error) {
+	st, err := readMeta(tx)
+	if err != nil {
+		return nil, err
+	}
+	a := &applier{
+		st:       st,
+		meta:     tx.Bucket(bucketMeta),
+		channels: tx.Bucket(bucketChannels),
+		members:  tx.Bucket(bucketMembers),
+		ids:      tx.Bucket(bucketIDs),
+		messages: tx.Bucket(bucketMessages),
+		chans:    make(map[string]*Channel),
+		dirty:    make(map[string]bool),
+	}
+	if a.channels == nil || a.members == nil || a.ids == nil || a.messages == nil {
+		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
+	}
+	return a, nil
+}
+
+// op applies one op. Refusals are returned as Result.Err; the error return is
+// for storage failures only.
+func (a *applier) op(e Entry, op Op) (Result, error) {
+	switch op.Kind {
+	case OpMessage:
+		return a.message(e, op.Message)
+	case OpCreateChannel:
+		return a.createChannel(e, op.Channel)
+	case OpAddMember:
+		return a.addMember(e, op.Member)
+	default:
+		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
+	}
+}
+
+// commitTime gives the next commit time: the leader's stamp, pushed forward
+// if needed to stay strictly after the previous one. Only derived from the
+// entry and stored state, so every replica computes the same value.
+func (a *applier) commitTime(e Entry) time.Time {
+	t := e.CommittedAt.UTC() // drops location and monotonic reading
+	if floor := a.st.lastCommit.Add(commitStep); t.Before(floor) {
+		t = floor
+	}
+	a.st.lastCommit = t
+	return t
+}
+
+func (a *applier) message(e Entry, env *Envelope) (Result, error) {
+	if env == nil {
+		return Result{Err: ErrInvalidEnvelope.Error() + ": missing"}, nil
+	}
+	if err := ValidateEnvelope(*env); err != nil {
+		return Result{Err: err.Error()}, nil
+	}
+	if v := a.ids.Get([]byte(env.ID)); v != nil {
+		name, seq, err := decodeIDValue(v)
+		if err != nil {
+			return Result{}, err
+		}
+		m, err := getMessage(a.messages, name, seq)
+		if err != nil {
+			return Result{}, fmt.Errorf("id %q: %w", env.ID, err)
+		}
+		return Result{Dup: true, Seq: seq, Channel: name, CommittedAt: m.CommittedAt}, nil
+	}
+	ch, err := a.channel(env.Channel)
+	if err != nil {
+		return Result{}, err
+	}
+	if ch == nil {
+		return Result{Err: ErrUnknownChannel.Error()}, nil
+	}
+	b := a.messages.Bucket([]byte(ch.Name))
+	if b == nil {
+		return Result{}, fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, ch.Name)
+	}
+	m := Message{Envelope: *env, Seq: ch.Messages + 1, CommittedAt: a.commitTime(e), Index: e.Index}
+	v, err := json.Marshal(m)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode message: %w", err)
+	}
+	if err := b.Put(seqKey(m.Seq), v); err != nil {
+		return Result{}, err
+	}
+	if err := a.ids.Put([]byte(env.ID), idValue(ch.Name, m.Seq)); err != nil {
+		return Result{}, err
+	}
+	ch.Messages = m.Seq
+	a.dirty[ch.Name] = true
+	return Result{Seq: m.Seq, Channel: ch.Name, CommittedAt: m.CommittedAt}, nil
+}
+
+func (a *applier) createChannel(e Entry, name string) (Result, error) {
+	if err := ValidChannelName(name); err != nil {
+		return Result{Err: err.Error()}, nil
+	}
+	ch, err := a.channel(name)
+	if err != nil {
+		return Result{}, err
+	}
+	if ch != nil {
+		return Result{Channel: name, Err: ErrChannelExists.Error()}, nil
+	}
+	if _, err := a.messages.CreateBucket([]byte(name)); err != nil {
+		// The channel record is missing but its messages are not.
+		if errors.Is(err, berrors.ErrBucketExists) {
+			return Result{}, fmt.Errorf("%w: orphan message bucket %q", ErrCorrupt, name)
+		}
+		return Result{}, err
+	}
+	ch = &Channel{Name: name, CreatedAt: a.commitTime(e)}
+	a.chans[name] = ch
+	a.dirty[name] = true
+	return Result{Channel: name, CommittedAt: ch.CreatedAt}, nil
+}
+
+// addMember upserts a member. An update that omits JoinedAt keeps the
+// original one; a new member without one joins at the entry's commit stamp.
+func (a *applier) addMember(e Entry, m *Member) (Result, error) {
+	if err := validateMember(m); err != nil {
+		return Result{Err: err.Error()}, nil
+	}
+	nm := *m
+	nm.Addrs = slices.Clone(m.Addrs)
+	if nm.Role == "" {
+		nm.Role = RoleMember
+	}
+	if nm.JoinedAt.IsZero() {
+		nm.JoinedAt = e.CommittedAt.UTC()
+		if v := a.members.Get([]byte(nm.ID)); v != nil {
+			var old Member
+			if err := decodeJSON(v, &old, "member "+nm.ID); err != nil {
+				return Result{}, err
+			}
+			nm.JoinedAt = old.JoinedAt
+		}
+	}
+	v, err := json.Marshal(nm)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode member: %w", err)
+	}
+	if err := a.members.Put([]byte(nm.ID), v); err != nil {
+		return Result{}, err
+	}
+	return Result{}, nil
+}
+
+// channel returns the channel named name, nil if it does not exist.
+func (a *applier) channel(name string) (*Channel, error) {
+	if ch, ok := a.chans[name]; ok {
+		return ch, nil
+	}
+	var ch *Channel
+	if v := a.channels.Get([]byte(name)); v != nil {
+		ch = new(Channel)
+		if err := decodeJSON(v, ch, "channel "+name); err != nil {
+			return nil, err
+		}
+	}
+	a.chans[name] = ch
+	return ch, nil
+}
+
+// flush writes the touched channels and the new meta state.
+func (a *applier) flush() error {
+	// Sorted so the write pattern, like everything else here, does not
+	// depend on map order.
+	for _, name := range slices.Sorted(maps.Keys(a.dirty)) {
+		v, err := json.Marshal(a.chans[name])
+		if err != nil {
+			return fmt.Errorf("encode channel: %w", err)
+		}
+		if err := a.channels.Put([]byte(name), v); err != nil {
+			return err
+		}
+	}
+	if err := a.meta.Put(keyApplied, seqKey(a.st.applied)); err != nil {
+		return err
+	}
+	lc, err := encodeTime(a.st.lastCommit)
+	if err != nil {
+		return err
+	}
+	return a.meta.Put(keyLastCommit, lc)
+}

@@ -1,0 +1,79 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Bucket names and meta keys. They are the on-disk format: never rename.
+var (
+	bucketMeta     = []byte("meta")
+	bucketChannels = []byte("channels")
+	bucketMembers  = []byte("members")
+	bucketIDs      = []byte("ids")
+	bucketMessages = []byte("messages")
+
+	keyApplied    = []byte("applied")
+	keyLastCommit = []byte("last_commit")
+	keySchema     = []byte("schema")
+)
+
+// schemaVersion is bumped on incompatible layout changes so an old binary
+// refuses a newer file instead of misreading it.
+const schemaVersion = 1
+
+// seqKey encodes a seq big-endian so bbolt's byte order is seq order.
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+func decodeUint64(b []byte, what string) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: %s is %d bytes, want 8", ErrCorrupt, what, len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// idValue is the dedup index value: where the message with that ID lives.
+func idValue(channel string, seq uint64) []byte {
+	b := make([]byte, 0, 8+len(channel))
+	b = binary.BigEndian.AppendUint64(b, seq)
+	return append(b, channel...)
+}
+
+func decodeIDValue(b []byte) (channel string, seq uint64, err error) {
+	if len(b) < 9 {
+		return "", 0, fmt.Errorf("%w: id index value is %d bytes", ErrCorrupt, len(b))
+	}
+	return string(b[8:]), binary.BigEndian.Uint64(b[:8]), nil
+}
+
+func encodeTime(t time.Time) ([]byte, error) {
+	b, err := t.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encode time %v: %w", t, err)
+	}
+	return b, nil
+}
+
+func decodeTime(b []byte) (time.Time, error) {
+	var t time.Time
+	if b == nil {
+		return t, nil
+	}
+	if err := t.UnmarshalBinary(b); err != nil {
+		return t, fmt.Errorf("%w: last commit time: %v", ErrCorrupt, err)
+	}
+	return t, nil
+}
+
+// decodeJSON decodes a stored value; a failure means the file is damaged
+// (only this package writes it), hence ErrCorrupt.
+func decodeJSON(b []byte, v any, what string) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package storage is the replicated chat state of a concord team: the
+// channels, their messages and the member list, kept in a single bbolt file.
+//
+// Every member runs the same Raft FSM, which hands committed log entries to
+// [Store.Apply]. Apply must therefore be deterministic: everything it stores is
+// derived from the [Entry] (index, leader commit stamp, ops), never from the
+// local clock or local configuration, so that every replica ends up with
+// byte-identical state and every replica returns the same [Result] for the
+// same op. Refusals (unknown channel, invalid envelope, ...) are results, not
+// errors: an error from Apply means local storage failed and nothing of the
+// batch was kept.
+//
+// Layout of the file (all keys and values are written by this package only):
+//
+//	meta      applied index, last commit time, schema version
+//	channels  channel name -> JSON Channel
+//	members   member ID    -> JSON Member
+//	ids       envelope ID  -> 8-byte seq + channel name (dedup index)
+//	messages  one sub-bucket per channel: 8-byte big-endian seq -> JSON Message
+//
+// The applied index is written in the same transaction as the state it
+// covers, so after a crash the store knows exactly which entries it already
+// holds and a replay of the log is idempotent.
+//
+// Snapshots are streamed straight out of a read transaction and restores are
+// streamed into a side file that atomically replaces the database, so neither
+// needs the whole state in memory.
+package storage

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// fileMode keeps chat history private to the user running concord.
+const fileMode = 0o600
+
+// initialMmapSize is the address space bbolt maps up front. A write
+// transaction that grows the file past the mapping must remap, and remapping
+// waits for every open read transaction, including a Snapshot being streamed
+// to a slow peer; that would stall Apply. Reserving address space (not memory)
+// generously makes that wait happen only past this size.
+const initialMmapSize = 1 << 30
+
+// Store is the chat state of one member. All methods are safe for concurrent
+// use. Apply is meant to be called by a single FSM goroutine; concurrent
+// Applies are serialized by bbolt.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards the db pointer, which Restore swaps and Close clears.
+	// Readers and Apply hold it shared for the length of their transaction.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	// restoreMu keeps two Restores from sharing the side file.
+	restoreMu sync.Mutex
+
+	n notifier
+}
+
+// metaState is what the meta bucket says about the state it sits beside.
+type metaState struct {
+	applied    uint64
+	lastCommit time.Time
+}
+
+// Open opens the store at cfg.Path, creating the file and its buckets if
+// needed. It fails with ErrLocked if another process has the file open and
+// with ErrCorrupt if the file is not a concord store.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: cfg.logger()}
+	db, st, err := s.openDB()
+	if err != nil {
+		return nil, err
+	}
+	// Only now, holding the lock, is it safe to drop a side file left by a
+	// restore that crashed: nobody else can be writing it.
+	if err := os.Remove(cfg.restorePath()); err == nil {
+		s.log.Warn("storage: removed leftover restore file", "path", cfg.restorePath())
+	} else if !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("storage: cannot remove leftover restore file", "path", cfg.restorePath(), "err", err)
+	}
+	s.db = db
+	s.n.init(st)
+	s.log.Info("storage: opened", "path", cfg.Path, "applied", st.applied)
+	return s, nil
+}
+
+// Close closes the data file and wakes WaitApplied callers with ErrClosed.
+// It waits for open Snapshots to be released. Calling it again is a no-op.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	s.n.close()
+	if err != nil {
+		return fmt.Errorf("storage: close %s: %w", s.cfg.Path, err)
+	}
+	return nil
+}
+
+// openDB opens cfg.Path, makes sure the layout exists and reads meta.
+func (s *Store) openDB() (*bolt.DB, metaState, error) {
+	db, err := openBolt(s.cfg.Path, s.cfg.lockTimeout(), false)
+	if err != nil {
+		return nil, metaState{}, fmt.Errorf("storage: %w", err)
+	}
+	var st metaState
+	err = db.Update(func(tx *bolt.Tx) error {
+		// A bbolt file with buckets but no meta is some other program's
+		// data; refuse it rather than mix our buckets into it.
+		if tx.Bucket(bucketMeta) == nil {
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("%w: not a concord store (has bucket %q, no meta)", ErrCorrupt, k)
+			}
+		}
+		for _, name := range [][]byte{bucketMeta, bucketChannels, bucketMembers, bucketIDs, bucketMessages} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keySchema) == nil {
+			if err := meta.Put(keySchema, seqKey(schemaVersion)); err != nil {
+				return err
+			}
+		}
+		st, err = readMeta(tx)
+		return err
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, metaState{}, fmt.Errorf("storage: open %s: %w", s.cfg.Path, err)
+	}
+	return db, st, nil
+}
+
+// openBolt opens a bbolt file with fsync on and maps bbolt's errors onto
+// ours. A garbage file can make bbolt fault or panic while it reads the meta
+// pages; that is reported as ErrCorrupt rather than taking the process down.
+func openBolt(path string, timeout time.Duration, readOnly bool) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("open %s: %w: %v", path, ErrCorrupt, p)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+
+	db, err = bolt.Open(path, fileMode, &bolt.Options{
+		Timeout:         timeout,
+		ReadOnly:        readOnly,
+		NoSync:          false, // each Apply batch must be durable before raft acks it
+		InitialMmapSize: initialMmapSize,
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	case isContentError(err):
+		return nil, fmt.Errorf("open %s: %w: %v", path, ErrCorrupt, err)
+	default:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+}
+
+// isContentError tells bbolt's complaints about what is in the file from
+// failures of the OS. bbolt has sentinels for bad meta pages but reports
+// some damage (e.g. "file size too small") with plain strings, so anything
+// that is not an OS error is taken to be about the content.
+func isContentError(err error) bool {
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) ||
+		errors.Is(err, berrors.ErrVersionMismatch) {
+		return true
+	}
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	return !errors.As(err, &pathErr) && !errors.As(err, &errno)
+}
+
+// readMeta checks the schema and reads the applied index and last commit.
+func readMeta(tx *bolt.Tx) (metaState, error) {
+	var st metaState
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return st, fmt.Errorf("%w: no meta bucket", ErrCorrupt)
+	}
+	if v := meta.Get(keySchema); v != nil {
+		ver, err := decodeUint64(v, "schema version")
+		if err != nil {
+			return st, err
+		}
+		if ver != schemaVersion {
+			return st, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrCorrupt, ver, schemaVersion)
+		}
+	}
+	if v := meta.Get(keyApplied); v != nil {
+		idx, err := decodeUint64(v, "applied index")
+		if err != nil {
+			return st, err
+		}
+		st.applied = idx
+	}
+	t, err := decodeTime(meta.Get(keyLastCommit))
+	if err != nil {
+		return st, err
+	}
+	st.lastCommit = t
+	return st, nil
+}
+
+// view runs fn in a read transaction on the current db.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}

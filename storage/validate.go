@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// Limits on replicated values. They are part of the replicated state machine:
+// changing them changes which ops are refused, so every member must agree.
+const (
+	// MaxTextBytes is the largest message text, in bytes.
+	MaxTextBytes = 32 << 10
+	// MaxIDBytes is the largest envelope ID, in bytes.
+	MaxIDBytes = 64
+	// MaxChannelName is the longest channel name, in bytes (= characters,
+	// since names are ASCII).
+	MaxChannelName = 64
+	// maxPeerIDBytes bounds author and member IDs; libp2p peer IDs are ~52
+	// chars, the slack is for other encodings.
+	maxPeerIDBytes = 128
+	// maxMemberNameBytes bounds a member's display name.
+	maxMemberNameBytes = 256
+)
+
+// ValidChannelName reports whether name can name a channel: 1–64 characters
+// of lowercase letters, digits, '-' and '_', starting with a letter or digit.
+// Names are kept this strict because they are used as bucket keys and typed
+// in URLs and commands.
+func ValidChannelName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidChannelName)
+	}
+	if len(name) > MaxChannelName {
+		return fmt.Errorf("%w: longer than %d characters", ErrInvalidChannelName, MaxChannelName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return fmt.Errorf("%w %q: only a-z, 0-9, '-' and '_' allowed, starting with a letter or digit",
+				ErrInvalidChannelName, name)
+		}
+	}
+	return nil
+}
+
+// ValidateEnvelope reports whether e may be stored: a non-empty ID of at most
+// MaxIDBytes, a non-empty author, a valid channel name and a non-empty,
+// valid UTF-8 text of at most MaxTextBytes. Apply refuses an invalid envelope
+// with Result.Err set to this error's text, so the text must be deterministic.
+func ValidateEnvelope(e Envelope) error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: empty id", ErrInvalidEnvelope)
+	case len(e.ID) > MaxIDBytes:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEnvelope, MaxIDBytes)
+	case e.Author == "":
+		return fmt.Errorf("%w: empty author", ErrInvalidEnvelope)
+	case len(e.Author) > maxPeerIDBytes:
+		return fmt.Errorf("%w: author longer than %d bytes", ErrInvalidEnvelope, maxPeerIDBytes)
+	case e.Text == "":
+		return fmt.Errorf("%w: empty text", ErrInvalidEnvelope)
+	case len(e.Text) > MaxTextBytes:
+		return fmt.Errorf("%w: text longer than %d bytes", ErrInvalidEnvelope, MaxTextBytes)
+	case !utf8.ValidString(e.Text):
+		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidEnvelope)
+	}
+	if err := ValidChannelName(e.Channel); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEnvelope, err)
+	}
+	return nil
+}
+
+// validateMember checks an OpAddMember payload. An empty role is accepted
+// (Apply stores it as RoleMember) so that callers need not spell the default.
+func validateMember(m *Member) error {
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: missing", ErrInvalidMember)
+	case m.ID == "":
+		return fmt.Errorf("%w: empty id", ErrInvalidMember)
+	case len(m.ID) > maxPeerIDBytes:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidMember, maxPeerIDBytes)
+	case len(m.Name) > maxMemberNameBytes:
+		return fmt.Errorf("%w: name longer than %d bytes", ErrInvalidMember, maxMemberNameBytes)
+	case !utf8.ValidString(m.Name):
+		return fmt.Errorf("%w: name is not valid UTF-8", ErrInvalidMember)
+	case m.Role != "" && m.Role != RoleAdmin && m.Role != RoleMember:
+		return fmt.Errorf("%w: unknown role %q", ErrInvalidMember, m.Role)
+	}
+	return nil
+}
