@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,18 +15,22 @@ import (
 
 // testCluster is a team of in-process members on 127.0.0.1.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	dirs  []string
 	nodes []*Node // nil while a member is stopped
 }
 
 const loopback = "/ip4/127.0.0.1/tcp/0"
 
-func startNode(t *testing.T, dir string) *Node {
+func startNode(t testing.TB, dir string) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := StartNode(ctx, NodeConfig{Dir: dir})
+	var log *slog.Logger
+	if os.Getenv("CONCORD_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", filepath.Base(dir))
+	}
+	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log})
 	if err != nil {
 		t.Fatalf("start %s: %v", dir, err)
 	}
@@ -33,7 +39,7 @@ func startNode(t *testing.T, dir string) *Node {
 
 // newTestCluster creates a team of size members the way users do: the
 // first inits, the others join with its invite code.
-func newTestCluster(t *testing.T, size int) *testCluster {
+func newTestCluster(t testing.TB, size int) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
 	t.Cleanup(c.closeAll)
@@ -63,6 +69,7 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 		c.nodes = append(c.nodes, startNode(t, dir))
 	}
 	c.waitVoters(min(size, 3))
+	c.waitConverged()
 	return c
 }
 
@@ -78,7 +85,7 @@ func (c *testCluster) closeAll() {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -120,7 +127,7 @@ func (c *testCluster) histories() map[string][]string {
 		if n == nil {
 			continue
 		}
-		msgs, err := n.History("general", 0)
+		msgs, err := n.store.History("general", storage.Query{})
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -133,24 +140,35 @@ func (c *testCluster) histories() map[string][]string {
 	return out
 }
 
-// waitConverged waits until every running member has applied what the
-// leader has committed.
+// waitConverged waits until every running member has applied everything
+// any member acknowledged or knows to be committed.
 func (c *testCluster) waitConverged() {
 	c.t.Helper()
-	waitFor(c.t, 30*time.Second, "members to converge", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		var want uint64
 		for _, n := range c.nodes {
 			if n != nil {
-				want = max(want, n.store.AppliedIndex())
+				want = max(want, n.store.AppliedIndex(), n.acked.Load(), n.replica.CommitIndex())
 			}
 		}
-		for _, n := range c.nodes {
-			if n != nil && n.store.AppliedIndex() < want {
-				return false
+		done := true
+		state := ""
+		for i, n := range c.nodes {
+			if n != nil {
+				done = done && n.store.AppliedIndex() >= want
+				st := n.replica.Status()
+				state += fmt.Sprintf(" m%d[%s applied=%d commit=%d raft-applied=%d]", i, st.Role, n.store.AppliedIndex(), st.CommitIndex, st.AppliedIndex)
 			}
 		}
-		return true
-	})
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("members did not converge on index %d:%s", want, state)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
 }
 
 // sendLoad has `per` senders on each running member send `count` messages
@@ -158,6 +176,7 @@ func (c *testCluster) waitConverged() {
 func sendLoad(c *testCluster, per, count int, timeout time.Duration) []attempt {
 	var mu sync.Mutex
 	var out []attempt
+	errs := map[string]int{}
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
 		if n == nil {
@@ -172,6 +191,12 @@ func sendLoad(c *testCluster, per, count int, timeout time.Duration) []attempt {
 					cancel()
 					mu.Lock()
 					out = append(out, attempt{id: id, author: author, acked: err == nil})
+					if err != nil && errs[err.Error()] == 0 {
+						c.t.Logf("%s: send failed: %v", author, err)
+					}
+					if err != nil {
+						errs[err.Error()]++
+					}
 					mu.Unlock()
 				}
 			})
@@ -195,7 +220,7 @@ func TestClusterReplicatesConcurrentSends(t *testing.T) {
 	}
 	// Commit times strictly increase in log order on every member.
 	for i, n := range c.nodes {
-		msgs, _ := n.History("general", 0)
+		msgs, _ := n.store.History("general", storage.Query{})
 		for j := 1; j < len(msgs); j++ {
 			if !msgs[j].CommittedAt.After(msgs[j-1].CommittedAt) {
 				t.Fatalf("m%d: commit time of seq %d not after seq %d", i, msgs[j].Seq, msgs[j-1].Seq)
@@ -215,7 +240,7 @@ func TestClusterSurvivesLeaderLoss(t *testing.T) {
 	// Stop the leader while the load runs, then bring it back.
 	waitFor(t, 10*time.Second, "some messages", func() bool {
 		n := c.nodes[0]
-		msgs, _ := n.History("general", 0)
+		msgs, _ := n.store.History("general", storage.Query{})
 		return len(msgs) > 20
 	})
 	l := c.leader()

@@ -136,7 +136,9 @@ type historyRow struct {
 func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
 	channel := orDefault(r.URL.Query().Get("channel"), "general")
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	msgs, err := cs.node.History(channel, limit)
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	msgs, err := cs.node.History(ctx, channel, limit)
 	if err != nil {
 		cs.fail(w, err)
 		return
@@ -163,7 +165,9 @@ type channelRow struct {
 }
 
 func (cs *controlServer) channels(w http.ResponseWriter, r *http.Request) {
-	chs, err := cs.node.Channels()
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	chs, err := cs.node.Channels(ctx)
 	if err != nil {
 		cs.fail(w, err)
 		return

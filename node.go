@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -39,8 +40,8 @@ type Node struct {
 	host    *p2p.Host
 	replica *consensus.Replica
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	acked     atomic.Uint64 // highest log index this member acknowledged
+	channels  sync.Map      // names of channels known to exist
 	fatal     chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -178,14 +179,58 @@ func (n *Node) Send(ctx context.Context, channel, text string) (string, error) {
 	if err := storage.ValidateEnvelope(env); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if _, err := n.store.Channel(channel); err != nil {
-		return "", fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
+	if err := n.checkChannel(ctx, channel); err != nil {
+		return "", err
 	}
-	_, err := n.commit(ctx, storage.Op{Kind: storage.OpMessage, Message: &env})
+	// Committed means durable on a majority: that is the acknowledgement.
+	// The local store applies it a moment later; reads wait for that.
+	_, index, err := n.replica.Submit(ctx, storage.Op{Kind: storage.OpMessage, Message: &env})
 	if err != nil {
 		return "", err
 	}
+	n.noteAcked(index)
 	return env.ID, nil
+}
+
+// checkChannel refuses a send to a channel the team does not have, so that
+// a committed message is never refused by the FSM (sends are acknowledged at
+// commit). Channels are never deleted, so a channel seen once is cached.
+func (n *Node) checkChannel(ctx context.Context, channel string) error {
+	if _, ok := n.channels.Load(channel); ok {
+		return nil
+	}
+	if _, err := n.store.Channel(channel); err != nil {
+		// A member that is still catching up may not know the channel yet.
+		if err := n.caughtUp(ctx); err != nil {
+			return err
+		}
+		if _, err := n.store.Channel(channel); err != nil {
+			return fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
+		}
+	}
+	n.channels.Store(channel, true)
+	return nil
+}
+
+// noteAcked remembers the highest index this member acknowledged, so that
+// its later reads include it (read-your-writes).
+func (n *Node) noteAcked(index uint64) {
+	for {
+		cur := n.acked.Load()
+		if index <= cur || n.acked.CompareAndSwap(cur, index) {
+			return
+		}
+	}
+}
+
+// caughtUp waits until the local store has applied everything this member
+// acknowledged or knows to be committed.
+func (n *Node) caughtUp(ctx context.Context) error {
+	want := max(n.acked.Load(), n.replica.CommitIndex())
+	if err := n.replica.WaitApplied(ctx, want); err != nil {
+		return fmt.Errorf("local state is behind the log (applied %d of %d): %w", n.store.AppliedIndex(), want, err)
+	}
+	return nil
 }
 
 // commit submits op and waits until this member has applied it.
@@ -194,10 +239,11 @@ func (n *Node) commit(ctx context.Context, op storage.Op) (storage.Result, error
 	if err != nil {
 		return res, err
 	}
+	n.noteAcked(index)
 	if res.Err != "" {
 		return res, fmt.Errorf("%w: %s", ErrInvalid, res.Err)
 	}
-	if err := n.store.WaitApplied(ctx, index); err != nil {
+	if err := n.replica.WaitApplied(ctx, index); err != nil {
 		return res, fmt.Errorf("committed at index %d but not yet applied here: %w", index, err)
 	}
 	return res, nil
@@ -213,13 +259,21 @@ func (n *Node) CreateChannel(ctx context.Context, name string) error {
 }
 
 // History returns up to limit of the latest messages of channel (all when
-// limit is 0), oldest first.
-func (n *Node) History(channel string, limit int) ([]storage.Message, error) {
+// limit is 0), oldest first, including everything this member has sent.
+func (n *Node) History(ctx context.Context, channel string, limit int) ([]storage.Message, error) {
+	if err := n.caughtUp(ctx); err != nil {
+		return nil, err
+	}
 	return n.store.History(channel, storage.Query{Limit: limit})
 }
 
 // Channels lists the team's channels.
-func (n *Node) Channels() ([]storage.Channel, error) { return n.store.Channels() }
+func (n *Node) Channels(ctx context.Context) ([]storage.Channel, error) {
+	if err := n.caughtUp(ctx); err != nil {
+		return nil, err
+	}
+	return n.store.Channels()
+}
 
 // Members lists the team's members.
 func (n *Node) Members() ([]storage.Member, error) { return n.store.Members() }

@@ -1,8 +1,7 @@
 package consensus
 
 import (
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -18,20 +17,54 @@ var ErrBadCommand = errors.New("consensus: malformed command")
 // docs/protocol.md describes each version.
 const commandVersion byte = 1
 
+// maxOpsPerCommand bounds what a decoder will allocate for one entry.
+const maxOpsPerCommand = 1 << 16
+
 // command is the body of one Raft log entry: a batch of operations (group
 // commit) and the commit time the leader stamped on it.
 type command struct {
-	CommittedAt time.Time    `json:"t"`
-	Ops         []storage.Op `json:"ops"`
+	CommittedAt time.Time
+	Ops         []storage.Op
 }
 
+// encodeCommand gives the binary form (docs/protocol.md):
+//
+//	command = version 0x01, time committed_at, uvarint n, op × n
+//	op      = kind byte, then by kind:
+//	          1 message: envelope
+//	          2 create channel: string name
+//	          3 add member: string id, string name, string role,
+//	            uvarint n, string addr × n, time joined_at
 func encodeCommand(c command) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(commandVersion)
-	if err := json.NewEncoder(&buf).Encode(c); err != nil {
-		return nil, fmt.Errorf("encode command: %w", err)
+	b := make([]byte, 0, 64+len(c.Ops)*320)
+	b = append(b, commandVersion)
+	b = storage.AppendTime(b, c.CommittedAt)
+	b = appendOps(b, c.Ops)
+	return b, nil
+}
+
+func appendOps(b []byte, ops []storage.Op) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ops)))
+	for _, op := range ops {
+		b = append(b, byte(op.Kind))
+		switch op.Kind {
+		case storage.OpMessage:
+			b = storage.AppendEnvelope(b, op.Message)
+		case storage.OpCreateChannel:
+			b = storage.AppendString(b, op.Channel)
+		case storage.OpAddMember:
+			m := op.Member
+			b = storage.AppendString(b, m.ID)
+			b = storage.AppendString(b, m.Name)
+			b = storage.AppendString(b, m.Role)
+			b = binary.AppendUvarint(b, uint64(len(m.Addrs)))
+			for _, a := range m.Addrs {
+				b = storage.AppendString(b, a)
+			}
+			b = storage.AppendTime(b, m.JoinedAt)
+		}
 	}
-	return buf.Bytes(), nil
+	return b
 }
 
 func decodeCommand(b []byte) (command, error) {
@@ -42,17 +75,60 @@ func decodeCommand(b []byte) (command, error) {
 	if b[0] != commandVersion {
 		return c, fmt.Errorf("%w: unknown version %d", ErrBadCommand, b[0])
 	}
-	dec := json.NewDecoder(bytes.NewReader(b[1:]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%w: %v", ErrBadCommand, err)
+	r := storage.NewReader(b[1:])
+	c.CommittedAt = r.Time()
+	ops, err := readOps(r)
+	if err != nil {
+		return c, err
 	}
-	for i, op := range c.Ops {
-		if err := checkOpShape(op); err != nil {
-			return c, fmt.Errorf("%w: op %d: %v", ErrBadCommand, i, err)
-		}
-	}
+	c.Ops = ops
 	return c, nil
+}
+
+func readOps(r *storage.Reader) ([]storage.Op, error) {
+	n := r.Uvarint()
+	if r.Err() == nil && (n > maxOpsPerCommand || n > uint64(r.Len())) {
+		return nil, fmt.Errorf("%w: %d ops", ErrBadCommand, n)
+	}
+	ops := make([]storage.Op, 0, n)
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		op := storage.Op{Kind: storage.OpKind(r.Byte())}
+		switch op.Kind {
+		case storage.OpMessage:
+			e := r.Envelope()
+			op.Message = &e
+		case storage.OpCreateChannel:
+			op.Channel = r.String()
+		case storage.OpAddMember:
+			m := storage.Member{ID: r.String(), Name: r.String(), Role: r.String()}
+			na := r.Uvarint()
+			if na > 64 {
+				return nil, fmt.Errorf("%w: op %d: %d addresses", ErrBadCommand, i, na)
+			}
+			for j := uint64(0); j < na; j++ {
+				m.Addrs = append(m.Addrs, r.String())
+			}
+			m.JoinedAt = r.Time()
+			op.Member = &m
+		default:
+			if r.Err() == nil {
+				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
+			}
+		}
+		if r.Err() == nil {
+			if err := checkOpShape(op); err != nil {
+				return nil, fmt.Errorf("%w: op %d: %v", ErrBadCommand, i, err)
+			}
+		}
+		ops = append(ops, op)
+	}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCommand, r.Err())
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, r.Len())
+	}
+	return ops, nil
 }
 
 // checkOpShape verifies an op carries the payload its kind needs. The values

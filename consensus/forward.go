@@ -14,12 +14,9 @@ import (
 	"concord/storage"
 )
 
-// forwardRequest is what a follower sends to the leader over
-// /concord/propose/1.0.0 (docs/protocol.md).
-type forwardRequest struct {
-	V   int          `json:"v"`
-	Ops []storage.Op `json:"ops"`
-}
+// A forward request is what a follower sends to the leader over
+// /concord/propose/1.0.0 (docs/protocol.md): the byte forwardVersion, then
+// the ops in the command encoding (uvarint n, op × n).
 
 // forwardResponse answers a forwardRequest: either Err for the whole
 // request, or one result per op in the same order.
@@ -37,7 +34,18 @@ type forwardResult struct {
 	Code  string         `json:"code,omitempty"`
 }
 
-const forwardVersion = 1
+const forwardVersion byte = 1
+
+func encodeForward(ops []storage.Op) []byte {
+	return appendOps([]byte{forwardVersion}, ops)
+}
+
+func decodeForward(b []byte) ([]storage.Op, error) {
+	if len(b) == 0 || b[0] != forwardVersion {
+		return nil, fmt.Errorf("%w: unknown forward request version", ErrBadCommand)
+	}
+	return readOps(storage.NewReader(b[1:]))
+}
 
 // startForward sends a batch to the current leader. The forward batcher keeps
 // one request in flight, so a member's ops reach the leader in order.
@@ -50,7 +58,7 @@ func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 		if leader == r.cfg.Host.ID() {
 			return failAll(len(ops), ErrNotLeader)()
 		}
-		resp, err := r.forward(ctx, leader, forwardRequest{V: forwardVersion, Ops: ops})
+		resp, err := r.forward(ctx, leader, encodeForward(ops))
 		if err != nil {
 			return failAll(len(ops), err)()
 		}
@@ -71,7 +79,7 @@ func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 	}
 }
 
-func (r *Replica) forward(ctx context.Context, leader peer.ID, req forwardRequest) (forwardResponse, error) {
+func (r *Replica) forward(ctx context.Context, leader peer.ID, body []byte) (forwardResponse, error) {
 	var resp forwardResponse
 	s, err := r.cfg.Host.NewStream(ctx, leader, p2p.ProtoPropose)
 	if err != nil {
@@ -80,10 +88,6 @@ func (r *Replica) forward(ctx context.Context, leader peer.ID, req forwardReques
 	defer s.Close()
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return resp, err
 	}
 	if err := p2p.WriteFrame(s, body); err != nil {
 		s.Reset()
@@ -144,19 +148,19 @@ func (r *Replica) serveForward(s network.Stream) {
 		reply(forwardResponse{Err: err.Error(), Code: "bad_request"})
 		return
 	}
-	var req forwardRequest
-	if err := json.Unmarshal(frame, &req); err != nil || req.V != forwardVersion {
-		reply(forwardResponse{Err: fmt.Sprintf("malformed request (version %d): %v", req.V, err), Code: "bad_request"})
+	ops, err := decodeForward(frame)
+	if err != nil {
+		reply(forwardResponse{Err: err.Error(), Code: "bad_request"})
 		return
 	}
 	if r.Leader() != r.cfg.Host.ID() {
 		reply(forwardResponse{Err: ErrNotLeader.Error(), Code: "not_leader", Leader: r.Leader().String()})
 		return
 	}
-	results := make([]forwardResult, len(req.Ops))
+	results := make([]forwardResult, len(ops))
 	var accepted []storage.Op
 	var where []int
-	for i, op := range req.Ops {
+	for i, op := range ops {
 		if err := r.admit(from, op); err != nil {
 			r.log.Warn("refused forwarded op", "peer", from, "err", err)
 			results[i] = forwardResult{Err: err.Error(), Code: "refused"}
@@ -183,8 +187,13 @@ func (r *Replica) admit(from peer.ID, op storage.Op) error {
 	if err := checkOpShape(op); err != nil {
 		return err
 	}
-	if op.Kind == storage.OpMessage && op.Message.Author != from.String() {
+	if op.Kind != storage.OpMessage {
+		return nil
+	}
+	if op.Message.Author != from.String() {
 		return fmt.Errorf("author %s is not the sender %s", op.Message.Author, from)
 	}
-	return nil
+	// Validated before it is proposed: a committed message is acknowledged
+	// without waiting for the FSM, so it must not be refused there.
+	return storage.ValidateEnvelope(*op.Message)
 }

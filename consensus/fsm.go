@@ -1,10 +1,14 @@
 package consensus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -12,23 +16,93 @@ import (
 )
 
 // fsm applies committed Raft entries to the member's persistent chat state.
-// It implements raft.BatchingFSM so that one bbolt transaction (one fsync)
-// covers every entry raft hands over at once. Apply never reads a clock or
-// the network: everything comes from the entry, so every member computes the
-// same state.
+//
+// Raft hands it committed entries (ApplyBatch); it queues them for its own
+// applier goroutine and returns at once, so a proposer learns "committed"
+// as soon as a majority has the entry in its log — which is what makes a
+// message durable — without waiting for the state store's fsync. The applier
+// writes everything queued in one bbolt transaction (one fsync), which under
+// load also merges many entries into one commit. Readers that need to see
+// what was committed wait for the store's applied index (read-your-writes).
+//
+// Crash safety: the store records its applied index in the same transaction
+// as the state, and raft keeps log entries after its last snapshot, which
+// is only taken once the queue is drained; a restart replays what the store
+// had not yet written. Apply never reads a clock or the network.
 type fsm struct {
 	store     *storage.Store
 	log       *slog.Logger
 	onFatal   func(error)
 	onMembers func() // a member op was applied
+
+	queue  chan *applyJob
+	want   atomic.Uint64 // highest index a reader is waiting for
+	urgent chan struct{} // a reader started waiting
+	wg     sync.WaitGroup
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-// applyResult is what a local ApplyFuture's Response carries.
-type applyResult struct {
-	results []storage.Result
+// applyQueue bounds how far the store may lag behind raft before raft's FSM
+// goroutine waits (backpressure).
+const applyQueue = 256
+
+// applyDelay is how long the applier gathers entries before it writes them
+// when nobody is waiting to read them: one fsync'd transaction then covers
+// several entries instead of one, which halves the disk work of a member
+// even at one message at a time. A reader that waits (WaitApplied) or a
+// snapshot cuts the delay short.
+const applyDelay = 2 * time.Millisecond
+
+// maxApplyEntries caps the entries written in one transaction.
+const maxApplyEntries = 4096
+
+// applyJob is one ApplyBatch call (or a barrier when entries is nil).
+type applyJob struct {
+	entries []storage.Entry
+	members bool // contains a member op
+	done    chan struct{}
+	results [][]storage.Result
 	err     error
+}
+
+// pendingApply is the Response of a local ApplyFuture: the entry is
+// committed; its results arrive when the applier has written it.
+type pendingApply struct {
+	job *applyJob
+	i   int
+	err error // the entry itself did not decode
+}
+
+// wait returns the entry's results once the store has applied it.
+func (p *pendingApply) wait(ctx context.Context) ([]storage.Result, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	select {
+	case <-p.job.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if p.job.err != nil {
+		return nil, p.job.err
+	}
+	return p.job.results[p.i], nil
+}
+
+func newFSM(store *storage.Store, log *slog.Logger, onFatal func(error), onMembers func()) *fsm {
+	f := &fsm{store: store, log: log, onFatal: onFatal, onMembers: onMembers,
+		queue: make(chan *applyJob, applyQueue), urgent: make(chan struct{}, 1)}
+	f.wg.Add(1)
+	go f.applier()
+	return f
+}
+
+// close stops the applier after it has written everything queued. Raft must
+// be shut down first so that nothing more is queued.
+func (f *fsm) close() {
+	close(f.queue)
+	f.wg.Wait()
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
@@ -36,10 +110,12 @@ func (f *fsm) Apply(l *raft.Log) any {
 }
 
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
-	entries := make([]storage.Entry, len(logs))
+	job := &applyJob{entries: make([]storage.Entry, len(logs)), done: make(chan struct{})}
 	out := make([]any, len(logs))
 	for i, l := range logs {
-		entries[i] = storage.Entry{Index: l.Index}
+		job.entries[i] = storage.Entry{Index: l.Index}
+		p := &pendingApply{job: job, i: i}
+		out[i] = p
 		if l.Type != raft.LogCommand {
 			continue
 		}
@@ -48,40 +124,143 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// A committed entry that does not decode was written by a newer
 			// or broken member; every member skips it the same way.
 			f.log.Error("skipping undecodable entry", "index", l.Index, "err", err)
-			out[i] = applyResult{err: err}
+			p.err = err
 			continue
 		}
-		entries[i].CommittedAt = c.CommittedAt
-		entries[i].Ops = c.Ops
+		job.entries[i].CommittedAt = c.CommittedAt
+		job.entries[i].Ops = c.Ops
+		for _, op := range c.Ops {
+			job.members = job.members || op.Kind == storage.OpAddMember
+		}
 	}
-	results, err := f.store.Apply(entries)
+	f.queue <- job
+	return out
+}
+
+// applier writes queued jobs, merging what arrives within applyDelay (or
+// at once when a reader waits) into one transaction.
+func (f *fsm) applier() {
+	defer f.wg.Done()
+	for job := range f.queue {
+		jobs := []*applyJob{job}
+		n := len(job.entries)
+		var timer *time.Timer
+	gather:
+		for !f.ready(jobs, n) {
+			if timer == nil {
+				timer = time.NewTimer(applyDelay)
+			}
+			select {
+			case j, ok := <-f.queue:
+				if !ok {
+					break gather
+				}
+				jobs = append(jobs, j)
+				n += len(j.entries)
+			case <-f.urgent:
+			case <-timer.C:
+				break gather
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		f.write(jobs)
+	}
+}
+
+// ready says whether the gathered jobs must be written now.
+func (f *fsm) ready(jobs []*applyJob, n int) bool {
+	last := jobs[len(jobs)-1]
+	if last.entries == nil || n >= maxApplyEntries { // a barrier, or enough
+		return true
+	}
+	for _, j := range jobs {
+		if len(j.entries) > 0 {
+			return j.entries[0].Index <= f.want.Load()
+		}
+	}
+	return false
+}
+
+// hurry tells the applier that a reader waits for index.
+func (f *fsm) hurry(index uint64) {
+	for {
+		cur := f.want.Load()
+		if index <= cur || f.want.CompareAndSwap(cur, index) {
+			break
+		}
+	}
+	select {
+	case f.urgent <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fsm) write(jobs []*applyJob) {
+	var entries []storage.Entry
+	members := false
+	for _, j := range jobs {
+		entries = append(entries, j.entries...)
+		members = members || j.members
+	}
+	var results [][]storage.Result
+	var err error
+	if len(entries) > 0 {
+		results, err = f.store.Apply(entries)
+	}
 	if err != nil {
 		// The transaction did not commit, so the applied index did not move:
 		// a restart replays these entries. Going on would diverge from the
 		// team, so the member must stop.
-		err = fmt.Errorf("apply entries %d-%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
+		err = fmt.Errorf("apply entries %d-%d: %w", entries[0].Index, entries[len(entries)-1].Index, err)
 		f.onFatal(err)
-		for i := range out {
-			out[i] = applyResult{err: err}
-		}
-		return out
 	}
-	members := false
-	for i := range logs {
-		for _, op := range entries[i].Ops {
-			members = members || op.Kind == storage.OpAddMember
-		}
-		if out[i] == nil {
-			out[i] = applyResult{results: results[i]}
-		}
+	if err == nil {
+		f.logRefusals(entries, results)
 	}
-	if members {
+	k := 0
+	for _, j := range jobs {
+		if err != nil {
+			j.err = err
+		} else {
+			j.results = results[k : k+len(j.entries)]
+		}
+		k += len(j.entries)
+		close(j.done)
+	}
+	if members && err == nil {
 		f.onMembers()
 	}
-	return out
+}
+
+// logRefusals reports committed messages the store refused: the leader
+// validates messages before proposing them, so this means a bug or a
+// member that does not.
+func (f *fsm) logRefusals(entries []storage.Entry, results [][]storage.Result) {
+	for i, e := range entries {
+		for j, res := range results[i] {
+			if res.Err != "" && e.Ops[j].Kind == storage.OpMessage {
+				f.log.Warn("committed message refused", "index", e.Index, "id", e.Ops[j].Message.ID, "err", res.Err)
+			}
+		}
+	}
+}
+
+// barrier waits until everything queued so far is written. Raft calls
+// Snapshot and Restore from its FSM goroutine, the only one that queues, so
+// nothing can be queued meanwhile.
+func (f *fsm) barrier() error {
+	job := &applyJob{done: make(chan struct{})}
+	f.queue <- job
+	<-job.done
+	return job.err
 }
 
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if err := f.barrier(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	s, err := f.store.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -91,9 +270,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if err := f.barrier(); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
 	if err := f.store.Restore(rc); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	f.onMembers()
 	return nil
 }
 

@@ -21,6 +21,11 @@ func (r *Replica) Submit(ctx context.Context, op storage.Op) (storage.Result, ui
 	backoff := 10 * time.Millisecond
 	var last error
 	for {
+		select {
+		case <-r.done:
+			return storage.Result{}, 0, ErrClosed
+		default:
+		}
 		changed := r.leader.wait()
 		var o outcome
 		switch leader := r.Leader(); {
@@ -47,6 +52,7 @@ func (r *Replica) Submit(ctx context.Context, op storage.Op) (storage.Result, ui
 		case <-changed:
 		case <-t.C:
 		case <-ctx.Done():
+		case <-r.done:
 		}
 		t.Stop()
 		backoff = min(2*backoff, 250*time.Millisecond)
@@ -78,17 +84,54 @@ func (r *Replica) startLocal(ctx context.Context, ops []storage.Op) waitFunc {
 			}
 			return failAll(len(ops), err)()
 		}
-		res, ok := f.Response().(applyResult)
-		if !ok || res.err != nil {
-			return failAll(len(ops), fmt.Errorf("apply: %v", res.err))()
+		p, ok := f.Response().(*pendingApply)
+		if !ok {
+			return failAll(len(ops), fmt.Errorf("unexpected apply response %T", f.Response()))()
 		}
 		outs := make([]outcome, len(ops))
 		for i := range outs {
-			outs[i] = outcome{res: res.results[i], index: f.Index()}
+			outs[i].index = f.Index()
+		}
+		// Committed: the ops are durable. A message's outcome is known now
+		// (its sender validated it, channels are never deleted, and a
+		// duplicate is already stored); other ops report what applying
+		// them did, so wait for the store.
+		if !needsResult(ops) {
+			return outs
+		}
+		r.fsm.hurry(f.Index())
+		results, err := p.wait(ctx)
+		if err != nil {
+			return failAll(len(ops), fmt.Errorf("committed at index %d, not yet applied: %w", f.Index(), err))()
+		}
+		for i := range outs {
+			outs[i].res = results[i]
 		}
 		return outs
 	}
 }
+
+func needsResult(ops []storage.Op) bool {
+	for _, op := range ops {
+		if op.Kind != storage.OpMessage {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitApplied waits until the local store has applied index, asking the
+// applier not to hold it back.
+func (r *Replica) WaitApplied(ctx context.Context, index uint64) error {
+	if r.cfg.Store.AppliedIndex() >= index {
+		return nil
+	}
+	r.fsm.hurry(index)
+	return r.cfg.Store.WaitApplied(ctx, index)
+}
+
+// CommitIndex is the highest log index this member knows to be committed.
+func (r *Replica) CommitIndex() uint64 { return r.raft.CommitIndex() }
 
 // Leader returns the current leader's peer ID, or "" when there is none.
 func (r *Replica) Leader() peer.ID {

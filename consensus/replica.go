@@ -93,9 +93,10 @@ func (c *Config) Validate() error {
 // Tunables of group commit and forwarding.
 const (
 	maxBatchOps     = 1024             // ops in one Raft entry
-	maxLeaderFlight = 8                // Raft entries in flight from the batcher
+	maxLeaderFlight = 4                // Raft entries in flight from the batcher
 	flushTimeout    = 5 * time.Second  // one entry or forward request
 	transportTO     = 10 * time.Second // Raft RPC I/O deadline
+	logCacheSize    = 1024             // recent Raft entries kept in memory
 )
 
 // Replica is this member's Raft node: it replicates the chat log, applies it
@@ -113,6 +114,7 @@ type Replica struct {
 	leader *notifier
 	nudge  chan struct{} // membership changed: reconcile the Raft configuration
 
+	done      chan struct{} // closed when Close starts: proposers stop retrying
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -126,7 +128,7 @@ func New(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "consensus"),
-		leader: newNotifier(), nudge: make(chan struct{}, 1)}
+		leader: newNotifier(), nudge: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := r.open(); err != nil {
 		return nil, errors.Join(err, r.closeParts())
 	}
@@ -167,7 +169,7 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
 	r.trans = trans
-	r.fsm = &fsm{store: cfg.Store, log: r.log, onFatal: cfg.OnFatal, onMembers: func() { r.nudgeReconcile(); cfg.OnMembers() }}
+	r.fsm = newFSM(cfg.Store, r.log, cfg.OnFatal, func() { r.nudgeReconcile(); cfg.OnMembers() })
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.Host.ID().String())
@@ -195,7 +197,13 @@ func (r *Replica) open() error {
 			}
 		}
 	}
-	ra, err := raft.NewRaft(rc, r.fsm, wal, wal, snaps, trans)
+	// Recent entries stay in memory, so replication and the FSM do not read
+	// back and decode what was just written.
+	logs, err := raft.NewLogCache(logCacheSize, wal)
+	if err != nil {
+		return fmt.Errorf("consensus: log cache: %w", err)
+	}
+	ra, err := raft.NewRaft(rc, r.fsm, logs, wal, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
@@ -207,6 +215,7 @@ func (r *Replica) open() error {
 // every goroutine the replica started. It is safe to call more than once.
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
+		close(r.done)
 		r.transferLeadership()
 		r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
 		r.cancel()
@@ -220,6 +229,9 @@ func (r *Replica) closeParts() error {
 	var errs []error
 	if r.raft != nil {
 		errs = append(errs, r.raft.Shutdown().Error())
+	}
+	if r.fsm != nil {
+		r.fsm.close() // after raft: nothing queues any more
 	}
 	if r.trans != nil {
 		errs = append(errs, r.trans.Close())

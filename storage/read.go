@@ -82,8 +82,8 @@ func (s *Store) History(channel string, q Query) ([]Message, error) {
 			out = make([]Message, 0, min(q.Limit, 1024))
 		}
 		for ; k != nil && (q.Limit == 0 || len(out) < q.Limit); k, v = c.Prev() {
-			var m Message
-			if err := decodeJSON(v, &m, "message"); err != nil {
+			m, err := decodeMessage(v)
+			if err != nil {
 				return err
 			}
 			out = append(out, m)
@@ -110,8 +110,8 @@ func (s *Store) EachMessage(channel string, fn func(Message) error) error {
 		}
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var m Message
-			if err := decodeJSON(v, &m, "message"); err != nil {
+			m, err := decodeMessage(v)
+			if err != nil {
 				return err
 			}
 			if fnErr = fn(m); fnErr != nil {
@@ -201,6 +201,5 @@ func getMessage(messages *bolt.Bucket, channel string, seq uint64) (Message, err
 	if v == nil {
 		return m, fmt.Errorf("%w: message %s/%d missing", ErrCorrupt, channel, seq)
 	}
-	err := decodeJSON(v, &m, "message")
-	return m, err
+	return decodeMessage(v)
 }
