@@ -106,7 +106,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pid, err := initMember(ctx, *data, conf, newLogger(stderr, *logLevel))
+	pid, err := initMember(ctx, NodeConfig{Dir: *data, Logger: newLogger(stderr, *logLevel)}, conf)
 	if err != nil {
 		_ = os.Remove(configPath(*data)) // let a retry start over
 		return err
@@ -117,8 +117,9 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 
 // initMember bootstraps the new team, commits its first member and
 // #general, and records the port the OS picked.
-func initMember(ctx context.Context, dir string, conf memberConfig, log *slog.Logger) (string, error) {
-	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log})
+func initMember(ctx context.Context, cfg NodeConfig, conf memberConfig) (string, error) {
+	dir := cfg.Dir
+	n, err := StartNode(ctx, cfg)
 	if err != nil {
 		return "", err
 	}

@@ -58,7 +58,10 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		if errors.As(err, &op) && op.Op == "dial" {
 			return nil, fmt.Errorf("%w for %s: start it with `concord run --data %s`", errNotRunning, c.dir, c.dir)
 		}
-		return nil, err
+		if method == http.MethodPost && path == "/v1/send" {
+			return nil, fmt.Errorf("the member stopped before answering: the message may or may not have been sent (check `concord history --data %s`)", c.dir)
+		}
+		return nil, fmt.Errorf("the member stopped before answering: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

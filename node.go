@@ -224,9 +224,9 @@ func (n *Node) noteAcked(index uint64) {
 }
 
 // caughtUp waits until the local store has applied everything this member
-// acknowledged or knows to be committed.
+// acknowledged and everything raft has handed to it (monotonic reads).
 func (n *Node) caughtUp(ctx context.Context) error {
-	want := max(n.acked.Load(), n.replica.CommitIndex())
+	want := max(n.acked.Load(), n.replica.Handed())
 	if err := n.replica.WaitApplied(ctx, want); err != nil {
 		return fmt.Errorf("local state is behind the log (applied %d of %d): %w", n.store.AppliedIndex(), want, err)
 	}

@@ -37,6 +37,7 @@ type fsm struct {
 
 	queue  chan *applyJob
 	want   atomic.Uint64 // highest index a reader is waiting for
+	handed atomic.Uint64 // highest index raft has handed over
 	urgent chan struct{} // a reader started waiting
 	wg     sync.WaitGroup
 }
@@ -134,6 +135,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	f.queue <- job
+	f.handed.Store(logs[len(logs)-1].Index)
 	return out
 }
 

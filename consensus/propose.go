@@ -130,6 +130,24 @@ func (r *Replica) WaitApplied(ctx context.Context, index uint64) error {
 	return r.cfg.Store.WaitApplied(ctx, index)
 }
 
+// Handed is the highest index raft has handed to the state store. Raft
+// never hands over its no-op and barrier entries, so the store's applied
+// index can stay below the commit index; Handed is what it will reach.
+func (r *Replica) Handed() uint64 { return r.fsm.handed.Load() }
+
+// Settled reports whether everything this member knows to be committed is
+// written to its store.
+func (r *Replica) Settled() bool {
+	return r.raft.AppliedIndex() >= r.raft.CommitIndex() && r.cfg.Store.AppliedIndex() >= r.fsm.handed.Load()
+}
+
+// FirstIndex is the oldest entry still in the Raft log: a member further
+// behind than this catches up from a snapshot.
+func (r *Replica) FirstIndex() uint64 {
+	i, _ := r.wal.FirstIndex()
+	return i
+}
+
 // CommitIndex is the highest log index this member knows to be committed.
 func (r *Replica) CommitIndex() uint64 { return r.raft.CommitIndex() }
 

@@ -45,6 +45,14 @@ type Timing struct {
 	// Commit is how long followers may wait to learn the commit index when
 	// nothing else is sent; small so followers show messages quickly.
 	Commit time.Duration
+	// SnapshotThreshold and TrailingLogs override raft's defaults (8192 and
+	// 10240 entries) when set; tests make them small to exercise snapshots.
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// WALSegment is the size of a Raft log segment file (default 8 MiB).
+	// raft-wal frees log space a whole segment at a time, so entries older
+	// than the last snapshot stay readable until their segment is full.
+	WALSegment int
 }
 
 // LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
@@ -64,8 +72,13 @@ func (c *Config) setDefaults() {
 	if c.MaxVoters == 0 {
 		c.MaxVoters = 3
 	}
-	if c.Timing == (Timing{}) {
-		c.Timing = LANTiming()
+	if c.Timing.Heartbeat == 0 {
+		t := LANTiming()
+		t.SnapshotThreshold, t.TrailingLogs, t.WALSegment = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs, c.Timing.WALSegment
+		c.Timing = t
+	}
+	if c.Timing.WALSegment == 0 {
+		c.Timing.WALSegment = 8 << 20
 	}
 	if c.OnFatal == nil {
 		c.OnFatal = func(error) {}
@@ -155,7 +168,8 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: %w", err)
 	}
 	r.meta = &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(r.meta), raftwal.WithLogger(newHclog(r.log, "wal")))
+	wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(r.meta),
+		raftwal.WithSegmentSize(cfg.Timing.WALSegment), raftwal.WithLogger(newHclog(r.log, "wal")))
 	if err != nil {
 		return fmt.Errorf("consensus: open raft log %s: %w", walDir, err)
 	}
@@ -179,6 +193,13 @@ func (r *Replica) open() error {
 	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
 	rc.CommitTimeout = cfg.Timing.Commit
 	rc.BatchApplyCh = true
+	if cfg.Timing.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.Timing.SnapshotThreshold
+		rc.SnapshotInterval = 200 * time.Millisecond
+	}
+	if cfg.Timing.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.Timing.TrailingLogs
+	}
 	rc.MaxAppendEntries = 256
 	// The FSM is persistent and skips entries it already applied, so a
 	// restart need not reload the last snapshot.
