@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"channels": cmdChannels,
 	"status":   cmdStatus,
 	"invite":   cmdInvite,
+	"time":     cmdTime,
 }
 
 // errUsage means the flag package already told the user what was wrong.
@@ -64,6 +65,21 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, data
 }
 
+// ntpFlag adds --ntp; the servers are stored in the data dir.
+func ntpFlag(fs *flag.FlagSet) *string {
+	return fs.String("ntp", "", "NTP servers, host[:port] separated by commas (default: public pools)")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func requireData(data string) error {
 	if data == "" {
 		return errors.New("--data DIR is required")
@@ -84,7 +100,8 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "your name in the team (required)")
 	team := fs.String("team", "", "the team's name (default: NAME's team)")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
-	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
+	ntp := ntpFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -100,7 +117,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	conf := memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(*team, *name+"'s team"),
-		Name: *name, Listen: []string{*listen}, Creator: true}
+		Name: *name, Listen: []string{*listen}, Creator: true, NTP: splitList(*ntp)}
 	if err := saveConfig(*data, conf); err != nil {
 		return err
 	}
@@ -139,6 +156,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "your name in the team (required)")
 	code := fs.String("invite", "", "the invite code (required)")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
+	ntp := ntpFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -153,7 +171,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := joinTeam(ctx, *data, *name, *code, []string{*listen})
+	id, err := joinTeam(ctx, *data, *name, *code, []string{*listen}, splitList(*ntp))
 	if err != nil {
 		return err
 	}
@@ -165,6 +183,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("run", stderr)
 	headless := fs.Bool("headless", false, "run without a window (this build has no GUI yet, so always headless)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	ntp := ntpFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -175,6 +194,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, *logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *ntp != "" {
+		// Stored, so the next run uses them too.
+		conf, err := loadConfig(*data)
+		if err != nil {
+			return err
+		}
+		conf.NTP = splitList(*ntp)
+		if err := saveConfig(*data, conf); err != nil {
+			return err
+		}
+	}
 	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log})
 	if err != nil {
 		return err
@@ -347,5 +377,34 @@ func cmdInvite(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, out.Code)
+	return nil
+}
+
+func cmdTime(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("time", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	var t timeJSON
+	if err := c.call(ctx, http.MethodGet, "/v1/time", nil, &t); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(t)
+	}
+	fmt.Fprintf(stdout, "source   %s %s\noffset   %.3f ms (±%.3f ms, rtt %.3f ms)\n", t.Source, t.Server, t.OffsetMS, t.ErrorMS, t.RTTMS)
+	if t.LastSync != nil {
+		fmt.Fprintf(stdout, "synced   %s\n", *t.LastSync)
+	}
+	if t.Err != "" {
+		fmt.Fprintf(stdout, "ntp      %s\n", t.Err)
+	}
 	return nil
 }

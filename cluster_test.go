@@ -12,6 +12,7 @@ import (
 
 	"concord/consensus"
 	"concord/storage"
+	"concord/timesync"
 )
 
 // testCluster is a team of in-process members on 127.0.0.1.
@@ -27,7 +28,18 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 // snapshots taken often enough that tests go through them.
 var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16, WALSegment: 16 << 10}
 
+// noNTP points in-process members at a loopback port where no NTP server
+// answers (tests never ask the public pools).
+var noNTP = []string{"127.0.0.1:9"}
+
 func startNode(t testing.TB, dir string) *Node {
+	t.Helper()
+	return startNodeWith(t, dir, nil)
+}
+
+// startNodeWith starts a member whose local clock is clock (nil: the
+// system clock).
+func startNodeWith(t testing.TB, dir string, clock timesync.Clock) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -35,7 +47,7 @@ func startNode(t testing.TB, dir string) *Node {
 	if os.Getenv("CONCORD_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", filepath.Base(dir))
 	}
-	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log, Timing: testTiming})
+	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log, Timing: testTiming, NTP: noNTP, Clock: clock})
 	if err != nil {
 		t.Fatalf("start %s: %v", dir, err)
 	}
@@ -62,11 +74,11 @@ func newTestCluster(t testing.TB, size int) *testCluster {
 			if err := saveConfig(dir, conf); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: testTiming}, conf); err != nil {
+			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: testTiming, NTP: noNTP}, conf); err != nil {
 				t.Fatal(err)
 			}
 		} else {
-			if _, err := joinTeam(ctx, dir, name, c.nodes[0].Invite(), []string{loopback}); err != nil {
+			if _, err := joinTeam(ctx, dir, name, c.nodes[0].Invite(), []string{loopback}, nil); err != nil {
 				t.Fatalf("join %s: %v", name, err)
 			}
 		}

@@ -17,6 +17,9 @@ type memberConfig struct {
 	TeamName string   `json:"team_name"`
 	Name     string   `json:"name"`
 	Listen   []string `json:"listen"`
+	// NTP lists the NTP servers (host or host:port); empty means the
+	// defaults (public pools). `run --ntp` overrides it.
+	NTP []string `json:"ntp,omitempty"`
 	// Creator marks the member that founded the team: it bootstraps the
 	// Raft cluster (once; a restart finds existing state and skips it).
 	Creator bool `json:"creator,omitempty"`

@@ -59,6 +59,7 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/channels", cs.createChannel)
 	mux.HandleFunc("GET /v1/status", cs.status)
 	mux.HandleFunc("POST /v1/invite", cs.invite)
+	mux.HandleFunc("GET /v1/time", cs.time)
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { cs.done <- cs.srv.Serve(ln) }()
 	return cs, nil
@@ -202,4 +203,8 @@ func (cs *controlServer) status(w http.ResponseWriter, r *http.Request) {
 
 func (cs *controlServer) invite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"code": cs.node.Invite()})
+}
+
+func (cs *controlServer) time(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, cs.node.Time())
 }

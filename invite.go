@@ -154,7 +154,7 @@ func (n *Node) serveJoin(s network.Stream) {
 // joinTeam runs `concord join`: it contacts the inviter with a temporary
 // host (with the member's permanent identity), is admitted, and writes the
 // data dir. `concord run` then starts the member.
-func joinTeam(ctx context.Context, dir, name, code string, listen []string) (peer.ID, error) {
+func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string) (peer.ID, error) {
 	inv, err := parseInvite(code)
 	if err != nil {
 		return "", err
@@ -228,7 +228,7 @@ func joinTeam(ctx context.Context, dir, name, code string, listen []string) (pee
 	for _, a := range h.Host().Network().ListenAddresses() {
 		bound = append(bound, a.String())
 	}
-	conf := memberConfig{TeamID: inv.Team, TeamName: orDefault(resp.TeamName, inv.TeamName), Name: name, Listen: bound}
+	conf := memberConfig{TeamID: inv.Team, TeamName: orDefault(resp.TeamName, inv.TeamName), Name: name, Listen: bound, NTP: ntp}
 	if err := saveConfig(dir, conf); err != nil {
 		return "", fmt.Errorf("admitted, but could not write %s: %w", dir, err)
 	}

@@ -27,6 +27,7 @@ type NodeConfig struct {
 	Timing    consensus.Timing // zero: consensus.LANTiming
 	Bootstrap bool             // override: bootstrap even if the config does not say so (init)
 	Listen    []string         // override the configured listen addresses
+	NTP       []string         // override the configured NTP servers
 }
 
 // Node is one running member: the composition root that starts the clock,
@@ -35,11 +36,14 @@ type Node struct {
 	cfg     NodeConfig
 	conf    memberConfig
 	log     *slog.Logger
-	clock   timesync.Clock
+	clock   *timesync.Member // corrected: NTP, else the leader's clock, else local
+	ntp     *timesync.NTPClock
 	store   *storage.Store
 	host    *p2p.Host
 	replica *consensus.Replica
 
+	cancel    context.CancelFunc // stops the member's own goroutines
+	wg        sync.WaitGroup
 	acked     atomic.Uint64 // highest log index this member acknowledged
 	channels  sync.Map      // names of channels known to exist
 	fatal     chan error
@@ -59,13 +63,21 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), clock: cfg.Clock,
+	runCtx, cancel := context.WithCancel(context.Background())
+	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), cancel: cancel,
 		fatal: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
 		}
 	}()
+	servers := conf.NTP
+	if len(cfg.NTP) > 0 {
+		servers = cfg.NTP
+	}
+	if err := n.startTime(servers); err != nil {
+		return nil, err
+	}
 	n.store, err = storage.Open(storage.Config{Path: filepath.Join(cfg.Dir, "state.db"), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
@@ -83,7 +95,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		Host:      n.host.Host(),
 		Dir:       filepath.Join(cfg.Dir, "raft"),
 		Store:     n.store,
-		Clock:     cfg.Clock,
+		Clock:     n.clock,
 		Logger:    cfg.Logger,
 		Bootstrap: conf.Creator || cfg.Bootstrap,
 		Timing:    cfg.Timing,
@@ -94,6 +106,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
+	n.runTime(runCtx)
 	return n, nil
 }
 
@@ -145,8 +158,14 @@ func (n *Node) Close() error {
 
 func (n *Node) closeParts() error {
 	var errs []error
+	n.cancel()
+	n.wg.Wait()
+	if n.ntp != nil {
+		errs = append(errs, n.ntp.Close())
+	}
 	if n.host != nil {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
+		n.host.Host().RemoveStreamHandler(protoTime)
 	}
 	if n.replica != nil {
 		errs = append(errs, n.replica.Close())

@@ -40,7 +40,7 @@ func (n *Node) Status() statusJSON {
 		Role: rs.Role, Leader: rs.Leader, Voters: nonNil(rs.Voters), Nonvoters: nonNil(rs.Nonvoters),
 		CommitIndex: rs.CommitIndex, AppliedIndex: n.store.AppliedIndex(),
 		Peers: []peerStatus{},
-		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: float64(n.clock.Offset().Microseconds()) / 1000},
+		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
 	}
 	members, _ := n.store.Members()
 	for _, m := range members {

@@ -69,15 +69,18 @@ func TestRunReachesConcurrency(t *testing.T) {
 
 func TestRunStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	var calls atomic.Int64
+	var calls, atCancel atomic.Int64
 	r := Run(ctx, 2, 1_000_000, func(context.Context) error {
 		if calls.Add(1) == 10 {
 			cancel()
+			// The other sender may have run on while this one was between
+			// its count and cancel; from here on it may finish one send.
+			atCancel.Store(calls.Load())
 		}
 		return nil
 	})
-	if n := calls.Load(); n < 10 || n > 11 {
-		t.Fatalf("send called %d times after cancel at 10", n)
+	if n := calls.Load(); n < 10 || n > atCancel.Load()+1 {
+		t.Fatalf("send called %d times; %d when cancelled", n, atCancel.Load())
 	}
 	if r.Msgs+r.Errors != int(calls.Load()) {
 		t.Fatalf("Msgs+Errors=%d, want %d", r.Msgs+r.Errors, calls.Load())

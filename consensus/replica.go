@@ -125,6 +125,7 @@ type Replica struct {
 	local  *batcher // proposals applied here while leader
 	fwd    *batcher // proposals forwarded to the leader
 	leader *notifier
+	hlc    *timesync.HLC // commit times stamped while leading
 	nudge  chan struct{} // membership changed: reconcile the Raft configuration
 
 	done      chan struct{} // closed when Close starts: proposers stop retrying
@@ -141,7 +142,8 @@ func New(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "consensus"),
-		leader: newNotifier(), nudge: make(chan struct{}, 1), done: make(chan struct{})}
+		leader: newNotifier(), nudge: make(chan struct{}, 1), done: make(chan struct{}),
+		hlc: &timesync.HLC{Clock: cfg.Clock}}
 	if err := r.open(); err != nil {
 		return nil, errors.Join(err, r.closeParts())
 	}

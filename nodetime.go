@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"concord/timesync"
+)
+
+// protoTime is the peer-time protocol: the four-timestamp exchange of
+// timesync.PeerQuery over a libp2p stream.
+const protoTime protocol.ID = "/concord/time/1.0.0"
+
+// Peer time tuning: a few exchanges per round, a round every peerTimeEvery
+// while NTP is not in use.
+const (
+	peerTimeSamples = 5
+	peerTimeEvery   = 30 * time.Second
+	peerTimeRetry   = 2 * time.Second
+	peerTimeTimeout = 2 * time.Second
+)
+
+// startTime sets up the member's clock: NTP (servers from the config, or
+// the override), falling back to the leader's clock over the LAN.
+func (n *Node) startTime(servers []string) error {
+	ntp, err := timesync.NewNTP(timesync.NTPConfig{Servers: servers, Base: n.cfg.Clock, Logger: n.cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("ntp: %w", err)
+	}
+	n.ntp = ntp
+	n.clock = timesync.NewMember(n.cfg.Clock, ntp)
+	return nil
+}
+
+// runTime starts NTP sync and the peer-time loop; both stop with ctx (and
+// NTPClock.Close).
+func (n *Node) runTime(ctx context.Context) {
+	if err := n.ntp.Start(ctx); err != nil {
+		n.log.Warn("ntp not started", "err", err)
+	}
+	n.host.Host().SetStreamHandler(protoTime, n.serveTime)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.peerTimeLoop(ctx)
+	}()
+}
+
+// serveTime answers peer-time exchanges with this member's corrected clock.
+func (n *Node) serveTime(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(peerTimeTimeout))
+	if err := timesync.PeerAnswer(s, n.clock); err != nil {
+		s.Reset()
+	}
+}
+
+// peerTimeLoop measures this member's offset to the leader whenever NTP is
+// not in use (a LAN without internet), so every member shows the same time.
+func (n *Node) peerTimeLoop(ctx context.Context) {
+	for {
+		wait := peerTimeEvery
+		if !n.clock.HasNTP() {
+			if err := n.syncPeerTime(ctx); err != nil {
+				n.log.Debug("peer time", "err", err)
+				wait = peerTimeRetry
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) syncPeerTime(ctx context.Context) error {
+	leader := n.replica.Leader()
+	if leader == n.ID() {
+		return nil // the leader is the team's reference when nobody has NTP
+	}
+	if leader == "" {
+		return errors.New("no leader to take the time from")
+	}
+	samples, err := n.queryPeerTime(ctx, leader)
+	if err != nil {
+		return err
+	}
+	off, rtt, bound, err := timesync.CombinePeer(samples)
+	if err != nil {
+		return err
+	}
+	n.clock.SetPeer(leader.String(), off, rtt, bound)
+	return nil
+}
+
+func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeTimeout)
+	defer cancel()
+	s, err := n.host.Host().NewStream(ctx, p, protoTime)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	var out []timesync.Sample
+	for range peerTimeSamples {
+		smp, err := timesync.PeerQuery(ctx, s, n.clock.Base(), p.String())
+		if err != nil {
+			return out, err
+		}
+		out = append(out, smp)
+	}
+	return out, nil
+}
+
+// timeJSON is `concord time --json`.
+type timeJSON struct {
+	Source   string  `json:"source"`
+	Server   string  `json:"server"`
+	OffsetMS float64 `json:"offset_ms"`
+	RTTMS    float64 `json:"rtt_ms"`
+	LastSync *string `json:"last_sync"`
+	ErrorMS  float64 `json:"error_ms"`
+	Err      string  `json:"err,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Time reports the member's clock correction.
+func (n *Node) Time() timeJSON {
+	st := n.clock.Status()
+	out := timeJSON{Source: st.Source, Server: st.Server, OffsetMS: ms(st.Offset), RTTMS: ms(st.RTT),
+		ErrorMS: ms(st.ErrorBound), Err: st.Err}
+	if !st.LastSync.IsZero() {
+		s := st.LastSync.UTC().Format(time.RFC3339Nano)
+		out.LastSync = &s
+	}
+	return out
+}
