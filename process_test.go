@@ -336,13 +336,13 @@ func newProcTeam(t *testing.T, names ...string) *procTeam {
 		var out string
 		var err error
 		if i == 0 {
-			out, err = cli(t, "init", "--data", dir, "--name", name, "--listen", loopback)
+			out, err = cli(t, "init", "--data", dir, "--name", name, "--listen", loopback, "--ntp", noNTP[0])
 		} else {
 			code, ierr := cli(t, "invite", "--data", tm.procs[0].dir)
 			if ierr != nil {
 				t.Fatal(ierr)
 			}
-			out, err = cli(t, "join", "--data", dir, "--name", name, "--invite", strings.TrimSpace(code), "--listen", loopback)
+			out, err = cli(t, "join", "--data", dir, "--name", name, "--invite", strings.TrimSpace(code), "--listen", loopback, "--ntp", noNTP[0])
 		}
 		if err != nil {
 			t.Fatal(err)
