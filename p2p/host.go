@@ -29,6 +29,7 @@ const UserAgent = "concord"
 type Host struct {
 	h       host.Host
 	cm      *connmgr.BasicConnMgr
+	gater   *gater
 	log     *slog.Logger
 	dataDir string
 
@@ -94,8 +95,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = cm.Close()
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
 	}
+	g := newGater()
 	lh, err := libp2p.New(
 		libp2p.Identity(priv),
+		libp2p.ConnectionGater(g),
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -123,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	hs := &Host{
 		h:          lh,
 		cm:         cm,
+		gater:      g,
 		log:        cfg.Logger.With("component", "p2p"),
 		dataDir:    cfg.DataDir,
 		runCtx:     runCtx,

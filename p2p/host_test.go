@@ -107,3 +107,32 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatalf("team grew to %d after Close", n)
 	}
 }
+
+func TestBlockCutsAPeerOff(t *testing.T) {
+	a := mustNewHost(t)
+	b := mustNewHost(t)
+	ctx := t.Context()
+	if err := a.Connect(ctx, addrInfo(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	a.Block(b.ID())
+	if a.IsConnected(b.ID()) {
+		t.Fatal("still connected after Block")
+	}
+	// The dialer may finish its side of the handshake before a refuses the
+	// secured connection, so judge by what a accepts and what b can use.
+	_ = b.Connect(ctx, addrInfo(t, a))
+	if _, err := b.Host().NewStream(ctx, a.ID(), ProtoPropose); err == nil {
+		t.Fatal("a blocked peer could open a stream")
+	}
+	if a.IsConnected(b.ID()) {
+		t.Fatal("a accepted a blocked peer")
+	}
+	if err := a.Connect(ctx, addrInfo(t, b)); err == nil {
+		t.Fatal("could dial a blocked peer")
+	}
+	a.Unblock(b.ID())
+	if err := a.Connect(ctx, addrInfo(t, b)); err != nil {
+		t.Fatalf("after Unblock: %v", err)
+	}
+}
