@@ -1,6 +1,7 @@
 package main
 
 import (
+	"concord/consensus"
 	"context"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"concord/bench"
+	"concord/storage"
 )
 
 // BenchmarkCommit measures commit throughput and latency of 256-byte
@@ -16,7 +18,7 @@ import (
 // ratios (only same-run ratios mean anything on a shared machine).
 func BenchmarkCommit(b *testing.B) {
 	ctx := context.Background()
-	c := newTestCluster(b, 3)
+	c := newTestClusterWith(b, 3, consensus.Timing{})
 	bl, err := bench.StartBaseline(ctx, b.TempDir(), 3)
 	if err != nil {
 		b.Fatal(err)
@@ -27,23 +29,34 @@ func BenchmarkCommit(b *testing.B) {
 
 	var rows []bench.Row
 	for _, conc := range []int{1, 16, 256} {
-		row := bench.Row{Name: "3 members, 256 B, leader", C: conc}
+		var baseline, send, commit bench.Result
+		b.Run(fmt.Sprintf("raft/C=%d", conc), func(b *testing.B) {
+			baseline = runLoad(b, conc, func(ctx context.Context) error { return bl.Apply(ctx, payload) })
+		})
+		// What a user gets: durable outbox write, then commit.
 		b.Run(fmt.Sprintf("concord/C=%d", conc), func(b *testing.B) {
-			l := c.leader()
-			if l < 0 {
-				b.Fatal("no leader")
-			}
-			n := c.nodes[l]
-			row.Concord = runLoad(b, conc, func(ctx context.Context) error {
+			n := c.nodes[max(c.leader(), 0)]
+			send = runLoad(b, conc, func(ctx context.Context) error {
 				_, err := n.Send(ctx, "general", text)
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raft/C=%d", conc), func(b *testing.B) {
-			row.Baseline = runLoad(b, conc, func(ctx context.Context) error { return bl.Apply(ctx, payload) })
+		// The replication engine alone (group commit, no outbox): what the
+		// outbox is built on.
+		b.Run(fmt.Sprintf("concord-commit/C=%d", conc), func(b *testing.B) {
+			n := c.nodes[max(c.leader(), 0)]
+			commit = runLoad(b, conc, func(ctx context.Context) error {
+				env := storage.Envelope{ID: newMessageID(), Author: n.ID().String(), Channel: "general",
+					Text: text, SentAt: time.Now()}
+				_, _, err := n.replica.Submit(ctx, storage.Op{Kind: storage.OpMessage, Message: &env})
+				return err
+			})
 		})
-		if row.Concord.Msgs > 0 && row.Baseline.Msgs > 0 { // both ran (not filtered out by -bench)
-			rows = append(rows, row)
+		if baseline.Msgs > 0 && send.Msgs > 0 { // both ran (not filtered out by -bench)
+			rows = append(rows, bench.Row{Name: "send (durable outbox + commit)", C: conc, Concord: send, Baseline: baseline})
+		}
+		if baseline.Msgs > 0 && commit.Msgs > 0 {
+			rows = append(rows, bench.Row{Name: "commit only (replication engine)", C: conc, Concord: commit, Baseline: baseline})
 		}
 	}
 	// Sends through a follower add the forwarding hop.

@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"status":   cmdStatus,
 	"invite":   cmdInvite,
 	"time":     cmdTime,
+	"outbox":   cmdOutbox,
 }
 
 // errUsage means the flag package already told the user what was wrong.
@@ -229,6 +230,7 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("send", stderr)
 	channel := fs.String("channel", "general", "channel to send to")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the message to be committed")
+	noWait := fs.Bool("no-wait", false, "return as soon as the message is queued (durably); print its ID")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -251,7 +253,7 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
 	defer cancel()
 	var out struct{ ID string }
-	if err := c.call(ctx, http.MethodPost, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds()}, &out); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait}, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.ID)
@@ -405,6 +407,40 @@ func cmdTime(args []string, stdout, stderr io.Writer) error {
 	}
 	if t.Err != "" {
 		fmt.Fprintf(stdout, "ntp      %s\n", t.Err)
+	}
+	return nil
+}
+
+func cmdOutbox(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("outbox", stderr)
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	var rows []outboxRow
+	if err := c.call(ctx, http.MethodGet, "/v1/outbox", nil, &rows); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, r := range rows {
+		if *asJSON {
+			_ = enc.Encode(r)
+			continue
+		}
+		line := fmt.Sprintf("%s  %-6s #%s %q", r.ID, r.State, r.Channel, r.Text)
+		if r.Reason != "" {
+			line += fmt.Sprintf("  (%d attempts: %s)", r.Attempts, r.Reason)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if len(rows) == 0 && !*asJSON {
+		fmt.Fprintln(stdout, "outbox empty: every message is sent")
 	}
 	return nil
 }

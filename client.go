@@ -67,6 +67,9 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		defer resp.Body.Close()
 		var e apiError
 		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
+			if e.ID != "" {
+				return nil, &queuedError{id: e.ID, msg: e.Error}
+			}
 			return nil, errors.New(e.Error)
 		}
 		return nil, fmt.Errorf("member answered %s", resp.Status)
@@ -97,3 +100,8 @@ func (c *client) stream(ctx context.Context, w io.Writer, path string, q url.Val
 
 // requestTimeout bounds calls that do not carry their own timeout.
 const requestTimeout = 30 * time.Second
+
+// queuedError is a send that is safe in the outbox but not committed.
+type queuedError struct{ id, msg string }
+
+func (e *queuedError) Error() string { return e.msg + " (id " + e.id + ")" }

@@ -17,9 +17,10 @@ import (
 
 // testCluster is a team of in-process members on 127.0.0.1.
 type testCluster struct {
-	t     testing.TB
-	dirs  []string
-	nodes []*Node // nil while a member is stopped
+	timing consensus.Timing
+	t      testing.TB
+	dirs   []string
+	nodes  []*Node // nil while a member is stopped
 }
 
 const loopback = "/ip4/127.0.0.1/tcp/0"
@@ -34,12 +35,12 @@ var noNTP = []string{"127.0.0.1:9"}
 
 func startNode(t testing.TB, dir string) *Node {
 	t.Helper()
-	return startNodeWith(t, dir, nil)
+	return startNodeWith(t, dir, nil, testTiming)
 }
 
 // startNodeWith starts a member whose local clock is clock (nil: the
 // system clock).
-func startNodeWith(t testing.TB, dir string, clock timesync.Clock) *Node {
+func startNodeWith(t testing.TB, dir string, clock timesync.Clock, timing consensus.Timing) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -47,7 +48,7 @@ func startNodeWith(t testing.TB, dir string, clock timesync.Clock) *Node {
 	if os.Getenv("CONCORD_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", filepath.Base(dir))
 	}
-	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log, Timing: testTiming, NTP: noNTP, Clock: clock})
+	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log, Timing: timing, NTP: noNTP, Clock: clock})
 	if err != nil {
 		t.Fatalf("start %s: %v", dir, err)
 	}
@@ -58,7 +59,14 @@ func startNodeWith(t testing.TB, dir string, clock timesync.Clock) *Node {
 // first inits, the others join with its invite code.
 func newTestCluster(t testing.TB, size int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t}
+	return newTestClusterWith(t, size, testTiming)
+}
+
+// newTestClusterWith makes a team whose members run with timing (the zero
+// value: production defaults, as benchmarks need).
+func newTestClusterWith(t testing.TB, size int, timing consensus.Timing) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, timing: timing}
 	t.Cleanup(c.closeAll)
 	root := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -74,7 +82,7 @@ func newTestCluster(t testing.TB, size int) *testCluster {
 			if err := saveConfig(dir, conf); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: testTiming, NTP: noNTP}, conf); err != nil {
+			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: timing, NTP: noNTP}, conf); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -83,7 +91,7 @@ func newTestCluster(t testing.TB, size int) *testCluster {
 			}
 		}
 		c.dirs = append(c.dirs, dir)
-		c.nodes = append(c.nodes, startNode(t, dir))
+		c.nodes = append(c.nodes, c.start(dir))
 	}
 	c.waitVoters(min(size, 3))
 	c.waitConverged()
@@ -273,7 +281,7 @@ func TestClusterSurvivesLeaderLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a new leader", func() bool { return c.leader() >= 0 })
-	c.nodes[l] = startNode(t, c.dirs[l])
+	c.nodes[l] = c.start(c.dirs[l])
 	wg.Wait()
 	c.waitConverged()
 	r := check(attempts, c.histories())
@@ -345,7 +353,7 @@ func TestClusterCatchesUpFromSnapshot(t *testing.T) {
 	waitFor(t, 20*time.Second, "the leader to truncate its log past the member", func() bool {
 		return leader.replica.FirstIndex() > gone+150
 	})
-	c.nodes[down] = startNode(t, c.dirs[down])
+	c.nodes[down] = c.start(c.dirs[down])
 	c.waitConverged()
 	r := check(append(first, later...), c.histories())
 	t.Log(r)
@@ -370,4 +378,50 @@ func latestSnapshot(t testing.TB, dir string) uint64 {
 		}
 	}
 	return best
+}
+
+// start (re)starts a member of the cluster.
+func (c *testCluster) start(dir string) *Node {
+	c.t.Helper()
+	return startNodeWith(c.t, dir, nil, c.timing)
+}
+
+// crash stops member i the way a power cut or SIGKILL would: its network
+// goes first (peers see the connections drop), then it stops without
+// handing leadership over.
+func (c *testCluster) crash(i int) {
+	c.t.Helper()
+	n := c.nodes[i]
+	c.nodes[i] = nil
+	for _, o := range c.nodes {
+		if o != nil {
+			n.host.Block(o.ID())
+		}
+	}
+	if err := n.replica.Abort(); err != nil {
+		c.t.Logf("abort m%d: %v", i, err)
+	}
+	if err := n.Close(); err != nil {
+		c.t.Logf("close m%d: %v", i, err)
+	}
+}
+
+// partition cuts member i off from every other member (both directions);
+// heal undoes it.
+func (c *testCluster) partition(i int) {
+	for j, o := range c.nodes {
+		if o != nil && j != i && c.nodes[i] != nil {
+			c.nodes[i].host.Block(o.ID())
+			o.host.Block(c.nodes[i].ID())
+		}
+	}
+}
+
+func (c *testCluster) heal(i int) {
+	for j, o := range c.nodes {
+		if o != nil && j != i && c.nodes[i] != nil {
+			c.nodes[i].host.Unblock(o.ID())
+			o.host.Unblock(c.nodes[i].ID())
+		}
+	}
 }

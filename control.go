@@ -60,6 +60,7 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("GET /v1/status", cs.status)
 	mux.HandleFunc("POST /v1/invite", cs.invite)
 	mux.HandleFunc("GET /v1/time", cs.time)
+	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { cs.done <- cs.srv.Serve(ln) }()
 	return cs, nil
@@ -76,6 +77,7 @@ func (cs *controlServer) Close(ctx context.Context) error {
 
 type apiError struct {
 	Error string `json:"error"`
+	ID    string `json:"id,omitempty"` // the message, when it is queued but not committed
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -89,6 +91,8 @@ func (cs *controlServer) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrInvalid), errors.Is(err, storage.ErrUnknownChannel), errors.Is(err, storage.ErrNotFound):
 		code = http.StatusBadRequest
+	case errors.Is(err, ErrQueued):
+		code = http.StatusAccepted
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
@@ -100,6 +104,7 @@ type sendRequest struct {
 	Channel   string `json:"channel"`
 	Text      string `json:"text"`
 	TimeoutMS int64  `json:"timeout_ms"`
+	NoWait    bool   `json:"no_wait"` // answer once the message is queued
 }
 
 func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +119,15 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	id, err := cs.node.Send(ctx, orDefault(req.Channel, "general"), req.Text)
+	send := cs.node.Send
+	if req.NoWait {
+		send = cs.node.SendNoWait
+	}
+	id, err := send(ctx, orDefault(req.Channel, "general"), req.Text)
+	if errors.Is(err, ErrQueued) {
+		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
+		return
+	}
 	if err != nil {
 		cs.fail(w, err)
 		return
@@ -207,4 +220,13 @@ func (cs *controlServer) invite(w http.ResponseWriter, r *http.Request) {
 
 func (cs *controlServer) time(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cs.node.Time())
+}
+
+func (cs *controlServer) outboxList(w http.ResponseWriter, r *http.Request) {
+	rows, err := cs.node.Outbox()
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rows)
 }

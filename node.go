@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"concord/consensus"
+	"concord/failover"
 	"concord/p2p"
 	"concord/storage"
 	"concord/timesync"
@@ -41,6 +42,11 @@ type Node struct {
 	store   *storage.Store
 	host    *p2p.Host
 	replica *consensus.Replica
+
+	outbox    *storage.Outbox
+	drain     *failover.Drainer
+	responder *failover.Responder
+	monitor   *failover.Monitor
 
 	cancel    context.CancelFunc // stops the member's own goroutines
 	wg        sync.WaitGroup
@@ -105,6 +111,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.startDelivery(); err != nil {
+		return nil, err
+	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
 	n.runTime(runCtx)
 	return n, nil
@@ -167,6 +176,7 @@ func (n *Node) closeParts() error {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
 		n.host.Host().RemoveStreamHandler(protoTime)
 	}
+	errs = append(errs, n.stopDelivery())
 	if n.replica != nil {
 		errs = append(errs, n.replica.Close())
 	}
@@ -182,34 +192,11 @@ func (n *Node) closeParts() error {
 // ID is this member's peer ID.
 func (n *Node) ID() peer.ID { return n.host.ID() }
 
+// newMessageID returns a ULID: unique, and sortable by creation time.
+func newMessageID() string { return ulid.Make().String() }
+
 // ErrInvalid marks a request that can never succeed as asked.
 var ErrInvalid = errors.New("invalid request")
-
-// Send commits a message to channel and returns its ID once this member has
-// applied it (so its own history shows it).
-func (n *Node) Send(ctx context.Context, channel, text string) (string, error) {
-	env := storage.Envelope{
-		ID:      ulid.Make().String(),
-		Author:  n.host.ID().String(),
-		Channel: channel,
-		Text:    text,
-		SentAt:  n.clock.Now().UTC(),
-	}
-	if err := storage.ValidateEnvelope(env); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if err := n.checkChannel(ctx, channel); err != nil {
-		return "", err
-	}
-	// Committed means durable on a majority: that is the acknowledgement.
-	// The local store applies it a moment later; reads wait for that.
-	_, index, err := n.replica.Submit(ctx, storage.Op{Kind: storage.OpMessage, Message: &env})
-	if err != nil {
-		return "", err
-	}
-	n.noteAcked(index)
-	return env.ID, nil
-}
 
 // checkChannel refuses a send to a channel the team does not have, so that
 // a committed message is never refused by the FSM (sends are acknowledged at

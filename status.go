@@ -1,6 +1,10 @@
 package main
 
-import "github.com/libp2p/go-libp2p/core/peer"
+import (
+	"time"
+
+	"concord/failover"
+)
 
 // statusJSON is `concord status --json`; fields owned by later work are null
 // until it lands.
@@ -42,13 +46,24 @@ func (n *Node) Status() statusJSON {
 		Peers: []peerStatus{},
 		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
 	}
+	queued := n.drain.Queued()
+	st.Outbox = &queued
+	health := map[string]failover.PeerHealth{}
+	for _, h := range n.monitor.Health() {
+		health[h.ID.String()] = h
+	}
 	members, _ := n.store.Members()
 	for _, m := range members {
 		if m.ID == st.ID {
 			continue
 		}
-		// Until liveness probes land, "healthy" means "connected".
-		st.Peers = append(st.Peers, peerStatus{ID: m.ID, Name: m.Name, Healthy: n.host.IsConnected(decodePeer(m.ID))})
+		h := health[m.ID]
+		ps := peerStatus{ID: m.ID, Name: m.Name, Healthy: h.Healthy}
+		if !h.LastSeen.IsZero() {
+			ls := h.LastSeen.UTC().Format(time.RFC3339Nano)
+			ps.LastSeen = &ls
+		}
+		st.Peers = append(st.Peers, ps)
 	}
 	return st
 }
@@ -58,10 +73,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// decodePeer parses a peer ID from the member list ("" when malformed).
-func decodePeer(s string) peer.ID {
-	p, _ := peer.Decode(s)
-	return p
 }

@@ -25,7 +25,7 @@ func TestPeerTimeCorrectsASkewedMember(t *testing.T) {
 			if err := c.nodes[m].Close(); err != nil {
 				t.Fatal(err)
 			}
-			c.nodes[m] = startNodeWith(t, c.dirs[m], timesync.Skewed{Base: timesync.System{}, Skew: skew})
+			c.nodes[m] = startNodeWith(t, c.dirs[m], timesync.Skewed{Base: timesync.System{}, Skew: skew}, testTiming)
 			n := c.nodes[m]
 			waitFor(t, 20*time.Second, "the skewed member to use peer time", func() bool {
 				return n.Time().Source == "peer"

@@ -130,6 +130,12 @@ func (r *Replica) WaitApplied(ctx context.Context, index uint64) error {
 	return r.cfg.Store.WaitApplied(ctx, index)
 }
 
+// WaitAppliedLazily waits until the local store has applied index, letting
+// the applier gather entries as usual.
+func (r *Replica) WaitAppliedLazily(ctx context.Context, index uint64) error {
+	return r.cfg.Store.WaitApplied(ctx, index)
+}
+
 // Handed is the highest index raft has handed to the state store. Raft
 // never hands over its no-op and barrier entries, so the store's applied
 // index can stay below the commit index; Handed is what it will reach.
@@ -178,3 +184,32 @@ func (r *Replica) WaitLeader(ctx context.Context) (peer.ID, error) {
 		}
 	}
 }
+
+// Outcome is what a proposer learns about one op of a batch.
+type Outcome struct {
+	Index uint64 // the Raft entry that carried it, when committed
+	Err   error  // nil: committed; ErrRefused: final; anything else: unknown, retry
+}
+
+// SubmitBatch commits ops in order through the current leader in one
+// attempt (no retries: the caller, which keeps the ops durably, retries with
+// the same IDs). Ops keep their order in the log.
+func (r *Replica) SubmitBatch(ctx context.Context, ops []storage.Op) []Outcome {
+	var outs []outcome
+	switch leader := r.Leader(); {
+	case leader == r.cfg.Host.ID():
+		outs = r.local.submitAll(ctx, ops)
+	case leader != "":
+		outs = r.fwd.submitAll(ctx, ops)
+	default:
+		outs = failAll(len(ops), ErrNoLeader)()
+	}
+	res := make([]Outcome, len(outs))
+	for i, o := range outs {
+		res[i] = Outcome{Index: o.index, Err: o.err}
+	}
+	return res
+}
+
+// LeaderChanged returns a channel that is closed at the next leader change.
+func (r *Replica) LeaderChanged() <-chan struct{} { return r.leader.wait() }

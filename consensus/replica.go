@@ -268,6 +268,20 @@ func (r *Replica) closeParts() error {
 	return errors.Join(errs...)
 }
 
+// Abort stops the replica without handing leadership over, as a crash
+// would; the chaos and failover tests use it. Like Close it waits for the
+// replica's goroutines, and it is safe to call once either has been.
+func (r *Replica) Abort() error {
+	r.closeOnce.Do(func() {
+		close(r.done)
+		r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
+		r.cancel()
+		r.wg.Wait()
+		r.closeErr = r.closeParts()
+	})
+	return r.closeErr
+}
+
 // transferLeadership lets a leader that quits cleanly hand over first, so
 // the team does not wait for an election timeout.
 func (r *Replica) transferLeadership() {

@@ -66,6 +66,10 @@ func ValidateEnvelope(e Envelope) error {
 		return fmt.Errorf("%w: text longer than %d bytes", ErrInvalidEnvelope, MaxTextBytes)
 	case !utf8.ValidString(e.Text):
 		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidEnvelope)
+	case !utf8.ValidString(e.ID) || !utf8.ValidString(e.Author):
+		// The binary encoding refuses such strings, so they must never
+		// reach the log or the outbox.
+		return fmt.Errorf("%w: id or author is not valid UTF-8", ErrInvalidEnvelope)
 	}
 	if err := ValidChannelName(e.Channel); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEnvelope, err)

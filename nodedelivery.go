@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/consensus"
+	"concord/failover"
+	"concord/storage"
+)
+
+// ErrQueued says a message is safe in the outbox but not committed yet: it
+// will be delivered, exactly once, when the team can commit again.
+var ErrQueued = errors.New("not committed yet: the message is queued and will be delivered when the team has quorum")
+
+// startDelivery opens the outbox, starts the drainer, and the liveness
+// probes (a responder for peers, a monitor of the team).
+func (n *Node) startDelivery() error {
+	var err error
+	n.outbox, err = storage.OpenOutbox(storage.OutboxConfig{Path: filepath.Join(n.cfg.Dir, storage.OutboxFileName), Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	n.drain, err = failover.NewDrainer(failover.DrainConfig{Outbox: n.outbox, Proposer: proposer{n.replica},
+		Clock: n.clock.Now, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if err := n.drain.Start(); err != nil {
+		return err
+	}
+	n.responder, err = failover.NewResponder(failover.ResponderConfig{Admit: n.isMember, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	n.responder.Serve(n.host.Host())
+	n.monitor, err = failover.New(failover.Config{Host: n.host.Host(), Peers: n.teamPeers, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	n.monitor.Start()
+	return nil
+}
+
+func (n *Node) stopDelivery() error {
+	var errs []error
+	if n.monitor != nil {
+		errs = append(errs, n.monitor.Close())
+	}
+	if n.responder != nil {
+		n.responder.Unserve()
+	}
+	if n.drain != nil {
+		errs = append(errs, n.drain.Close())
+	}
+	if n.outbox != nil {
+		errs = append(errs, n.outbox.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// isMember admits probes from team members only.
+func (n *Node) isMember(p peer.ID) bool {
+	_, err := n.store.Member(p.String())
+	return err == nil
+}
+
+// teamPeers is the team minus this member, for the probes.
+func (n *Node) teamPeers() []peer.ID {
+	members, err := n.store.Members()
+	if err != nil {
+		return nil
+	}
+	out := make([]peer.ID, 0, len(members))
+	for _, m := range members {
+		if p, err := peer.Decode(m.ID); err == nil && p != n.ID() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Send queues a message (durably) and waits until it is committed. When ctx
+// ends first the message stays queued and the error wraps ErrQueued.
+func (n *Node) Send(ctx context.Context, channel, text string) (string, error) {
+	return n.send(ctx, channel, text, true)
+}
+
+// SendNoWait returns as soon as the message is safe in the outbox.
+func (n *Node) SendNoWait(ctx context.Context, channel, text string) (string, error) {
+	return n.send(ctx, channel, text, false)
+}
+
+func (n *Node) send(ctx context.Context, channel, text string, wait bool) (string, error) {
+	env := storage.Envelope{
+		ID:      newMessageID(),
+		Author:  n.host.ID().String(),
+		Channel: channel,
+		Text:    text,
+		SentAt:  n.clock.Now().UTC(),
+	}
+	if err := storage.ValidateEnvelope(env); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := n.checkChannel(ctx, channel); err != nil {
+		return "", err
+	}
+	// The drainer may propose it while the outbox write is under way: the
+	// fsync and the round trip to the leader overlap.
+	t := n.drain.Add(env)
+	_, err := n.outbox.Put(env, n.clock.Now())
+	t.Stored(err)
+	if err != nil {
+		return "", fmt.Errorf("could not save the message: %w", err)
+	}
+	if !wait {
+		return env.ID, nil
+	}
+	index, err := t.Wait(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return env.ID, fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
+		}
+		return env.ID, err
+	}
+	n.noteAcked(index)
+	return env.ID, nil
+}
+
+// proposer adapts the replica to the drainer.
+type proposer struct{ r *consensus.Replica }
+
+func (p proposer) Propose(ctx context.Context, envs []storage.Envelope) []failover.Outcome {
+	ops := make([]storage.Op, len(envs))
+	for i := range envs {
+		ops[i] = storage.Op{Kind: storage.OpMessage, Message: &envs[i]}
+	}
+	res := p.r.SubmitBatch(ctx, ops)
+	out := make([]failover.Outcome, len(res))
+	for i, o := range res {
+		out[i] = failover.Outcome{Index: o.Index, Err: o.Err, Final: errors.Is(o.Err, consensus.ErrRefused)}
+	}
+	return out
+}
+
+func (p proposer) WaitApplied(ctx context.Context, index uint64) error {
+	return p.r.WaitAppliedLazily(ctx, index)
+}
+
+func (p proposer) LeaderChanged() <-chan struct{} { return p.r.LeaderChanged() }
+
+// outboxRow is one line of `concord outbox --json`.
+type outboxRow struct {
+	ID       string `json:"id"`
+	Channel  string `json:"channel"`
+	Text     string `json:"text"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Attempts int    `json:"attempts"`
+	QueuedAt string `json:"queued_at"`
+}
+
+// Outbox lists queued and failed messages, oldest first.
+func (n *Node) Outbox() ([]outboxRow, error) {
+	entries, err := n.outbox.List(storage.OutboxQueued, storage.OutboxFailed)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]outboxRow, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, outboxRow{ID: e.Envelope.ID, Channel: e.Envelope.Channel, Text: e.Envelope.Text,
+			State: string(e.State), Reason: e.Reason, Attempts: e.Attempts, QueuedAt: e.QueuedAt.UTC().Format(time.RFC3339Nano)})
+	}
+	return rows, nil
+}
