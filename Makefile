@@ -29,6 +29,8 @@ vet:
 # Every level of the test plan: unit, in-process cluster, processes, fuzz seeds.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# The checker must catch a planted bug: a build whose FSM keeps duplicates.
+	$(GO) test -count=1 -tags concord_nodedup -run TestPlanted .
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -745,3 +745,38 @@ func TestProcessBadInput(t *testing.T) {
 	fails("send with the member stopped", []string{"concord run --data " + a.dir}, "send", "--data", a.dir, "hello?")
 	fails("send to a dir that is no member", []string{"concord init"}, "send", "--data", filepath.Join(tm.root, "nobody"), "hello?")
 }
+
+// TestProcessLeaderKilledTenTimes SIGKILLs the leader under load ten times
+// in a row (restarting it each time) and checks after every round that no
+// acknowledged message is lost, duplicated or reordered on any member.
+func TestProcessLeaderKilledTenTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts member processes")
+	}
+	tm := newProcTeam(t, "a", "b", "c")
+	var all []attempt
+	for round := range 10 {
+		victim := tm.leader()
+		var acked atomic.Int64
+		var loadDone atomic.Bool
+		var attempts []attempt
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer loadDone.Store(true)
+			attempts, _ = procSendLoad(t, tm.procs, fmt.Sprintf("r%d", round), 2, 5, 5*time.Second, &acked)
+		})
+		waitFor(t, 30*time.Second, "a few acknowledged sends before the kill", func() bool {
+			return acked.Load() >= 3 || loadDone.Load()
+		})
+		victim.kill()
+		wg.Wait()
+		victim.start()
+		tm.waitVoters(3)
+		all = append(all, attempts...)
+		r := check(all, tm.waitConverged())
+		t.Logf("round %d (killed %s): %v", round+1, victim.name, r)
+		if !r.ok() {
+			t.Fatalf("round %d broke the promise: %v", round+1, r)
+		}
+	}
+}

@@ -150,7 +150,7 @@ func (r *Replica) Settled() bool {
 // FirstIndex is the oldest entry still in the Raft log: a member further
 // behind than this catches up from a snapshot.
 func (r *Replica) FirstIndex() uint64 {
-	i, _ := r.wal.FirstIndex()
+	i, _ := r.logs.FirstIndex()
 	return i
 }
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/host"
 
@@ -49,10 +49,6 @@ type Timing struct {
 	// 10240 entries) when set; tests make them small to exercise snapshots.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
-	// WALSegment is the size of a Raft log segment file (default 8 MiB).
-	// raft-wal frees log space a whole segment at a time, so entries older
-	// than the last snapshot stay readable until their segment is full.
-	WALSegment int
 }
 
 // LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
@@ -74,11 +70,8 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timing.Heartbeat == 0 {
 		t := LANTiming()
-		t.SnapshotThreshold, t.TrailingLogs, t.WALSegment = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs, c.Timing.WALSegment
+		t.SnapshotThreshold, t.TrailingLogs = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs
 		c.Timing = t
-	}
-	if c.Timing.WALSegment == 0 {
-		c.Timing.WALSegment = 8 << 20
 	}
 	if c.OnFatal == nil {
 		c.OnFatal = func(error) {}
@@ -119,8 +112,7 @@ type Replica struct {
 	log    *slog.Logger
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
-	wal    *raftwal.WAL
-	meta   *metadb.BoltMetaDB // raft-wal's Close leaves its meta store open; we close it
+	logs   *raftboltdb.BoltStore // the Raft log and stable store
 	fsm    *fsm
 	local  *batcher // proposals applied here while leader
 	fwd    *batcher // proposals forwarded to the leader
@@ -165,17 +157,19 @@ func (r *Replica) goRun(f func()) {
 
 func (r *Replica) open() error {
 	cfg := r.cfg
-	walDir := filepath.Join(cfg.Dir, "wal")
-	if err := os.MkdirAll(walDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	r.meta = &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(r.meta),
-		raftwal.WithSegmentSize(cfg.Timing.WALSegment), raftwal.WithLogger(newHclog(r.log, "wal")))
+	// raft-boltdb rather than raft-wal: raft-wal v0.4.0 (the newest served)
+	// cannot restart after raft truncates its log tail (hashicorp/raft-wal#31,
+	// fixed after that release), which our leader-kill test hit.
+	logPath := filepath.Join(cfg.Dir, "raft.db")
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bbolt.Options{
+		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
 	if err != nil {
-		return fmt.Errorf("consensus: open raft log %s: %w", walDir, err)
+		return fmt.Errorf("consensus: open raft log %s: %w", logPath, err)
 	}
-	r.wal = wal
+	r.logs = logs
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, newHclog(r.log, "snapshot"))
 	if err != nil {
 		return fmt.Errorf("consensus: open snapshots: %w", err)
@@ -208,13 +202,13 @@ func (r *Replica) open() error {
 	rc.NoSnapshotRestoreOnStart = true
 
 	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(wal, wal, snaps)
+		has, err := raft.HasExistingState(logs, logs, snaps)
 		if err != nil {
 			return fmt.Errorf("consensus: read raft state: %w", err)
 		}
 		if !has {
 			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(rc.LocalID)}}}
-			err := raft.BootstrapCluster(rc, wal, wal, snaps, trans, conf)
+			err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, conf)
 			if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 				return fmt.Errorf("consensus: bootstrap: %w", err)
 			}
@@ -222,11 +216,11 @@ func (r *Replica) open() error {
 	}
 	// Recent entries stay in memory, so replication and the FSM do not read
 	// back and decode what was just written.
-	logs, err := raft.NewLogCache(logCacheSize, wal)
+	cached, err := raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
 		return fmt.Errorf("consensus: log cache: %w", err)
 	}
-	ra, err := raft.NewRaft(rc, r.fsm, logs, wal, snaps, trans)
+	ra, err := raft.NewRaft(rc, r.fsm, cached, logs, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
@@ -259,11 +253,8 @@ func (r *Replica) closeParts() error {
 	if r.trans != nil {
 		errs = append(errs, r.trans.Close())
 	}
-	if r.wal != nil {
-		errs = append(errs, r.wal.Close())
-	}
-	if r.meta != nil {
-		errs = append(errs, r.meta.Close())
+	if r.logs != nil {
+		errs = append(errs, r.logs.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -142,7 +142,7 @@ func (a *applier) message(e Entry, env *Envelope) (Result, error) {
 	if err := ValidateEnvelope(*env); err != nil {
 		return Result{Err: err.Error()}, nil
 	}
-	if v := a.ids.Get([]byte(env.ID)); v != nil {
+	if v := a.ids.Get([]byte(env.ID)); v != nil && dedup {
 		name, seq, err := decodeIDValue(v)
 		if err != nil {
 			return Result{}, err
