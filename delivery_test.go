@@ -202,3 +202,39 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 		t.Fatalf("a crash point broke exactly-once: %v", r)
 	}
 }
+
+// A leader that quits cleanly hands leadership over first: sends through
+// the other members keep succeeding.
+func TestCleanQuitHandsOverWithoutFailedSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 3)
+	l := c.leader()
+	var others []int
+	for i := range c.nodes {
+		if i != l {
+			others = append(others, i)
+		}
+	}
+	var attempts []attempt
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		attempts = sendLoadOn(c, others, 2, 30, 10*time.Second)
+	}()
+	waitFor(t, 10*time.Second, "sends under way", func() bool { return c.nodes[others[0]].acked.Load() > 0 })
+	old := c.nodes[l]
+	c.nodes[l] = nil
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	c.nodes[l] = c.start(c.dirs[l])
+	c.waitConverged()
+	r := check(attempts, c.histories())
+	t.Log(r)
+	if !r.ok() || r.acked != r.attempted {
+		t.Fatalf("a clean quit of the leader failed sends or broke the promise: %v", r)
+	}
+}
