@@ -56,7 +56,7 @@ func (n *Node) runTime(ctx context.Context) {
 func (n *Node) serveTime(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(peerTimeTimeout))
-	if err := timesync.PeerAnswer(s, n.clock); err != nil {
+	if err := timesync.PeerAnswer(s, n.clock, n.clock.HasNTP); err != nil {
 		s.Reset()
 	}
 }
@@ -82,46 +82,73 @@ func (n *Node) peerTimeLoop(ctx context.Context) {
 	}
 }
 
+// syncPeerTime takes the time from a member whose clock has NTP if one
+// answers (the leader first), else from the leader: either way the team
+// agrees on one clock.
 func (n *Node) syncPeerTime(ctx context.Context) error {
 	leader := n.replica.Leader()
+	candidates := []peer.ID{}
+	if leader != "" && leader != n.ID() {
+		candidates = append(candidates, leader)
+	}
+	for _, p := range n.teamPeers() {
+		if p != leader && n.host.IsConnected(p) {
+			candidates = append(candidates, p)
+		}
+	}
+	var fallback []timesync.Sample
+	var fallbackPeer peer.ID
+	for _, p := range candidates {
+		samples, hasNTP, err := n.queryPeerTime(ctx, p)
+		if err != nil || len(samples) == 0 {
+			continue
+		}
+		if hasNTP {
+			return n.adoptPeerTime(p, samples)
+		}
+		if p == leader {
+			fallback, fallbackPeer = samples, p
+		}
+	}
+	if fallback != nil {
+		return n.adoptPeerTime(fallbackPeer, fallback)
+	}
 	if leader == n.ID() {
 		return nil // the leader is the team's reference when nobody has NTP
 	}
-	if leader == "" {
-		return errors.New("no leader to take the time from")
-	}
-	samples, err := n.queryPeerTime(ctx, leader)
-	if err != nil {
-		return err
-	}
+	return errors.New("no member to take the time from")
+}
+
+func (n *Node) adoptPeerTime(p peer.ID, samples []timesync.Sample) error {
 	off, rtt, bound, err := timesync.CombinePeer(samples)
 	if err != nil {
 		return err
 	}
-	n.clock.SetPeer(leader.String(), off, rtt, bound)
+	n.clock.SetPeer(p.String(), off, rtt, bound)
 	return nil
 }
 
-func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample, error) {
+func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, peerTimeTimeout)
 	defer cancel()
 	s, err := n.host.Host().NewStream(ctx, p, protoTime)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer s.Close()
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	}
 	var out []timesync.Sample
+	hasNTP := false
 	for range peerTimeSamples {
-		smp, err := timesync.PeerQuery(ctx, s, n.clock.Base(), p.String())
+		smp, ntp, err := timesync.PeerQueryNTP(ctx, s, n.clock.Base(), p.String())
 		if err != nil {
-			return out, err
+			return out, hasNTP, err
 		}
-		out = append(out, smp)
+		out, hasNTP = append(out, smp), ntp
 	}
-	return out, nil
+	return out, hasNTP, nil
 }
 
 // timeJSON is `concord time --json`.
