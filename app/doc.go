@@ -1,4 +1,13 @@
-// Package app will hold Concord's desktop GUI (Fyne). It depends only on
-// storage types and Fyne, and talks to the member through a Backend
-// interface it declares; until the GUI lands, `concord run` is headless.
+// Package app is Concord's desktop GUI, built with Fyne.
+//
+// It depends only on storage types and Fyne (never on raft, libp2p or
+// fyne.io/fyne/v2/app) and talks to the member through the small Backend
+// interface it declares, so `CGO_ENABLED=0 go test ./app/` runs its tests
+// against an in-memory fake with Fyne's test driver. The composition root
+// in package main creates the Fyne application and window, adapts the Node
+// to Backend, and calls New, then ShowWelcome (first run) or ShowChat.
+//
+// Threading: every widget is touched on the UI thread only. Backend calls
+// run in background goroutines (Config.Go) and hand their results back
+// through Config.Do, which is fyne.Do unless a test replaces it.
 package app

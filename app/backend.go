@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"concord/storage"
+)
+
+// Backend is everything the GUI needs from a member. Package main adapts its
+// Node to it; tests use an in-memory fake. Every blocking method takes ctx
+// first and returns when ctx ends.
+type Backend interface {
+	// Send hands a message to the team and waits until it is committed,
+	// returning its ID. An error wrapping ErrQueued means the message is safe
+	// in the outbox and will be delivered later (the ID is still returned);
+	// any other error means it was not accepted.
+	Send(ctx context.Context, channel, text string) (id string, err error)
+	// History pages backwards: up to limit committed messages of channel
+	// whose Seq is below before (before == 0: the newest), oldest first.
+	History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error)
+	// Channels lists the team's channels.
+	Channels(ctx context.Context) ([]storage.Channel, error)
+	// CreateChannel creates a channel (no error if it already exists).
+	CreateChannel(ctx context.Context, name string) error
+	// Members lists the team's members.
+	Members(ctx context.Context) ([]storage.Member, error)
+	// Status reports this member's view of the team.
+	Status(ctx context.Context) (Status, error)
+	// Invite returns a new invite code for another member to join with.
+	Invite(ctx context.Context) (string, error)
+	// Events subscribes to pushed changes: every message committed from now
+	// on, status and channel changes. A slow subscriber may miss events (the
+	// producer never blocks); the returned func unsubscribes and closes the
+	// channel.
+	Events() (<-chan Event, func())
+	// CreateTeam creates a new team on first run, with this member as admin.
+	CreateTeam(ctx context.Context, team, name string) error
+	// JoinTeam joins a team with an invite code on first run. An invalid or
+	// expired code gives an error wrapping ErrBadInvite.
+	JoinTeam(ctx context.Context, code, name string) error
+}
+
+// ErrQueued is wrapped by Backend.Send when a message is safely queued but
+// not committed yet (no quorum, or the wait timed out).
+var ErrQueued = errors.New("queued: will be delivered when the team has quorum")
+
+// ErrBadInvite is wrapped by Backend.JoinTeam when the invite code cannot be
+// used (malformed, expired, already redeemed, or for another team).
+var ErrBadInvite = errors.New("invalid invite code")
+
+// Status is the GUI's view of the member and its team.
+type Status struct {
+	Self        string        // this member's peer ID
+	Team        string        // team name
+	Role        string        // Raft role: leader, follower, ...
+	Leader      string        // leader's peer ID; empty when there is no quorum
+	Voters      []string      // voting members' peer IDs
+	Connected   int           // other members currently reachable
+	Total       int           // other members
+	Queued      int           // messages in the outbox not committed yet
+	ClockSource string        // ntp, peer or system
+	ClockOffset time.Duration // correction applied to the system clock
+}
+
+// EventKind says what an Event carries.
+type EventKind int
+
+// Kinds of Event.
+const (
+	EventMessage  EventKind = iota + 1 // Message was committed
+	EventStatus                        // Status changed: call Backend.Status
+	EventChannels                      // channels changed: call Backend.Channels
+)
+
+// Event is one change pushed by the Backend.
+type Event struct {
+	Kind    EventKind
+	Message storage.Message // set for EventMessage
+}

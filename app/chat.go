@@ -1,0 +1,311 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"concord/storage"
+)
+
+// defaultChannel is opened first when it exists.
+const defaultChannel = "general"
+
+// chat is the main window content: channels on the left, the open channel's
+// messages and the composer on the right, the status bar at the bottom.
+// All its fields are used on the UI thread only.
+type chat struct {
+	u        *UI
+	channels *channelView
+	messages *messageView
+	composer *composer
+	status   *statusBar
+	title    *widget.Label
+	invite   *widget.Button
+	code     *widget.Entry
+	content  fyne.CanvasObject
+
+	current string
+	self    string
+	names   map[string]string // member ID -> name
+	members bool              // a Members call is under way
+	pending pendingSet        // the user's uncommitted messages per channel
+}
+
+func newChat(u *UI) *chat {
+	c := &chat{u: u, names: map[string]string{}, pending: pendingSet{}}
+	c.channels = newChannelView(c.open, c.createChannel)
+	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
+	c.messages.names = c.name
+	c.messages.onTop = c.loadOlder
+	c.composer = newComposer(c.send)
+	c.status = newStatusBar()
+	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	c.code = widget.NewEntry()
+	c.code.Hide()
+	c.invite = widget.NewButton("Invite…", c.makeInvite)
+	head := container.NewBorder(nil, c.code, nil, c.invite, c.title)
+	right := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	split := container.NewHSplit(c.channels.content, right)
+	split.Offset = 0.22
+	c.content = container.NewBorder(nil, c.status.content, nil, nil, split)
+	return c
+}
+
+// start loads status, members and channels, then opens a channel.
+func (c *chat) start() {
+	c.refreshStatus()
+	c.refreshMembers()
+	var chs []storage.Channel
+	c.u.background(func(ctx context.Context) (err error) {
+		chs, err = c.u.cfg.Backend.Channels(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			c.u.log.Warn("channels", "err", err)
+			return
+		}
+		c.channels.setChannels(chs)
+		if c.current == "" && len(c.channels.names) > 0 {
+			first := c.channels.names[0]
+			if c.channels.has(defaultChannel) {
+				first = defaultChannel
+			}
+			c.open(first)
+		}
+	})
+}
+
+// handle applies one Backend event.
+func (c *chat) handle(ev Event) {
+	switch ev.Kind {
+	case EventMessage:
+		m := ev.Message
+		if _, ok := c.names[m.Author]; !ok {
+			c.refreshMembers()
+		}
+		if !c.channels.has(m.Channel) {
+			c.refreshChannels()
+		}
+		c.pending.committed(m.Channel, m.ID)
+		c.messages.pend = c.pending[c.current]
+		if m.Channel != c.current {
+			if m.Author == c.self {
+				return // written here or with the CLI: not news
+			}
+			c.channels.bump(m.Channel)
+			if n := c.u.cfg.Notify; n != nil {
+				n(c.name(m.Author)+" in #"+m.Channel, firstLine(m.Text))
+			}
+			return
+		}
+		follow := c.messages.following()
+		if c.messages.add(m) && (follow || m.Author == c.self) {
+			c.messages.scrollToBottom()
+		}
+	case EventStatus:
+		c.refreshStatus()
+	case EventChannels:
+		c.refreshChannels()
+	}
+}
+
+// open shows channel name, loads its newest page, and focuses the composer.
+func (c *chat) open(name string) {
+	c.current = name
+	c.title.SetText("# " + name)
+	c.channels.setCurrent(name)
+	c.messages.reset()
+	c.messages.pend = c.pending[name]
+	c.messages.loading = true
+	c.fetch(name, 0)
+	if cv := c.u.cfg.Window.Canvas(); cv != nil {
+		cv.Focus(c.composer)
+	}
+}
+
+// loadOlder fetches the page before the oldest message shown.
+func (c *chat) loadOlder() {
+	if c.current == "" || c.messages.loading {
+		return
+	}
+	c.messages.loading = true
+	c.fetch(c.current, c.messages.oldestSeq())
+}
+
+func (c *chat) fetch(channel string, before uint64) {
+	limit := c.u.cfg.PageSize
+	var page []storage.Message
+	c.u.background(func(ctx context.Context) (err error) {
+		page, err = c.u.cfg.Backend.History(ctx, channel, before, limit)
+		return err
+	}, func(err error) {
+		if channel != c.current {
+			return // the user moved on
+		}
+		if err != nil {
+			c.messages.loading = false
+			c.u.log.Warn("history", "channel", channel, "err", err)
+			c.messages.hasOlder = false
+			return
+		}
+		// Still "loading" while the rows are redrawn at the old offset, so
+		// row 0 passing by does not ask for the next page at once.
+		c.messages.addOlder(page, limit)
+		if before == 0 {
+			c.messages.scrollToBottom()
+		}
+		c.messages.loading = false
+		if c.messages.hasOlder && !c.messages.overflows() {
+			c.loadOlder() // nothing to scroll yet: fill the view
+		}
+	})
+}
+
+// send shows text at once as "sending…", then as sent, queued or failed.
+func (c *chat) send(text string) {
+	if c.current == "" {
+		return
+	}
+	channel := c.current
+	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending}
+	c.pending.add(channel, p)
+	c.messages.pend = c.pending[channel]
+	c.messages.rebuild()
+	c.messages.scrollToBottom()
+	var id string
+	c.u.cfg.Go(func() {
+		ctx, cancel := context.WithTimeout(c.u.ctx, c.u.cfg.SendTimeout)
+		var err error
+		id, err = c.u.cfg.Backend.Send(ctx, channel, text)
+		cancel()
+		c.u.cfg.Do(func() { c.sent(channel, p, id, err) })
+	})
+}
+
+// sent records the outcome of a send of p.
+func (c *chat) sent(channel string, p *pending, id string, err error) {
+	p.id = id
+	switch {
+	case err == nil:
+		p.state = stateSent
+	case errors.Is(err, ErrQueued) || (id != "" && errors.Is(err, context.DeadlineExceeded)):
+		p.state = stateQueued
+	default:
+		c.u.log.Warn("send failed", "channel", channel, "err", err)
+		p.state = stateFailed
+	}
+	if channel != c.current {
+		return
+	}
+	if id != "" && c.messages.committed(id) {
+		// The commit event came before Send returned.
+		c.pending.remove(channel, p)
+		c.messages.pend = c.pending[channel]
+	}
+	c.messages.rebuild()
+}
+
+func (c *chat) createChannel(name string) {
+	c.u.background(func(ctx context.Context) error {
+		return c.u.cfg.Backend.CreateChannel(ctx, name)
+	}, func(err error) {
+		c.channels.created(err)
+		if err == nil {
+			c.refreshChannels()
+			c.open(name)
+		}
+	})
+}
+
+func (c *chat) refreshChannels() {
+	var chs []storage.Channel
+	c.u.background(func(ctx context.Context) (err error) {
+		chs, err = c.u.cfg.Backend.Channels(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			c.u.log.Warn("channels", "err", err)
+			return
+		}
+		c.channels.setChannels(chs)
+	})
+}
+
+func (c *chat) refreshStatus() {
+	var st Status
+	c.u.background(func(ctx context.Context) (err error) {
+		st, err = c.u.cfg.Backend.Status(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			c.u.log.Warn("status", "err", err)
+			return
+		}
+		if c.self != st.Self {
+			c.self = st.Self
+			c.messages.self = st.Self
+			c.messages.rebuild()
+		}
+		c.status.set(st)
+		if w := c.u.cfg.Window; w != nil && st.Team != "" {
+			w.SetTitle("Concord — " + st.Team)
+		}
+	})
+}
+
+// refreshMembers reloads member names; at most one call at a time.
+func (c *chat) refreshMembers() {
+	if c.members {
+		return
+	}
+	c.members = true
+	var ms []storage.Member
+	c.u.background(func(ctx context.Context) (err error) {
+		ms, err = c.u.cfg.Backend.Members(ctx)
+		return err
+	}, func(err error) {
+		c.members = false
+		if err != nil {
+			c.u.log.Warn("members", "err", err)
+			return
+		}
+		for _, m := range ms {
+			c.names[m.ID] = m.Name
+		}
+		c.messages.rebuild()
+	})
+}
+
+// name is the display name of a member ID.
+func (c *chat) name(id string) string {
+	if n := c.names[id]; n != "" {
+		return n
+	}
+	return shortID(id)
+}
+
+// makeInvite shows a fresh invite code, selectable for copying, and puts it
+// on the clipboard.
+func (c *chat) makeInvite() {
+	var code string
+	c.invite.Disable()
+	c.u.background(func(ctx context.Context) (err error) {
+		code, err = c.u.cfg.Backend.Invite(ctx)
+		return err
+	}, func(err error) {
+		c.invite.Enable()
+		if err != nil {
+			c.code.SetText("Could not make an invite: " + oneLine(err))
+		} else {
+			c.code.SetText(code)
+			if a := fyne.CurrentApp(); a != nil {
+				a.Clipboard().SetContent(code)
+			}
+		}
+		c.code.Show()
+	})
+}

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+)
+
+func TestUnreadCounts(t *testing.T) {
+	var notes []string
+	h := newHarness(t, func(c *Config) {
+		c.Notify = func(title, body string) { notes = append(notes, title+": "+body) }
+	})
+	c := h.openChat()
+	if c.current != "general" {
+		t.Fatalf("current %q", c.current)
+	}
+	for i := 1; i <= 2; i++ {
+		m := h.fake.commit("random", "12D3KooWbob000", fmt.Sprint("hi ", i))
+		h.push(Event{Kind: EventMessage, Message: m})
+		if got := c.channels.unread["random"]; got != i {
+			t.Fatalf("unread random = %d, want %d", got, i)
+		}
+	}
+	if len(c.messages.lines) != 0 {
+		t.Fatalf("message of another channel shown: %v", texts(c.messages))
+	}
+	if want := []string{"bob in #random: hi 1", "bob in #random: hi 2"}; strings.Join(notes, "|") != strings.Join(want, "|") {
+		t.Errorf("notifications %q, want %q", notes, want)
+	}
+	// The user's own messages (e.g. sent with the CLI) are not unread.
+	h.push(Event{Kind: EventMessage, Message: h.fake.commit("random", h.fake.self, "mine")})
+	if got := c.channels.unread["random"]; got != 2 || len(notes) != 2 {
+		t.Fatalf("own message counted: unread %d, notes %q", got, notes)
+	}
+	// Opening the channel by selecting it resets the count and shows history.
+	c.channels.list.Select(1) // names are sorted: general, random
+	h.settle()
+	if c.current != "random" || c.channels.unread["random"] != 0 {
+		t.Fatalf("current %q unread %d", c.current, c.channels.unread["random"])
+	}
+	if got := joined(c.messages); got != "[bob  09:00]\nhi 1\nhi 2\n[ann  09:00]\nmine | sent" {
+		t.Fatalf("rows:\n%s", got)
+	}
+	// A message in the open channel is shown, not counted.
+	m := h.fake.commit("random", "12D3KooWbob000", "hi 3")
+	h.push(Event{Kind: EventMessage, Message: m})
+	if c.channels.unread["random"] != 0 || !strings.HasSuffix(joined(c.messages), "hi 3") {
+		t.Fatalf("unread %d rows:\n%s", c.channels.unread["random"], joined(c.messages))
+	}
+	// The same message twice is shown once.
+	h.push(Event{Kind: EventMessage, Message: m})
+	if n := strings.Count(joined(c.messages), "hi 3"); n != 1 {
+		t.Fatalf("hi 3 shown %d times", n)
+	}
+}
+
+func TestCreateChannel(t *testing.T) {
+	h := newHarness(t)
+	c := h.openChat()
+	test.Tap(c.channels.add)
+	if !c.channels.form.Visible() {
+		t.Fatal("form not shown")
+	}
+	test.Type(c.channels.newName, "#design")
+	test.Tap(c.channels.createBtn)
+	h.settle()
+	if !c.channels.has("design") || c.current != "design" {
+		t.Fatalf("channels %v current %q", c.channels.names, c.current)
+	}
+	if c.channels.form.Visible() || c.channels.newName.Text != "" {
+		t.Error("form should close and clear")
+	}
+	if h.win.Canvas().Focused() != c.composer {
+		t.Error("composer should have focus in the new channel")
+	}
+	// Another member's channel arrives as an event.
+	if err := h.fake.CreateChannel(t.Context(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	h.push(Event{Kind: EventChannels})
+	if !c.channels.has("ops") {
+		t.Fatalf("channels %v", c.channels.names)
+	}
+}
+
+func TestCreateChannelEmptyName(t *testing.T) {
+	h := newHarness(t)
+	c := h.openChat()
+	test.Tap(c.channels.add)
+	test.Tap(c.channels.createBtn)
+	if !c.channels.errLabel.Visible() || c.channels.errLabel.Text != "Enter a channel name." {
+		t.Fatalf("error %q", c.channels.errLabel.Text)
+	}
+}
+
+func TestGrouping(t *testing.T) {
+	h := newHarness(t)
+	base := h.fake.now
+	add := func(author, text string, at time.Duration) {
+		m := h.fake.commit("general", author, text)
+		m.CommittedAt = base.Add(at)
+		h.fake.msgs["general"][len(h.fake.msgs["general"])-1] = m
+	}
+	add("12D3KooWbob000", "a", 0)
+	add("12D3KooWbob000", "b", 4*time.Minute)
+	add("12D3KooWbob000", "c", 10*time.Minute) // a pause: new header
+	add("12D3KooWself00", "d", 11*time.Minute)
+	add("12D3KooWbob000", "e", 12*time.Minute)
+	c := h.openChat()
+	want := "[bob  09:00]\na\nb\n[bob  09:10]\nc\n[ann  09:11]\nd | sent\n[bob  09:12]\ne"
+	if got := joined(c.messages); got != want {
+		t.Fatalf("rows:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestHistoryPaging(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PageSize = 20 })
+	for i := 1; i <= 50; i++ {
+		h.fake.commit("general", "12D3KooWbob000", fmt.Sprint("m", i))
+	}
+	c := h.openChat()
+	if len(c.messages.msgs) != 20 || c.messages.msgs[0].Text != "m31" {
+		t.Fatalf("first page: %d msgs from %q", len(c.messages.msgs), c.messages.msgs[0].Text)
+	}
+	// Row 0 coming into view (scrolled to the top) loads the page before.
+	top := func() {
+		c.messages.update(0, c.messages.list.CreateItem())
+		h.settle()
+	}
+	top()
+	if len(c.messages.msgs) != 40 || c.messages.msgs[0].Text != "m11" {
+		t.Fatalf("second page: %d msgs from %q", len(c.messages.msgs), c.messages.msgs[0].Text)
+	}
+	top()
+	if len(c.messages.msgs) != 50 || c.messages.msgs[0].Text != "m1" || c.messages.hasOlder {
+		t.Fatalf("last page: %d msgs from %q, hasOlder %v", len(c.messages.msgs), c.messages.msgs[0].Text, c.messages.hasOlder)
+	}
+	for i, m := range c.messages.msgs {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("msg %d has seq %d", i, m.Seq)
+		}
+	}
+}
+
+func TestInvite(t *testing.T) {
+	h := newHarness(t)
+	c := h.openChat()
+	test.Tap(c.invite)
+	h.settle()
+	if !c.code.Visible() || c.code.Text != "good-code" {
+		t.Fatalf("code %q", c.code.Text)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	long := strings.Repeat("word ", 30)
+	tests := []struct {
+		name, in string
+		want     int
+	}{
+		{"one line", "hello", 1},
+		{"newlines", "a\nb\nc", 3},
+		{"trailing newline", "a\n", 1},
+		{"long line", long, 2},
+		{"long word", strings.Repeat("x", 250), 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := wrap(tc.in)
+			if len(got) != tc.want {
+				t.Fatalf("wrap gave %d lines %q, want %d", len(got), got, tc.want)
+			}
+			for _, l := range got {
+				if len([]rune(l)) > wrapAt {
+					t.Errorf("line longer than %d: %q", wrapAt, l)
+				}
+			}
+		})
+	}
+}
+
+func TestHistoryFillsShortView(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PageSize = 3 })
+	for i := 1; i <= 8; i++ {
+		h.fake.commit("general", "12D3KooWbob000", fmt.Sprint("m", i))
+	}
+	c := h.openChat()
+	if len(c.messages.msgs) != 8 || c.messages.hasOlder {
+		t.Fatalf("%d msgs, hasOlder %v", len(c.messages.msgs), c.messages.hasOlder)
+	}
+}
+
+// While the user follows the newest messages (and they overflow the
+// view), only MaxMessages are kept; older ones page back in on scrolling up.
+func TestLiveWindowIsBounded(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxMessages = 15 })
+	c := h.openChat()
+	for i := 1; i <= 30; i++ {
+		h.push(Event{Kind: EventMessage, Message: h.fake.commit("general", "12D3KooWbob000", fmt.Sprint("m", i))})
+	}
+	if len(c.messages.msgs) != 15 || c.messages.msgs[0].Text != "m16" || !c.messages.hasOlder {
+		t.Fatalf("%d msgs from %q, hasOlder %v", len(c.messages.msgs), c.messages.msgs[0].Text, c.messages.hasOlder)
+	}
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+)
+
+// composer is the multi-line message entry: Enter sends, Shift+Enter
+// inserts a newline.
+//
+// Fyne v2.7's desktop driver sends Shift+Enter as KeyDown(shift) and then
+// TypedKey(Return): it makes no shortcut of Shift alone. So the composer
+// tracks the shift keys itself. It never sets Entry.OnSubmitted, so the
+// embedded Entry inserts the newline for Shift+Enter.
+type composer struct {
+	widget.Entry
+	shift  int               // shift keys held
+	onSend func(text string) // called with the trimmed text; the composer clears itself
+}
+
+var _ desktop.Keyable = (*composer)(nil)
+
+func newComposer(onSend func(string)) *composer {
+	c := &composer{onSend: onSend}
+	c.MultiLine = true
+	c.Wrapping = fyne.TextWrapWord
+	c.SetMinRowsVisible(2)
+	c.SetPlaceHolder("Message (Enter sends, Shift+Enter for a new line)")
+	c.ExtendBaseWidget(c)
+	return c
+}
+
+// KeyDown tracks the shift keys, then lets the Entry handle the key.
+func (c *composer) KeyDown(k *fyne.KeyEvent) {
+	if k.Name == desktop.KeyShiftLeft || k.Name == desktop.KeyShiftRight {
+		c.shift++
+	}
+	c.Entry.KeyDown(k)
+}
+
+// KeyUp tracks the shift keys, then lets the Entry handle the key.
+func (c *composer) KeyUp(k *fyne.KeyEvent) {
+	if (k.Name == desktop.KeyShiftLeft || k.Name == desktop.KeyShiftRight) && c.shift > 0 {
+		c.shift--
+	}
+	c.Entry.KeyUp(k)
+}
+
+// FocusLost forgets held keys: their release goes elsewhere.
+func (c *composer) FocusLost() {
+	c.shift = 0
+	c.Entry.FocusLost()
+}
+
+// TypedKey sends on Enter and passes every other key (and Shift+Enter) to
+// the Entry.
+func (c *composer) TypedKey(k *fyne.KeyEvent) {
+	if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && c.shift == 0 && !c.Disabled() {
+		c.send()
+		return
+	}
+	c.Entry.TypedKey(k)
+}
+
+func (c *composer) send() {
+	text := strings.TrimSpace(c.Text)
+	if text == "" {
+		return
+	}
+	c.SetText("")
+	if c.onSend != nil {
+		c.onSend(text)
+	}
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"concord/storage"
+)
+
+// fakeBackend is an in-memory Backend. Tests drive it with push and the
+// fields below; it is safe for concurrent use.
+type fakeBackend struct {
+	mu       sync.Mutex
+	self     string
+	channels []storage.Channel
+	msgs     map[string][]storage.Message
+	members  []storage.Member
+	status   Status
+	offline  bool   // Send returns ErrQueued
+	sendErr  error  // Send fails with it
+	joinCode string // the only valid invite code
+	created  struct{ team, name string }
+	joined   struct{ code, name string }
+	sent     []storage.Envelope
+	subs     []chan Event
+	seq      int
+	now      time.Time
+}
+
+var _ Backend = (*fakeBackend)(nil)
+
+func newFakeBackend() *fakeBackend {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	return &fakeBackend{
+		self:     "12D3KooWself00",
+		channels: []storage.Channel{{Name: "general", CreatedAt: now}, {Name: "random", CreatedAt: now}},
+		msgs:     map[string][]storage.Message{},
+		members: []storage.Member{
+			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin},
+			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember},
+		},
+		status: Status{Self: "12D3KooWself00", Team: "Ann's team", Role: "leader", Leader: "12D3KooWself00",
+			Connected: 1, Total: 1, ClockSource: "ntp", ClockOffset: 12 * time.Millisecond},
+		joinCode: "good-code",
+		now:      now,
+	}
+}
+
+// commit stores a message as committed and returns it (without pushing it).
+func (f *fakeBackend) commit(channel, author, text string) storage.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.commitLocked(channel, author, text)
+}
+
+func (f *fakeBackend) commitLocked(channel, author, text string) storage.Message {
+	f.seq++
+	m := storage.Message{
+		Envelope:    storage.Envelope{ID: fmt.Sprintf("msg-%d", f.seq), Author: author, Channel: channel, Text: text, SentAt: f.now},
+		Seq:         uint64(len(f.msgs[channel]) + 1),
+		CommittedAt: f.now.Add(time.Duration(f.seq) * time.Second),
+	}
+	f.msgs[channel] = append(f.msgs[channel], m)
+	return m
+}
+
+// push sends ev to every subscriber.
+func (f *fakeBackend) push(ev Event) {
+	f.mu.Lock()
+	subs := append([]chan Event(nil), f.subs...)
+	f.mu.Unlock()
+	for _, s := range subs {
+		s <- ev
+	}
+}
+
+func (f *fakeBackend) Send(ctx context.Context, channel, text string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, storage.Envelope{Channel: channel, Text: text})
+	if f.sendErr != nil {
+		return "", f.sendErr
+	}
+	if f.offline {
+		f.seq++
+		f.status.Queued++
+		return fmt.Sprintf("queued-%d", f.seq), fmt.Errorf("%w (%v)", ErrQueued, context.DeadlineExceeded)
+	}
+	m := f.commitLocked(channel, f.self, text)
+	return m.ID, nil
+}
+
+func (f *fakeBackend) History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.msgs[channel]
+	end := len(all)
+	if before > 0 && int(before)-1 < end {
+		end = int(before) - 1
+	}
+	start := max(end-limit, 0)
+	return append([]storage.Message(nil), all[start:end]...), nil
+}
+
+func (f *fakeBackend) Channels(ctx context.Context) ([]storage.Channel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]storage.Channel(nil), f.channels...), nil
+}
+
+func (f *fakeBackend) CreateChannel(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.channels {
+		if c.Name == name {
+			return nil
+		}
+	}
+	f.channels = append(f.channels, storage.Channel{Name: name, CreatedAt: f.now})
+	return nil
+}
+
+func (f *fakeBackend) Members(ctx context.Context) ([]storage.Member, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]storage.Member(nil), f.members...), nil
+}
+
+func (f *fakeBackend) Status(ctx context.Context) (Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status, nil
+}
+
+func (f *fakeBackend) setStatus(st Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = st
+}
+
+func (f *fakeBackend) Invite(ctx context.Context) (string, error) { return f.joinCode, nil }
+
+func (f *fakeBackend) Events() (<-chan Event, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan Event, 16)
+	f.subs = append(f.subs, ch)
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for i, s := range f.subs {
+				if s == ch {
+					f.subs = append(f.subs[:i], f.subs[i+1:]...)
+					break
+				}
+			}
+			close(ch)
+		})
+	}
+}
+
+func (f *fakeBackend) CreateTeam(ctx context.Context, team, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.created.team, f.created.name = team, name
+	return nil
+}
+
+func (f *fakeBackend) JoinTeam(ctx context.Context, code, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if code != f.joinCode {
+		return fmt.Errorf("join: %w: %w", ErrBadInvite, errors.New("token signature does not verify"))
+	}
+	f.joined.code, f.joined.name = code, name
+	return nil
+}

@@ -1,0 +1,283 @@
+package app
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"concord/storage"
+)
+
+// groupGap is how long after an author's message their next one still
+// belongs to the same group (shown without a header).
+const groupGap = 5 * time.Minute
+
+// wrapAt is the soft wrap width, in runes, of a displayed text line; a row
+// narrower than that truncates with an ellipsis.
+const wrapAt = 100
+
+// Delivery states of the user's own messages.
+const (
+	stateSending = "sending…"
+	stateQueued  = "queued"
+	stateSent    = "sent"
+	stateFailed  = "failed"
+)
+
+// line is one row of the message list: a group header or one line of text.
+// Rows are single lines of equal height so the list never needs
+// SetItemHeight (which makes its layout O(n)).
+type line struct {
+	header bool
+	text   string
+	state  string // delivery state, on the first line of an own message
+}
+
+// messageView shows a bounded window of one channel's messages.
+type messageView struct {
+	list     *widget.List
+	content  fyne.CanvasObject
+	msgs     []storage.Message // committed, ascending Seq
+	pend     []*pending        // the user's uncommitted messages here, set by chat
+	lines    []line
+	hasOlder bool // the backend may have messages before msgs[0]
+	loading  bool // a page of older messages is being fetched
+
+	self     string
+	names    func(id string) string
+	loc      *time.Location
+	now      func() time.Time
+	onTop    func() // item 0 became visible: page older messages
+	maxMsgs  int
+	maxTotal int
+	rowH     float32
+}
+
+func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *messageView {
+	v := &messageView{loc: loc, now: now, maxMsgs: maxMsgs, maxTotal: 10 * maxMsgs,
+		names: func(id string) string { return shortID(id) }}
+	v.list = widget.NewList(
+		func() int { return len(v.lines) },
+		func() fyne.CanvasObject {
+			text := widget.NewLabel("")
+			text.Truncation = fyne.TextTruncateEllipsis
+			state := widget.NewLabel("")
+			state.Importance = widget.LowImportance
+			return container.NewBorder(nil, nil, nil, state, text)
+		},
+		v.update,
+	)
+	v.list.HideSeparators = true
+	v.content = v.list
+	return v
+}
+
+func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
+	if id == 0 && v.onTop != nil && v.hasOlder && !v.loading {
+		v.onTop()
+	}
+	if id < 0 || id >= len(v.lines) {
+		return
+	}
+	l := v.lines[id]
+	text, state, ok := rowLabels(o)
+	if !ok {
+		return
+	}
+	text.TextStyle = fyne.TextStyle{Bold: l.header}
+	text.SetText(l.text)
+	state.Importance = widget.LowImportance
+	if l.state == stateFailed {
+		state.Importance = widget.DangerImportance
+	}
+	state.SetText(l.state)
+}
+
+// reset clears the view for another channel.
+func (v *messageView) reset() {
+	v.msgs, v.pend, v.hasOlder, v.loading = nil, nil, true, false
+	v.rebuild()
+}
+
+// addOlder merges a page of older messages; fewer than asked means none
+// are left.
+func (v *messageView) addOlder(page []storage.Message, asked int) {
+	if len(page) < asked || len(v.msgs)+len(page) >= v.maxTotal {
+		v.hasOlder = false
+	}
+	before := len(v.lines)
+	for _, m := range page {
+		v.insert(m)
+	}
+	v.rebuild()
+	if added := len(v.lines) - before; added > 0 && before > 0 {
+		// Keep the rows the user looks at in place.
+		v.list.ScrollToOffset(v.list.GetScrollOffset() + float32(added)*v.rowHeight())
+	}
+}
+
+// add shows a newly committed message; it reports whether the message
+// belongs in the view (and was not there already).
+func (v *messageView) add(m storage.Message) bool {
+	if !v.insert(m) {
+		return false
+	}
+	if over := len(v.msgs) - v.maxMsgs; over > 0 && v.following() {
+		v.msgs = append([]storage.Message(nil), v.msgs[over:]...)
+		v.hasOlder = true
+	}
+	v.rebuild()
+	return true
+}
+
+// insert places m by Seq, dropping duplicates.
+func (v *messageView) insert(m storage.Message) bool {
+	i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].Seq >= m.Seq })
+	if i < len(v.msgs) && v.msgs[i].Seq == m.Seq {
+		return false
+	}
+	v.msgs = append(v.msgs, storage.Message{})
+	copy(v.msgs[i+1:], v.msgs[i:])
+	v.msgs[i] = m
+	return true
+}
+
+// committed reports whether message id is shown as committed.
+func (v *messageView) committed(id string) bool {
+	for i := len(v.msgs) - 1; i >= 0; i-- {
+		if v.msgs[i].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// following reports whether the user looks at the newest messages.
+func (v *messageView) following() bool {
+	row := v.rowHeight()
+	content := float32(len(v.lines)) * row
+	return v.list.GetScrollOffset()+v.list.Size().Height >= content-2*row
+}
+
+// overflows reports whether the rows are taller than the view.
+func (v *messageView) overflows() bool {
+	return float32(len(v.lines))*v.rowHeight() > v.list.Size().Height
+}
+
+// rowHeight is the height of one row and its separator: all rows are equal.
+func (v *messageView) rowHeight() float32 {
+	if v.rowH == 0 {
+		v.rowH = v.list.CreateItem().MinSize().Height + v.list.Theme().Size(theme.SizeNamePadding)
+	}
+	return v.rowH
+}
+
+// oldestSeq is the History cursor for the next older page.
+func (v *messageView) oldestSeq() uint64 {
+	if len(v.msgs) == 0 {
+		return 0
+	}
+	return v.msgs[0].Seq
+}
+
+// rebuild lays the messages out as rows: a header when the author changes
+// or after a pause, then the text lines.
+func (v *messageView) rebuild() {
+	v.lines = v.lines[:0]
+	var prevAuthor string
+	var prevAt time.Time
+	emit := func(author string, at time.Time, text, state string) {
+		if author != prevAuthor || at.Sub(prevAt) > groupGap || prevAt.IsZero() {
+			v.lines = append(v.lines, line{header: true, text: v.names(author) + "  " + v.stamp(at)})
+		}
+		prevAuthor, prevAt = author, at
+		for i, t := range wrap(text) {
+			l := line{text: t}
+			if i == 0 && author == v.self && v.self != "" {
+				l.state = state
+			}
+			v.lines = append(v.lines, l)
+		}
+	}
+	for _, m := range v.msgs {
+		emit(m.Author, m.CommittedAt, m.Text, stateSent)
+	}
+	for _, p := range v.pend {
+		emit(v.self, p.sentAt, p.text, p.state)
+	}
+	v.list.Refresh()
+}
+
+// stamp formats t in local time: the time of day today, else with the date.
+func (v *messageView) stamp(t time.Time) string {
+	t = t.In(v.loc)
+	n := v.now().In(v.loc)
+	if t.Year() == n.Year() && t.YearDay() == n.YearDay() {
+		return t.Format("15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}
+
+// wrap splits text into display lines: at newlines, and long lines at
+// spaces near wrapAt runes.
+func wrap(text string) []string {
+	var out []string
+	for _, para := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		r := []rune(para)
+		for len(r) > wrapAt {
+			cut := wrapAt
+			for i := wrapAt; i > wrapAt/2; i-- {
+				if r[i] == ' ' {
+					cut = i
+					break
+				}
+			}
+			out = append(out, string(r[:cut]))
+			r = []rune(strings.TrimLeft(string(r[cut:]), " "))
+		}
+		out = append(out, string(r))
+	}
+	return out
+}
+
+// shortID is a readable stand-in for a peer ID with no known name.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return "…" + id[len(id)-6:]
+	}
+	return id
+}
+
+// scrollToBottom shows the newest row. (List.ScrollToBottom needs the
+// list's renderer; ScrollTo does not.)
+func (v *messageView) scrollToBottom() {
+	if n := len(v.lines); n > 0 {
+		v.list.ScrollTo(n - 1)
+	}
+}
+
+// rowLabels takes apart a row made by the lists' CreateItem: a Border
+// container of a main label and a trailing label.
+func rowLabels(o fyne.CanvasObject) (main, trailing *widget.Label, ok bool) {
+	c, ok := o.(*fyne.Container)
+	if !ok || len(c.Objects) < 2 {
+		return nil, nil, false
+	}
+	main, ok1 := c.Objects[0].(*widget.Label)
+	trailing, ok2 := c.Objects[1].(*widget.Label)
+	return main, trailing, ok1 && ok2
+}
+
+// firstLine is the start of text for a one-line preview.
+func firstLine(text string) string {
+	l := wrap(text)[0]
+	if len(l) < len(strings.TrimSpace(text)) {
+		l += " …"
+	}
+	return l
+}

@@ -1,0 +1,81 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+)
+
+// clockWarn is the clock correction above which the status bar warns:
+// timestamps of this member's messages may look wrong to others.
+const clockWarn = time.Second
+
+// statusBar shows the team link and the clock at the bottom of the window.
+type statusBar struct {
+	team    *widget.Label
+	clock   *widget.Label
+	content fyne.CanvasObject
+}
+
+func newStatusBar() *statusBar {
+	b := &statusBar{team: widget.NewLabel("connecting…"), clock: widget.NewLabel("")}
+	b.team.Truncation = fyne.TextTruncateEllipsis
+	b.content = container.NewBorder(nil, nil, nil, b.clock, b.team)
+	return b
+}
+
+// set shows st.
+func (b *statusBar) set(st Status) {
+	text, ok := teamText(st)
+	b.team.SetText(text)
+	b.team.Importance = widget.MediumImportance
+	if !ok {
+		b.team.Importance = widget.WarningImportance
+	}
+	b.team.Refresh()
+	text, ok = clockText(st)
+	b.clock.SetText(text)
+	b.clock.Importance = widget.LowImportance
+	if !ok {
+		b.clock.Importance = widget.WarningImportance
+	}
+	b.clock.Refresh()
+}
+
+// teamText says how the member is linked to its team; ok is false without
+// quorum.
+func teamText(st Status) (text string, ok bool) {
+	if st.Leader == "" {
+		return fmt.Sprintf("no quorum: %d queued", st.Queued), false
+	}
+	text = fmt.Sprintf("connected to %d of %d", st.Connected, st.Total)
+	if st.Total == 0 {
+		text = "you are the team's only member"
+	}
+	if st.Queued > 0 {
+		text += fmt.Sprintf(" · %d queued", st.Queued)
+	}
+	return text, true
+}
+
+// clockText describes the clock correction; ok is false when it exceeds
+// clockWarn.
+func clockText(st Status) (text string, ok bool) {
+	src := st.ClockSource
+	if src == "" {
+		src = "system"
+	}
+	off := st.ClockOffset
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	text = fmt.Sprintf("clock: %s %s%s", src, sign, off.Round(time.Millisecond))
+	if off > clockWarn {
+		return "⚠ " + text + " (system clock is off by more than 1 s)", false
+	}
+	return text, true
+}

@@ -1,0 +1,86 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+)
+
+func TestWelcomeCreateTeam(t *testing.T) {
+	h := newHarness(t)
+	h.ui.ShowWelcome()
+	w := h.ui.welcome
+	if h.win.Canvas().Focused() != w.teamName {
+		t.Error("team name entry should have focus")
+	}
+	test.Type(w.teamName, "Ann's team")
+	test.Type(w.createName, "ann")
+	test.Tap(w.create)
+	h.settle()
+	if h.fake.created.team != "Ann's team" || h.fake.created.name != "ann" {
+		t.Fatalf("CreateTeam got %+v", h.fake.created)
+	}
+	if h.ui.chat == nil || h.win.Content() != h.ui.chat.content {
+		t.Fatal("chat not shown after creating a team")
+	}
+	if h.ui.chat.current != "general" {
+		t.Errorf("opened %q, want general", h.ui.chat.current)
+	}
+}
+
+func TestWelcomeJoin(t *testing.T) {
+	tests := []struct {
+		name, code, user string
+		wantErr          string // "" means the chat opens
+	}{
+		{name: "good code", code: "good-code", user: "bob"},
+		{name: "bad code", code: "not-a-code", user: "bob", wantErr: "That invite code is not valid"},
+		{name: "no name", code: "good-code", wantErr: "Paste an invite code and enter your name."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.ui.ShowWelcome()
+			w := h.ui.welcome
+			test.Type(w.code, tc.code)
+			test.Type(w.joinName, tc.user)
+			test.Tap(w.join)
+			h.settle()
+			if tc.wantErr == "" {
+				if h.fake.joined.code != tc.code || h.fake.joined.name != tc.user {
+					t.Fatalf("JoinTeam got %+v", h.fake.joined)
+				}
+				if h.ui.chat == nil || h.win.Content() != h.ui.chat.content {
+					t.Fatal("chat not shown after joining")
+				}
+				return
+			}
+			if !w.errLabel.Visible() || !strings.HasPrefix(w.errLabel.Text, tc.wantErr) {
+				t.Fatalf("error label %q (visible %v), want prefix %q", w.errLabel.Text, w.errLabel.Visible(), tc.wantErr)
+			}
+			if strings.Contains(w.errLabel.Text, "\n") {
+				t.Error("error label should be one line")
+			}
+			if h.win.Content() != w.content {
+				t.Error("welcome screen should stay")
+			}
+			if w.join.Disabled() || w.create.Disabled() {
+				t.Error("buttons should be enabled again")
+			}
+		})
+	}
+}
+
+func TestWelcomeCreateNeedsNames(t *testing.T) {
+	h := newHarness(t)
+	h.ui.ShowWelcome()
+	test.Tap(h.ui.welcome.create)
+	h.settle()
+	if got := h.ui.welcome.errLabel.Text; got != "Enter a team name and your name." {
+		t.Fatalf("error %q", got)
+	}
+	if h.fake.created.team != "" {
+		t.Error("CreateTeam called without names")
+	}
+}
