@@ -302,22 +302,16 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	if *create != "" {
 		var out map[string]string
-		if err := c.call(ctx, http.MethodPost, "/v1/channels", map[string]string{"name": *create}, &out); err != nil {
+		if err := callMember(*data, http.MethodPost, "/v1/channels", map[string]string{"name": *create}, &out); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "created #%s\n", *create)
 		return nil
 	}
 	var rows []channelRow
-	if err := c.call(ctx, http.MethodGet, "/v1/channels", nil, &rows); err != nil {
+	if err := callMember(*data, http.MethodGet, "/v1/channels", nil, &rows); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)
@@ -337,14 +331,8 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	var st statusJSON
-	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+	if err := callMember(*data, http.MethodGet, "/v1/status", nil, &st); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -368,14 +356,8 @@ func cmdInvite(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	var out struct{ Code string }
-	if err := c.call(ctx, http.MethodPost, "/v1/invite", nil, &out); err != nil {
+	if err := callMember(*data, http.MethodPost, "/v1/invite", nil, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.Code)
@@ -388,14 +370,8 @@ func cmdTime(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	var t timeJSON
-	if err := c.call(ctx, http.MethodGet, "/v1/time", nil, &t); err != nil {
+	if err := callMember(*data, http.MethodGet, "/v1/time", nil, &t); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -417,14 +393,8 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	var rows []outboxRow
-	if err := c.call(ctx, http.MethodGet, "/v1/outbox", nil, &rows); err != nil {
+	if err := callMember(*data, http.MethodGet, "/v1/outbox", nil, &rows); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)
@@ -443,4 +413,16 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "outbox empty: every message is sent")
 	}
 	return nil
+}
+
+// callMember asks the running member of data one question over its control
+// socket and decodes the JSON answer into out.
+func callMember(data, method, path string, body, out any) error {
+	c, err := newClient(data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	return c.call(ctx, method, path, body, out)
 }

@@ -59,16 +59,7 @@ func newChat(u *UI) *chat {
 func (c *chat) start() {
 	c.refreshStatus()
 	c.refreshMembers()
-	var chs []storage.Channel
-	c.u.background(func(ctx context.Context) (err error) {
-		chs, err = c.u.cfg.Backend.Channels(ctx)
-		return err
-	}, func(err error) {
-		if err != nil {
-			c.u.log.Warn("channels", "err", err)
-			return
-		}
-		c.channels.setChannels(chs)
+	c.loadChannels(func() {
 		if c.current == "" && len(c.channels.names) > 0 {
 			first := c.channels.names[0]
 			if c.channels.has(defaultChannel) {
@@ -221,7 +212,10 @@ func (c *chat) createChannel(name string) {
 	})
 }
 
-func (c *chat) refreshChannels() {
+func (c *chat) refreshChannels() { c.loadChannels(func() {}) }
+
+// loadChannels reloads the channel list, then runs then on the UI thread.
+func (c *chat) loadChannels(then func()) {
 	var chs []storage.Channel
 	c.u.background(func(ctx context.Context) (err error) {
 		chs, err = c.u.cfg.Backend.Channels(ctx)
@@ -232,6 +226,7 @@ func (c *chat) refreshChannels() {
 			return
 		}
 		c.channels.setChannels(chs)
+		then()
 	})
 }
 
