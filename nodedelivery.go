@@ -173,6 +173,9 @@ func (n *Node) Outbox() ([]outboxRow, error) {
 	}
 	rows := make([]outboxRow, 0, len(entries))
 	for _, e := range entries {
+		if e.State == storage.OutboxQueued && !n.drain.Waiting(e.Envelope.ID) {
+			continue // committed, about to be marked sent
+		}
 		rows = append(rows, outboxRow{ID: e.Envelope.ID, Channel: e.Envelope.Channel, Text: e.Envelope.Text,
 			State: string(e.State), Reason: e.Reason, Attempts: e.Attempts, QueuedAt: e.QueuedAt.UTC().Format(time.RFC3339Nano)})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -168,7 +169,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (n *Node) Time() timeJSON {
 	st := n.clock.Status()
 	out := timeJSON{Source: st.Source, Server: st.Server, OffsetMS: ms(st.Offset), RTTMS: ms(st.RTT),
-		ErrorMS: ms(st.ErrorBound), Err: st.Err}
+		ErrorMS: ms(st.ErrorBound), Err: strings.ReplaceAll(st.Err, "\n", "; ")}
 	if !st.LastSync.IsZero() {
 		s := st.LastSync.UTC().Format(time.RFC3339Nano)
 		out.LastSync = &s

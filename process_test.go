@@ -780,3 +780,61 @@ func TestProcessLeaderKilledTenTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessOutboxWithoutQuorum drives the outbox through the CLI: with two
+// of three members stopped, `send --no-wait` queues, `outbox` lists the
+// message, `status` shows no leader and the queued count, a waiting `send`
+// fails saying the message is queued; after the others restart everything is
+// delivered exactly once.
+func TestProcessOutboxWithoutQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts member processes")
+	}
+	tm := newProcTeam(t, "a", "b", "c")
+	a := tm.procs[0]
+	for _, p := range tm.procs[1:] {
+		if err := p.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued, err := cli(t, "send", "--data", a.dir, "--no-wait", "typed without quorum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued = strings.TrimSpace(queued)
+	_, err = cli(t, "send", "--data", a.dir, "--timeout", "1s", "waits and gives up")
+	if err == nil || !strings.Contains(err.Error(), "queued") {
+		t.Fatalf("a send without quorum: %v, want a non-zero exit saying it is queued", err)
+	}
+	waitFor(t, 10*time.Second, "status to show no leader", func() bool {
+		st, err := a.status()
+		return err == nil && st.Leader == "" && st.Outbox != nil && *st.Outbox == 2
+	})
+	out, err := cli(t, "outbox", "--data", a.dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, queued) || !strings.Contains(out, `"state":"queued"`) {
+		t.Fatalf("outbox does not list %s as queued:\n%s", queued, out)
+	}
+	for _, p := range tm.procs[1:] {
+		p.start()
+	}
+	tm.waitVoters(3)
+	waitFor(t, 30*time.Second, "the outbox to drain", func() bool {
+		out, err := cli(t, "outbox", "--data", a.dir, "--json")
+		return err == nil && strings.TrimSpace(out) == ""
+	})
+	hist := tm.waitConverged()
+	for name, h := range hist {
+		n := 0
+		for _, id := range h {
+			if id == queued {
+				n++
+			}
+		}
+		if n != 1 || len(h) != 2 {
+			t.Fatalf("%s: queued message present %d times, %d messages in all (want 1 and 2)", name, n, len(h))
+		}
+	}
+}

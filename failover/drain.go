@@ -221,6 +221,16 @@ func (d *Drainer) enqueue(t *Ticket) {
 	d.wake = make(chan struct{})
 }
 
+// Waiting reports whether the message with this ID is still waiting to be
+// committed (the outbox may still list a committed message for a moment,
+// until it is marked sent).
+func (d *Drainer) Waiting(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.ids[id]
+	return ok
+}
+
 // Queued is the number of messages not yet committed.
 func (d *Drainer) Queued() int {
 	d.mu.Lock()
