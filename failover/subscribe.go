@@ -29,13 +29,14 @@ func (s *subscriber) closeLocked() {
 	}
 }
 
-// Subscribe returns a channel receiving every health transition from now
-// on: a watched peer becoming healthy (its first successful probe, or one
+// Subscribe returns a channel that first receives a Change{Healthy: true}
+// for every peer healthy right now (so a subscriber that starts late misses
+// nothing), then every health transition from now on: a watched peer
+// becoming healthy (its first successful probe, or one
 // after it was reported unhealthy), a healthy peer becoming unhealthy
 // (FailAfter consecutive failures) and a healthy peer leaving the watched
 // set (reported as unhealthy). A peer that was never healthy and fails
-// produces no Change. Call [Monitor.Health] after subscribing for the
-// starting state.
+// produces no Change.
 //
 // Delivery never blocks the monitor: the channel is buffered
 // ([Config.SubscriberBuffer]) and a Change that does not fit is dropped
@@ -54,6 +55,15 @@ func (m *Monitor) Subscribe() (<-chan Change, func()) {
 		return s.ch, func() {}
 	}
 	m.subs[s] = struct{}{}
+	for id, st := range m.peers {
+		if st.Healthy {
+			select {
+			case s.ch <- Change{ID: id, Healthy: true}:
+			default:
+				m.dropped++
+			}
+		}
+	}
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
