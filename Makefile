@@ -18,9 +18,11 @@ build:
 headless:
 	CGO_ENABLED=0 $(GO) build -tags headless -o $(BIN)/concord-headless .
 
-# Runs a member on $(DATA); on first run it creates a team named after you.
+# Runs a member on $(DATA). With a display it opens the window, which handles
+# first run (create or join a team); without one, first run creates a team
+# named after you and the member runs headless.
 run: build
-	@test -f $(DATA)/config.json || $(BIN)/concord init --data $(DATA) --name $(NAME) --listen $(LISTEN)
+	@test -n "$$DISPLAY$$WAYLAND_DISPLAY" || test -f $(DATA)/config.json || $(BIN)/concord init --data $(DATA) --name $(NAME) --listen $(LISTEN)
 	$(BIN)/concord run --data $(DATA)
 
 vet:

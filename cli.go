@@ -182,20 +182,20 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("run", stderr)
-	headless := fs.Bool("headless", false, "run without a window (this build has no GUI yet, so always headless)")
+	headless := fs.Bool("headless", false, "run without a window (the default when there is no display or the build has no GUI)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	ntp := ntpFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_ = headless
 	if err := requireData(*data); err != nil {
 		return err
 	}
 	log := newLogger(stderr, *logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if *ntp != "" {
+	gui := !*headless && haveGUI && hasDisplay()
+	if *ntp != "" && (!gui || fileExists(configPath(*data))) {
 		// Stored, so the next run uses them too.
 		conf, err := loadConfig(*data)
 		if err != nil {
@@ -205,6 +205,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		if err := saveConfig(*data, conf); err != nil {
 			return err
 		}
+	}
+	if gui {
+		// The window handles first run (create or join a team) and serves
+		// the same control socket once the member runs.
+		return runGUI(ctx, *data, log)
 	}
 	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log})
 	if err != nil {
@@ -224,6 +229,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(fatal, cs.Close(sctx), n.Close())
+}
+
+// hasDisplay reports whether a window can be opened (X11 or Wayland).
+func hasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func cmdSend(args []string, stdout, stderr io.Writer) error {

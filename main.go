@@ -19,7 +19,9 @@ const usage = `usage: concord <command> [flags]
 commands:
   init      create a team; this member is its first voter
   join      join a team with an invite code
-  run       run the member until SIGINT/SIGTERM
+  run       run the member until SIGINT/SIGTERM: with a window when there
+            is a display (first run: create or join a team in it), else
+            headless (--headless forces it; needs init or join first)
   send      send a message and wait until it is committed
   history   print a channel's messages
   channels  list or create channels

@@ -1,0 +1,437 @@
+//go:build !headless
+
+package main
+
+// guiBackend adapts a Node to app.Backend for the window (gui.go). It is
+// left out of the headless build like package app itself: linking app pulls
+// Fyne's widgets in (15 MB more in the static binary), which an always-on
+// member or a FROM scratch image has no use for.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"concord/app"
+	_ "concord/internal/fynelocale" // before Fyne's init: no locale error under LANG=C
+	"concord/storage"
+)
+
+// Tuning of the event fan-out.
+const (
+	eventBuffer     = 256         // events buffered per subscriber before drops
+	statusEvery     = time.Second // how often EventStatus is pushed
+	maxCatchUpBurst = 1000        // most EventMessages pushed per channel per advance
+	guiListen       = "/ip4/0.0.0.0/tcp/0"
+)
+
+var errNoMemberYet = errors.New("this member is not running yet: create or join a team first")
+
+type guiBackend struct {
+	dir     string
+	log     *slog.Logger
+	control bool     // serve the CLI's control socket while the node runs
+	listen  []string // listen addresses for a new member (default guiListen)
+	ntp     []string // NTP servers for a new member (default: public pools)
+
+	mu      sync.Mutex // guards everything below
+	n       *Node
+	cs      *controlServer
+	cancel  context.CancelFunc // stops the event pump
+	closed  bool
+	subs    map[int]chan app.Event
+	nextSub int
+
+	started chan struct{} // closed once the node runs
+
+	wg    sync.WaitGroup // the event pump goroutines
+	drops atomic.Uint64  // events dropped because a subscriber was full
+}
+
+var _ app.Backend = (*guiBackend)(nil)
+
+func newGUIBackend(dir string, log *slog.Logger, control bool) *guiBackend {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &guiBackend{dir: dir, log: log.With("component", "gui-backend"), control: control,
+		subs: map[int]chan app.Event{}, started: make(chan struct{})}
+}
+
+// hasMember reports whether the data dir already holds a member.
+func (b *guiBackend) hasMember() bool {
+	_, err := os.Stat(configPath(b.dir))
+	return err == nil
+}
+
+// start starts the Node on the data dir, then the control socket and the
+// event pump.
+func (b *guiBackend) start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("closed")
+	}
+	if b.n != nil {
+		return nil
+	}
+	// The node lives as long as the backend, not as long as one call.
+	n, err := StartNode(context.Background(), NodeConfig{Dir: b.dir, Logger: b.log})
+	if err != nil {
+		return err
+	}
+	if b.control {
+		cs, err := listenControl(n, b.dir, b.log)
+		if err != nil {
+			return errors.Join(err, n.Close())
+		}
+		b.cs = cs
+	}
+	b.n = n
+	close(b.started)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.pump(ctx, n)
+	}()
+	b.log.Info("member running", "peer", n.ID(), "team", n.conf.TeamName, "addrs", strings.Join(n.host.Addrs(), " "))
+	return nil
+}
+
+// teamStateWait bounds how long waitTeamState waits.
+const teamStateWait = 15 * time.Second
+
+// waitTeamState waits (at most teamStateWait) until the store holds the
+// team's channels. A member that just joined starts with an empty store and
+// the chat view opens the first channel it lists only once, at start, so
+// the window waits for the first replicated entries before it shows the
+// chat. Offline, it gives up and the chat shows what there is.
+func (b *guiBackend) waitTeamState(ctx context.Context) {
+	n, err := b.node()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, teamStateWait)
+	defer cancel()
+	for {
+		if chans, err := n.store.Channels(); err != nil || len(chans) > 0 {
+			return
+		}
+		if err := n.store.WaitApplied(ctx, n.store.AppliedIndex()+1); err != nil {
+			b.log.Warn("no channels replicated yet; showing the chat anyway", "err", err)
+			return
+		}
+	}
+}
+
+// node returns the running node, or errNoMemberYet.
+func (b *guiBackend) node() (*Node, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == nil {
+		return nil, errNoMemberYet
+	}
+	return b.n, nil
+}
+
+// startedCh is closed once the node runs.
+func (b *guiBackend) startedCh() <-chan struct{} { return b.started }
+
+// fatal delivers the node's fatal error; nil channel (blocks forever)
+// while no node runs.
+func (b *guiBackend) fatal() <-chan error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == nil {
+		return nil
+	}
+	return b.n.Fatal()
+}
+
+// Close stops the event pump, closes subscribers, the control socket and
+// the Node (which hands leadership over first). Idempotent.
+func (b *guiBackend) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	n, cs, cancel := b.n, b.cs, b.cancel
+	for id, ch := range b.subs {
+		close(ch)
+		delete(b.subs, id)
+	}
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	b.wg.Wait()
+	var errs []error
+	if cs != nil {
+		ctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, cs.Close(ctx))
+		c()
+	}
+	if n != nil {
+		errs = append(errs, n.Close())
+	}
+	if d := b.drops.Load(); d > 0 {
+		b.log.Info("events dropped for slow subscribers", "count", d)
+	}
+	return errors.Join(errs...)
+}
+
+// Send implements app.Backend.
+func (b *guiBackend) Send(ctx context.Context, channel, text string) (string, error) {
+	n, err := b.node()
+	if err != nil {
+		return "", err
+	}
+	id, err := n.Send(ctx, channel, text)
+	if errors.Is(err, ErrQueued) {
+		return id, fmt.Errorf("%w (%w)", app.ErrQueued, err)
+	}
+	return id, err
+}
+
+// History implements app.Backend.
+func (b *guiBackend) History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error) {
+	n, err := b.node()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.caughtUp(ctx); err != nil {
+		return nil, err
+	}
+	return n.store.History(channel, storage.Query{Before: before, Limit: limit})
+}
+
+// Channels implements app.Backend.
+func (b *guiBackend) Channels(ctx context.Context) ([]storage.Channel, error) {
+	n, err := b.node()
+	if err != nil {
+		return nil, err
+	}
+	return n.Channels(ctx)
+}
+
+// CreateChannel implements app.Backend.
+func (b *guiBackend) CreateChannel(ctx context.Context, name string) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	if _, err := n.store.Channel(name); err == nil {
+		return nil
+	}
+	return n.CreateChannel(ctx, name)
+}
+
+// Members implements app.Backend.
+func (b *guiBackend) Members(ctx context.Context) ([]storage.Member, error) {
+	n, err := b.node()
+	if err != nil {
+		return nil, err
+	}
+	return n.Members()
+}
+
+// Status implements app.Backend.
+func (b *guiBackend) Status(ctx context.Context) (app.Status, error) {
+	n, err := b.node()
+	if err != nil {
+		return app.Status{}, err
+	}
+	st := n.Status()
+	out := app.Status{Self: st.ID, Team: st.Team, Role: st.Role, Leader: st.Leader, Voters: st.Voters,
+		Total: len(st.Peers), ClockSource: st.Clock.Source, ClockOffset: n.clock.Offset()}
+	for _, p := range st.Peers {
+		if p.Healthy {
+			out.Connected++
+		}
+	}
+	if st.Outbox != nil {
+		out.Queued = *st.Outbox
+	}
+	return out, nil
+}
+
+// Invite implements app.Backend.
+func (b *guiBackend) Invite(ctx context.Context) (string, error) {
+	n, err := b.node()
+	if err != nil {
+		return "", err
+	}
+	return n.Invite(), nil
+}
+
+// CreateTeam implements app.Backend: what `concord init` does, then run.
+func (b *guiBackend) CreateTeam(ctx context.Context, team, name string) error {
+	if err := validMemberName(name); err != nil {
+		return fmt.Errorf("name: %v", err)
+	}
+	if err := ensureNewDataDir(b.dir); err != nil {
+		return err
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	conf := memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(strings.TrimSpace(team), name+"'s team"),
+		Name: name, Listen: b.listenAddrs(), Creator: true, NTP: b.ntp}
+	if err := saveConfig(b.dir, conf); err != nil {
+		return err
+	}
+	if _, err := initMember(ctx, NodeConfig{Dir: b.dir, Logger: b.log}, conf); err != nil {
+		_ = os.Remove(configPath(b.dir)) // let a retry start over
+		return err
+	}
+	return b.start()
+}
+
+// JoinTeam implements app.Backend: what `concord join` does, then run.
+func (b *guiBackend) JoinTeam(ctx context.Context, code, name string) error {
+	_, err := joinTeam(ctx, b.dir, name, strings.TrimSpace(code), b.listenAddrs(), b.ntp)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrBadInvite):
+		return fmt.Errorf("%w: %s", app.ErrBadInvite, strings.TrimPrefix(err.Error(), ErrBadInvite.Error()+": "))
+	case strings.HasPrefix(err.Error(), "join refused: "):
+		return fmt.Errorf("%w: %s", app.ErrBadInvite, strings.TrimPrefix(err.Error(), "join refused: "))
+	default:
+		return err
+	}
+	if err := b.start(); err != nil {
+		return err
+	}
+	b.waitTeamState(ctx)
+	return nil
+}
+
+func (b *guiBackend) listenAddrs() []string {
+	if len(b.listen) > 0 {
+		return b.listen
+	}
+	return []string{guiListen}
+}
+
+// Events implements app.Backend: each subscriber gets a buffered channel;
+// the pump never blocks on it and counts what it drops.
+func (b *guiBackend) Events() (<-chan app.Event, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan app.Event, eventBuffer)
+	if b.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	id := b.nextSub
+	b.nextSub++
+	b.subs[id] = ch
+	return ch, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if c, ok := b.subs[id]; ok {
+			close(c)
+			delete(b.subs, id)
+		}
+	}
+}
+
+// publish hands ev to every subscriber that has room.
+func (b *guiBackend) publish(ev app.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.subs {
+		select {
+		case ch <- ev:
+		default:
+			b.drops.Add(1)
+		}
+	}
+}
+
+// pump turns store changes into events: it wakes when the applied index
+// advances (Store.WaitApplied, no polling), pushes each new message per
+// channel and channel-set changes, and a status tick every statusEvery.
+func (b *guiBackend) pump(ctx context.Context, n *Node) {
+	advanced := make(chan struct{}, 1)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			next := n.store.AppliedIndex() + 1
+			if err := n.store.WaitApplied(ctx, next); err != nil {
+				return // ctx ended or the store closed
+			}
+			select {
+			case advanced <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	last := map[string]uint64{}
+	if chans, err := n.store.Channels(); err == nil {
+		for _, c := range chans {
+			last[c.Name] = c.Messages
+		}
+	}
+	tick := time.NewTicker(statusEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			b.publish(app.Event{Kind: app.EventStatus})
+		case <-advanced:
+			b.catchUp(n, last)
+		}
+	}
+}
+
+// catchUp publishes what changed since last (channel name → last seq seen)
+// and updates it.
+func (b *guiBackend) catchUp(n *Node, last map[string]uint64) {
+	chans, err := n.store.Channels()
+	if err != nil {
+		b.log.Warn("read channels", "err", err)
+		return
+	}
+	changed := len(chans) != len(last)
+	for _, c := range chans {
+		seen, ok := last[c.Name]
+		if !ok {
+			changed = true
+		}
+		if c.Messages <= seen {
+			last[c.Name] = seen
+			continue
+		}
+		limit := int(min(c.Messages-seen, maxCatchUpBurst))
+		msgs, err := n.store.History(c.Name, storage.Query{Limit: limit})
+		if err != nil {
+			b.log.Warn("read new messages", "channel", c.Name, "err", err)
+			continue
+		}
+		for _, m := range msgs {
+			if m.Seq > seen {
+				b.publish(app.Event{Kind: app.EventMessage, Message: m})
+			}
+		}
+		last[c.Name] = c.Messages
+	}
+	if changed {
+		b.publish(app.Event{Kind: app.EventChannels})
+	}
+}

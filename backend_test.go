@@ -1,0 +1,132 @@
+//go:build !headless
+
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"concord/app"
+)
+
+func newTestBackend(t *testing.T, dir string) *guiBackend {
+	b := newGUIBackend(dir, nil, false)
+	b.listen, b.ntp = []string{loopback}, noNTP
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close %s: %v", dir, err)
+		}
+	})
+	return b
+}
+
+// waitEvent waits for an event of kind that satisfies ok.
+func waitEvent(t *testing.T, ch <-chan app.Event, kind app.EventKind, ok func(app.Event) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, open := <-ch:
+			if !open {
+				t.Fatalf("events closed while waiting for kind %d", kind)
+			}
+			if ev.Kind == kind && (ok == nil || ok(ev)) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no event of kind %d within 10s", kind)
+		}
+	}
+}
+
+// TestGUIBackend drives the Backend the window uses over real members:
+// create a team, send, page history, events, join (bad and good codes).
+func TestGUIBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts members")
+	}
+	root := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	a := newTestBackend(t, filepath.Join(root, "a"))
+	if _, err := a.Send(ctx, "general", "too early"); err == nil {
+		t.Fatal("Send before a team exists: want an error")
+	}
+	events, unsub := a.Events()
+	defer unsub()
+	if err := a.CreateTeam(ctx, "Ops", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateTeam(ctx, "Ops", "ann"); err == nil {
+		t.Error("second CreateTeam on the same dir: want an error")
+	}
+	id, err := a.Send(ctx, "general", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, events, app.EventMessage, func(ev app.Event) bool { return ev.Message.ID == id })
+	waitEvent(t, events, app.EventStatus, nil)
+	if err := a.CreateChannel(ctx, "random"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateChannel(ctx, "random"); err != nil {
+		t.Errorf("CreateChannel of an existing channel: %v", err)
+	}
+	waitEvent(t, events, app.EventChannels, nil)
+	for i := range 5 {
+		if _, err := a.Send(ctx, "random", string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := a.History(ctx, "random", 0, 2)
+	if err != nil || len(page) != 2 || page[0].Text != "d" || page[1].Text != "e" {
+		t.Fatalf("newest page: %v %+v", err, page)
+	}
+	older, err := a.History(ctx, "random", page[0].Seq, 2)
+	if err != nil || len(older) != 2 || older[0].Text != "b" || older[1].Text != "c" {
+		t.Fatalf("older page: %v %+v", err, older)
+	}
+	st, err := a.Status(ctx)
+	if err != nil || st.Team != "Ops" || st.Role != "leader" || st.Total != 0 {
+		t.Fatalf("status: %v %+v", err, st)
+	}
+
+	b := newTestBackend(t, filepath.Join(root, "b"))
+	if err := b.JoinTeam(ctx, "concord1-garbage", "bob"); !errors.Is(err, app.ErrBadInvite) {
+		t.Fatalf("JoinTeam with a bad code: %v, want ErrBadInvite", err)
+	}
+	code, err := a.Invite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.JoinTeam(ctx, code, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := b.History(ctx, "general", 0, 0)
+	if err != nil || len(hist) != 1 || hist[0].ID != id {
+		t.Fatalf("history on the new member: %v %+v", err, hist)
+	}
+	members, err := b.Members(ctx)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("members: %v %+v", err, members)
+	}
+	bob, unsubB := b.Events()
+	id2, err := a.Send(ctx, "general", "welcome bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, bob, app.EventMessage, func(ev app.Event) bool { return ev.Message.ID == id2 })
+	unsubB()
+	unsubB() // idempotent
+
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range events {
+		// drained: Close closes every subscriber's channel
+	}
+}

@@ -1,0 +1,85 @@
+//go:build !headless
+
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"concord/app"
+)
+
+// haveGUI says whether this build can open a window.
+const haveGUI = true
+
+// runGUI runs the member with its window until the window is closed, ctx
+// ends (SIGINT/SIGTERM) or the node reports a fatal error. It serves the
+// same control socket as a headless member once the node runs, so the CLI
+// works against it. It must run on the main goroutine (Fyne's driver).
+func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
+	a := fyneapp.NewWithID("org.concord.chat")
+	w := a.NewWindow("Concord")
+	w.Resize(fyne.NewSize(1000, 700))
+	w.SetMaster()
+
+	b := newGUIBackend(dir, log, true)
+	existing := b.hasMember()
+	if existing {
+		if err := b.start(); err != nil {
+			return err
+		}
+		b.waitTeamState(ctx)
+	}
+	ui, err := app.New(app.Config{
+		Backend: b,
+		Window:  w,
+		Logger:  log,
+		Do:      fyne.Do,
+		Notify: func(title, body string) {
+			a.SendNotification(fyne.NewNotification(title, body))
+		},
+	})
+	if err != nil {
+		return errors.Join(err, b.Close())
+	}
+	if existing {
+		ui.ShowChat()
+	} else {
+		ui.ShowWelcome()
+	}
+
+	// Quit on a signal or a fatal node error; the fatal channel exists only
+	// once a node runs, so look again after a first run.
+	var fatal error
+	stop := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		started := b.startedCh()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				log.Info("shutting down")
+				fyne.Do(a.Quit)
+				return
+			case fatal = <-b.fatal():
+				log.Error("member stopped", "err", fatal)
+				fyne.Do(a.Quit)
+				return
+			case <-started:
+				started = nil // look at b.fatal() again, now non-nil
+			}
+		}
+	}()
+
+	w.ShowAndRun()
+	close(stop)
+	<-watchDone
+	return errors.Join(fatal, ui.Close(), b.Close())
+}
