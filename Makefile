@@ -1,5 +1,5 @@
-# Concord — see README.md. Every target works on a fresh Debian machine
-# after `.ci/run`'s install step (or `make deps`).
+# Concord — see README.md. Every target works on a fresh Debian machine:
+# run and test first install what is missing (tools/install-deps.sh).
 GO       ?= go
 BIN      ?= bin
 DATA     ?= $(HOME)/.concord
@@ -11,6 +11,11 @@ export LANG ?= C.UTF-8
 
 all: build
 
+# Debian packages: the cgo GUI build's headers, chrony, Xvfb/xdotool.
+deps:
+	@./tools/install-deps.sh
+	$(GO) mod download
+
 build:
 	$(GO) build -o $(BIN)/concord .
 
@@ -21,11 +26,11 @@ headless:
 # Runs a member on $(DATA). With a display it opens the window, which handles
 # first run (create or join a team); without one, first run creates a team
 # named after you and the member runs headless.
-run: build
+run: deps build
 	@test -n "$$DISPLAY$$WAYLAND_DISPLAY" || test -f $(DATA)/config.json || $(BIN)/concord init --data $(DATA) --name $(NAME) --listen $(LISTEN)
 	$(BIN)/concord run --data $(DATA)
 
-vet:
+vet: deps
 	$(GO) vet ./...
 
 # Every level of the test plan: unit, in-process cluster, processes, fuzz seeds.
@@ -48,9 +53,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./p2p
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./storage
 	$(GO) test -run '^$$' -fuzz FuzzParseInvite -fuzztime $(FUZZTIME) .
-
-deps:
-	$(GO) mod download
 
 clean:
 	rm -rf $(BIN)

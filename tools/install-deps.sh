@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Concord needs, when missing (idempotent).
+# make run / make test call it; so does CI through make test.
+#   gcc, pkg-config, X11/OpenGL headers: the cgo Fyne GUI build
+#   chrony: the time tests run a real NTP server on 127.0.0.1 (never touching the system clock)
+#   xvfb, xdotool, x11-apps, imagemagick: the GUI smoke test (virtual display, typing, screenshot)
+set -euo pipefail
+pkgs=(make gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
+  libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick)
+need=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing: ${need[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
