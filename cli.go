@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"invite":   cmdInvite,
 	"time":     cmdTime,
 	"outbox":   cmdOutbox,
+	"members":  cmdMembers,
 }
 
 // errUsage means the flag package already told the user what was wrong.

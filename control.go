@@ -61,6 +61,7 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/invite", cs.invite)
 	mux.HandleFunc("GET /v1/time", cs.time)
 	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
+	mux.HandleFunc("GET /v1/members", cs.members)
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { cs.done <- cs.srv.Serve(ln) }()
 	return cs, nil

@@ -27,6 +27,9 @@ commands:
   channels  list or create channels
   status    print this member's view of the team
   invite    print an invite code for the team
+  members   list the team: role, voter, online
+  outbox    list messages not yet delivered (queued, failed)
+  time      print the clock correction in use (ntp, peer, system)
 
 Run 'concord <command> -h' for a command's flags.
 `

@@ -31,6 +31,13 @@ func TestProcessThreeMembers(t *testing.T) {
 	logFailures(t, "steady state", failures)
 	r := check(attempts, tm.waitConverged())
 	t.Logf("steady state: %v", r)
+	out, err := cli(t, "members", "--data", tm.procs[1].dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, `"voter":true`) != 3 || strings.Count(out, `"online":true`) != 3 || !strings.Contains(out, `"role":"admin"`) {
+		t.Fatalf("members should list 3 online voters, one admin:\n%s", out)
+	}
 	if !r.ok() || r.acked != len(attempts) {
 		t.Fatalf("replication broke its promise: %v", r)
 	}
