@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"concord/consensus"
 	"concord/failover"
 )
 
@@ -42,7 +43,7 @@ func (n *Node) Status() statusJSON {
 	st := statusJSON{
 		ID: n.ID().String(), Name: n.conf.Name, Team: n.conf.TeamName, TeamID: n.conf.TeamID,
 		Role: rs.Role, Leader: rs.Leader, Voters: nonNil(rs.Voters), Nonvoters: nonNil(rs.Nonvoters),
-		CommitIndex: rs.CommitIndex, AppliedIndex: n.store.AppliedIndex(),
+		CommitIndex: rs.CommitIndex, AppliedIndex: n.appliedIndex(rs),
 		Peers: []peerStatus{},
 		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
 	}
@@ -73,4 +74,17 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// appliedIndex is the store's applied index, except that once the store has
+// written everything raft handed over, raft's own applied index counts:
+// raft never hands its no-op entries to the store, and a status saying
+// "applied 4 of 5" after every election would suggest a lag that is not
+// there.
+func (n *Node) appliedIndex(rs consensus.Status) uint64 {
+	applied := n.store.AppliedIndex()
+	if n.replica.Settled() {
+		applied = max(applied, min(rs.AppliedIndex, rs.CommitIndex))
+	}
+	return applied
 }
