@@ -59,15 +59,20 @@ func newChat(u *UI) *chat {
 func (c *chat) start() {
 	c.refreshStatus()
 	c.refreshMembers()
-	c.loadChannels(func() {
-		if c.current == "" && len(c.channels.names) > 0 {
-			first := c.channels.names[0]
-			if c.channels.has(defaultChannel) {
-				first = defaultChannel
-			}
-			c.open(first)
+	c.loadChannels(c.openFirst)
+}
+
+// openFirst opens #general (or the first channel) when none is open yet: a
+// member that just joined learns the channels a moment after its window
+// appears.
+func (c *chat) openFirst() {
+	if c.current == "" && len(c.channels.names) > 0 {
+		first := c.channels.names[0]
+		if c.channels.has(defaultChannel) {
+			first = defaultChannel
 		}
-	})
+		c.open(first)
+	}
 }
 
 // handle applies one Backend event.
@@ -212,7 +217,7 @@ func (c *chat) createChannel(name string) {
 	})
 }
 
-func (c *chat) refreshChannels() { c.loadChannels(func() {}) }
+func (c *chat) refreshChannels() { c.loadChannels(c.openFirst) }
 
 // loadChannels reloads the channel list, then runs then on the UI thread.
 func (c *chat) loadChannels(then func()) {
