@@ -206,3 +206,28 @@ func TestLiveWindowIsBounded(t *testing.T) {
 		t.Fatalf("%d msgs from %q, hasOlder %v", len(c.messages.msgs), c.messages.msgs[0].Text, c.messages.hasOlder)
 	}
 }
+
+// A member that just joined has no channels when its window opens; the
+// chat opens #general as soon as the channel list arrives.
+func TestOpensGeneralWhenChannelsArriveLate(t *testing.T) {
+	h := newHarness(t)
+	h.fake.mu.Lock()
+	h.fake.channels = nil
+	h.fake.mu.Unlock()
+	h.ui.ShowChat()
+	h.settle()
+	c := h.ui.chat
+	if c.current != "" {
+		t.Fatalf("opened %q with no channels", c.current)
+	}
+	if err := h.fake.CreateChannel(t.Context(), "general"); err != nil {
+		t.Fatal(err)
+	}
+	h.push(Event{Kind: EventChannels})
+	if c.current != "general" {
+		t.Fatalf("current %q after the channels arrived, want general", c.current)
+	}
+	if h.win.Canvas().Focused() != c.composer {
+		t.Error("composer should have focus")
+	}
+}
