@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -22,6 +23,10 @@ const haveGUI = true
 // works against it. It must run on the main goroutine (Fyne's driver).
 func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 	a := fyneapp.NewWithID("org.concord.chat")
+	var foreground atomic.Bool
+	foreground.Store(true)
+	a.Lifecycle().SetOnEnteredForeground(func() { foreground.Store(true) })
+	a.Lifecycle().SetOnExitedForeground(func() { foreground.Store(false) })
 	w := a.NewWindow("Concord")
 	w.Resize(fyne.NewSize(1000, 700))
 	w.SetMaster()
@@ -40,7 +45,11 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 		Logger:  log,
 		Do:      fyne.Do,
 		Notify: func(title, body string) {
-			a.SendNotification(fyne.NewNotification(title, body))
+			// Only while the window is in the background: in front, the
+			// message list and unread counts say it already.
+			if !foreground.Load() {
+				a.SendNotification(fyne.NewNotification(title, body))
+			}
 		},
 	})
 	if err != nil {

@@ -99,7 +99,13 @@ func (c *chat) handle(ev Event) {
 			return
 		}
 		follow := c.messages.following()
-		if c.messages.add(m) && (follow || m.Author == c.self) {
+		added := c.messages.add(m)
+		if added && m.Author != c.self {
+			if n := c.u.cfg.Notify; n != nil {
+				n(c.name(m.Author)+" in #"+m.Channel, firstLine(m.Text))
+			}
+		}
+		if added && (follow || m.Author == c.self) {
 			c.messages.scrollToBottom()
 		}
 	case EventStatus:

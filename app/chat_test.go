@@ -45,16 +45,20 @@ func TestUnreadCounts(t *testing.T) {
 	if got := joined(c.messages); got != "[bob  09:00]\nhi 1\nhi 2\n[ann  09:00]\nmine | sent" {
 		t.Fatalf("rows:\n%s", got)
 	}
-	// A message in the open channel is shown, not counted.
+	// A message in the open channel is shown, not counted, and offered as
+	// a notification (the window decides: only when it is in the background).
 	m := h.fake.commit("random", "12D3KooWbob000", "hi 3")
 	h.push(Event{Kind: EventMessage, Message: m})
 	if c.channels.unread["random"] != 0 || !strings.HasSuffix(joined(c.messages), "hi 3") {
 		t.Fatalf("unread %d rows:\n%s", c.channels.unread["random"], joined(c.messages))
 	}
-	// The same message twice is shown once.
+	if len(notes) != 3 || notes[2] != "bob in #random: hi 3" {
+		t.Fatalf("notifications %q, want a third for hi 3", notes)
+	}
+	// The same message twice is shown once, and notified once.
 	h.push(Event{Kind: EventMessage, Message: m})
-	if n := strings.Count(joined(c.messages), "hi 3"); n != 1 {
-		t.Fatalf("hi 3 shown %d times", n)
+	if n := strings.Count(joined(c.messages), "hi 3"); n != 1 || len(notes) != 3 {
+		t.Fatalf("hi 3 shown %d times, %d notifications", n, len(notes))
 	}
 }
 

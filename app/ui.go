@@ -31,9 +31,10 @@ type Config struct {
 	PageSize    int              // messages fetched per History call
 	MaxMessages int              // messages kept while following the newest
 
-	// Notify, if set, is called on the UI thread for each message by
-	// someone else in a channel that is not open, e.g. with
-	// fyne.App.SendNotification. Nil: no notifications.
+	// Notify, if set, is called on the UI thread for each new message by
+	// someone else (in any channel); the caller decides whether to show it,
+	// e.g. with fyne.App.SendNotification only while the window is in the
+	// background. Nil: no notifications.
 	Notify func(title, body string)
 
 	// Do runs f on the UI thread; default fyne.Do. Tests replace it.
