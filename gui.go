@@ -28,7 +28,15 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 	a.Lifecycle().SetOnEnteredForeground(func() { foreground.Store(true) })
 	a.Lifecycle().SetOnExitedForeground(func() { foreground.Store(false) })
 	w := a.NewWindow("Concord")
-	w.Resize(fyne.NewSize(1000, 700))
+	// The window opens at the size it had when it was last closed.
+	prefs := a.Preferences()
+	w.Resize(fyne.NewSize(float32(prefs.FloatWithFallback("window.width", 1000)),
+		float32(prefs.FloatWithFallback("window.height", 700))))
+	w.SetOnClosed(func() {
+		size := w.Canvas().Size()
+		prefs.SetFloat("window.width", float64(size.Width))
+		prefs.SetFloat("window.height", float64(size.Height))
+	})
 	w.SetMaster()
 
 	b := newGUIBackend(dir, log, true)
