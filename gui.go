@@ -4,18 +4,28 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"log/slog"
+	"os"
+	"runtime"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver/desktop"
 
 	"concord/app"
 )
 
 // haveGUI says whether this build can open a window.
 const haveGUI = true
+
+//go:embed assets/icon.png
+var iconPNG []byte
+
+// appIcon is the window and tray icon (also FyneApp.toml's).
+var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 
 // runGUI runs the member with its window until the window is closed, ctx
 // ends (SIGINT/SIGTERM) or the node reports a fatal error. It serves the
@@ -38,6 +48,17 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 		prefs.SetFloat("window.height", float64(size.Height))
 	})
 	w.SetMaster()
+	// A tray entry brings the window back (Fyne adds Quit to the menu). On
+	// Linux the tray talks D-Bus; without a session bus (a bare X server)
+	// fyne.io/systray crashes on quit, so there is no tray there.
+	if desk, ok := a.(desktop.App); ok && (runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "") {
+		desk.SetSystemTrayMenu(fyne.NewMenu("Concord", fyne.NewMenuItem("Show Concord", func() {
+			w.Show()
+			w.RequestFocus()
+		})))
+		desk.SetSystemTrayIcon(appIcon)
+	}
+	a.SetIcon(appIcon)
 
 	b := newGUIBackend(dir, log, true)
 	existing := b.hasMember()
