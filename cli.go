@@ -33,8 +33,8 @@ var commands = map[string]command{
 	"status":   cmdStatus,
 	"invite":   cmdInvite,
 	"time":     cmdTime,
-	"outbox":   cmdOutbox,
-	"members":  cmdMembers,
+	"outbox":   listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
+	"members":  listCmd("members", "/v1/members", printMemberRow, ""),
 }
 
 // errUsage means the flag package already told the user what was wrong.
@@ -401,32 +401,40 @@ func cmdTime(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdOutbox(args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlags("outbox", stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	var rows []outboxRow
-	if err := callMember(*data, http.MethodGet, "/v1/outbox", nil, &rows); err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	for _, r := range rows {
-		if *asJSON {
-			_ = enc.Encode(r)
-			continue
+// listCmd makes a subcommand that prints the list the member serves at
+// path: one JSON object per line with --json, else one line per row.
+func listCmd[T any](name, path string, human func(w io.Writer, row T), empty string) command {
+	return func(args []string, stdout, stderr io.Writer) error {
+		fs, data := newFlags(name, stderr)
+		asJSON := fs.Bool("json", false, "one JSON object per line")
+		if _, err := parseFlags(fs, args); err != nil {
+			return err
 		}
-		line := fmt.Sprintf("%s  %-6s #%s %q", r.ID, r.State, r.Channel, r.Text)
-		if r.Reason != "" {
-			line += fmt.Sprintf("  (%d attempts: %s)", r.Attempts, r.Reason)
+		var rows []T
+		if err := callMember(*data, http.MethodGet, path, nil, &rows); err != nil {
+			return err
 		}
-		fmt.Fprintln(stdout, line)
+		enc := json.NewEncoder(stdout)
+		for _, r := range rows {
+			if *asJSON {
+				_ = enc.Encode(r)
+			} else {
+				human(stdout, r)
+			}
+		}
+		if len(rows) == 0 && !*asJSON && empty != "" {
+			fmt.Fprintln(stdout, empty)
+		}
+		return nil
 	}
-	if len(rows) == 0 && !*asJSON {
-		fmt.Fprintln(stdout, "outbox empty: every message is sent")
+}
+
+func printOutboxRow(w io.Writer, r outboxRow) {
+	line := fmt.Sprintf("%s  %-6s #%s %q", r.ID, r.State, r.Channel, r.Text)
+	if r.Reason != "" {
+		line += fmt.Sprintf("  (%d attempts: %s)", r.Attempts, r.Reason)
 	}
-	return nil
+	fmt.Fprintln(w, line)
 }
 
 // callMember asks the running member of data one question over its control

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,30 +54,13 @@ func (cs *controlServer) members(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rows)
 }
 
-func cmdMembers(args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlags("members", stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+func printMemberRow(w io.Writer, r memberRow) {
+	state, seat := "offline", "non-voter"
+	if r.Online {
+		state = "online"
 	}
-	var rows []memberRow
-	if err := callMember(*data, http.MethodGet, "/v1/members", nil, &rows); err != nil {
-		return err
+	if r.Voter {
+		seat = "voter"
 	}
-	enc := json.NewEncoder(stdout)
-	for _, r := range rows {
-		if *asJSON {
-			_ = enc.Encode(r)
-			continue
-		}
-		state, seat := "offline", "non-voter"
-		if r.Online {
-			state = "online"
-		}
-		if r.Voter {
-			seat = "voter"
-		}
-		fmt.Fprintf(stdout, "%-20s %-7s %-9s %-6s %s\n", r.Name, r.Role, seat, state, r.ID)
-	}
-	return nil
+	fmt.Fprintf(w, "%-20s %-7s %-9s %-6s %s\n", r.Name, r.Role, seat, state, r.ID)
 }
