@@ -30,9 +30,9 @@ var commands = map[string]command{
 	"send":     cmdSend,
 	"history":  cmdHistory,
 	"channels": cmdChannels,
-	"status":   cmdStatus,
+	"status":   showCmd("status", "/v1/status", printStatus),
 	"invite":   cmdInvite,
-	"time":     cmdTime,
+	"time":     showCmd("time", "/v1/time", printTime),
 	"outbox":   listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
 	"members":  listCmd("members", "/v1/members", printMemberRow, ""),
 }
@@ -46,10 +46,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errUsage
-			}
-			return nil, errUsage
+			return nil, errUsage // the flag package has said why (or printed -h)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -339,30 +336,17 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlags("status", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	var st statusJSON
-	if err := callMember(*data, http.MethodGet, "/v1/status", nil, &st); err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(st)
-	}
+func printStatus(w io.Writer, st statusJSON) {
 	leader := orDefault(st.Leader, "none (no quorum?)")
-	fmt.Fprintf(stdout, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
+	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
 		st.Name, st.ID, st.Team, st.Role, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
 	for _, p := range st.Peers {
 		state := "offline"
 		if p.Healthy {
 			state = "online"
 		}
-		fmt.Fprintf(stdout, "peer     %s %s (%s)\n", p.Name, state, p.ID)
+		fmt.Fprintf(w, "peer     %s %s (%s)\n", p.Name, state, p.ID)
 	}
-	return nil
 }
 
 func cmdInvite(args []string, stdout, stderr io.Writer) error {
@@ -378,27 +362,35 @@ func cmdInvite(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdTime(args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlags("time", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	var t timeJSON
-	if err := callMember(*data, http.MethodGet, "/v1/time", nil, &t); err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(t)
-	}
-	fmt.Fprintf(stdout, "source   %s %s\noffset   %.3f ms (±%.3f ms, rtt %.3f ms)\n", t.Source, t.Server, t.OffsetMS, t.ErrorMS, t.RTTMS)
+func printTime(w io.Writer, t timeJSON) {
+	fmt.Fprintf(w, "source   %s %s\noffset   %.3f ms (±%.3f ms, rtt %.3f ms)\n", t.Source, t.Server, t.OffsetMS, t.ErrorMS, t.RTTMS)
 	if t.LastSync != nil {
-		fmt.Fprintf(stdout, "synced   %s\n", *t.LastSync)
+		fmt.Fprintf(w, "synced   %s\n", *t.LastSync)
 	}
 	if t.Err != "" {
-		fmt.Fprintf(stdout, "ntp      %s\n", t.Err)
+		fmt.Fprintf(w, "ntp      %s\n", t.Err)
 	}
-	return nil
+}
+
+// showCmd makes a subcommand that prints what the member serves at path:
+// JSON with --json, else the human form.
+func showCmd[T any](name, path string, human func(w io.Writer, v T)) command {
+	return func(args []string, stdout, stderr io.Writer) error {
+		fs, data := newFlags(name, stderr)
+		asJSON := fs.Bool("json", false, "print JSON")
+		if _, err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		var v T
+		if err := callMember(*data, http.MethodGet, path, nil, &v); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(v)
+		}
+		human(stdout, v)
+		return nil
+	}
 }
 
 // listCmd makes a subcommand that prints the list the member serves at

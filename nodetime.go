@@ -143,7 +143,7 @@ func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample,
 	var out []timesync.Sample
 	hasNTP := false
 	for range peerTimeSamples {
-		smp, ntp, err := timesync.PeerQueryNTP(ctx, s, n.clock.Base(), p.String())
+		smp, ntp, err := timesync.PeerQuery(ctx, s, n.clock.Base(), p.String())
 		if err != nil {
 			return out, hasNTP, err
 		}

@@ -23,16 +23,11 @@ import (
 var ErrBadPeerTime = errors.New("timesync: bad peer time response")
 
 // PeerQuery performs one exchange on rw: local is the asker's uncorrected
-// clock, so the result is the correction local needs to match the peer.
-// The caller bounds it with a deadline on the stream.
-func PeerQuery(ctx context.Context, rw io.ReadWriter, local Clock, peer string) (Sample, error) {
-	s, _, err := PeerQueryNTP(ctx, rw, local, peer)
-	return s, err
-}
-
-// PeerQueryNTP is PeerQuery that also reports whether the peer's clock is
-// NTP-corrected (a better reference than one that is not).
-func PeerQueryNTP(ctx context.Context, rw io.ReadWriter, local Clock, peer string) (Sample, bool, error) {
+// clock, so the sample's offset is the correction local needs to match the
+// peer. It also reports whether the peer's clock is NTP-corrected (a better
+// reference than one that is not). The caller bounds it with a deadline on
+// the stream.
+func PeerQuery(ctx context.Context, rw io.ReadWriter, local Clock, peer string) (Sample, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Sample{}, false, err
 	}

@@ -27,7 +27,7 @@ func TestPeerExchangeMeasuresSkew(t *testing.T) {
 			var samples []Sample
 			var ntp bool
 			for range 5 {
-				s, n, err := PeerQueryNTP(t.Context(), a, Skewed{Base: System{}, Skew: tt.skew}, "peer")
+				s, n, err := PeerQuery(t.Context(), a, Skewed{Base: System{}, Skew: tt.skew}, "peer")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,7 +60,7 @@ func TestPeerQueryRejectsAForeignAnswer(t *testing.T) {
 		_, _ = b.Write(make([]byte, 25)) // wrong origin
 		b.Close()
 	}()
-	if _, err := PeerQuery(t.Context(), a, System{}, "peer"); err == nil {
+	if _, _, err := PeerQuery(t.Context(), a, System{}, "peer"); err == nil {
 		t.Fatal("accepted an answer to another request")
 	}
 }
