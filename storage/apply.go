@@ -81,6 +81,8 @@ type applier struct {
 	meta     *bolt.Bucket
 	channels *bolt.Bucket
 	members  *bolt.Bucket
+	invites  *bolt.Bucket
+	removed  *bolt.Bucket
 	ids      *bolt.Bucket
 	messages *bolt.Bucket
 	chans    map[string]*Channel // nil value: known not to exist
@@ -97,12 +99,14 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		meta:     tx.Bucket(bucketMeta),
 		channels: tx.Bucket(bucketChannels),
 		members:  tx.Bucket(bucketMembers),
+		invites:  tx.Bucket(bucketInvites),
+		removed:  tx.Bucket(bucketRemoved),
 		ids:      tx.Bucket(bucketIDs),
 		messages: tx.Bucket(bucketMessages),
 		chans:    make(map[string]*Channel),
 		dirty:    make(map[string]bool),
 	}
-	if a.channels == nil || a.members == nil || a.ids == nil || a.messages == nil {
+	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.ids == nil || a.messages == nil {
 		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
 	return a, nil
@@ -115,9 +119,18 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 	case OpMessage:
 		return a.message(e, op.Message)
 	case OpCreateChannel:
+		if msg, err := a.mayCreateChannel(op.By); msg != "" || err != nil {
+			return Result{Err: msg}, err
+		}
 		return a.createChannel(e, op.Channel)
 	case OpAddMember:
-		return a.addMember(e, op.Member)
+		return a.addMember(e, op)
+	case OpRemoveMember:
+		return a.removeMember(e, op)
+	case OpSetRole:
+		return a.setRole(op)
+	case OpInvite:
+		return a.invite(op)
 	default:
 		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
 	}
@@ -201,37 +214,6 @@ func (a *applier) createChannel(e Entry, name string) (Result, error) {
 	a.chans[name] = ch
 	a.dirty[name] = true
 	return Result{Channel: name, CommittedAt: ch.CreatedAt}, nil
-}
-
-// addMember upserts a member. An update that omits JoinedAt keeps the
-// original one; a new member without one joins at the entry's commit stamp.
-func (a *applier) addMember(e Entry, m *Member) (Result, error) {
-	if err := validateMember(m); err != nil {
-		return Result{Err: err.Error()}, nil
-	}
-	nm := *m
-	nm.Addrs = slices.Clone(m.Addrs)
-	if nm.Role == "" {
-		nm.Role = RoleMember
-	}
-	if nm.JoinedAt.IsZero() {
-		nm.JoinedAt = e.CommittedAt.UTC()
-		if v := a.members.Get([]byte(nm.ID)); v != nil {
-			var old Member
-			if err := decodeJSON(v, &old, "member "+nm.ID); err != nil {
-				return Result{}, err
-			}
-			nm.JoinedAt = old.JoinedAt
-		}
-	}
-	v, err := json.Marshal(nm)
-	if err != nil {
-		return Result{}, fmt.Errorf("encode member: %w", err)
-	}
-	if err := a.members.Put([]byte(nm.ID), v); err != nil {
-		return Result{}, err
-	}
-	return Result{}, nil
 }
 
 // channel returns the channel named name, nil if it does not exist.

@@ -283,11 +283,11 @@ func TestApplyRefusals(t *testing.T) {
 
 func TestApplyMembers(t *testing.T) {
 	s := mustOpen(t)
-	joined := t0.Add(-24 * time.Hour)
 	mustApply(t, s,
-		entry(1, t0, addMember("p2", "zoe", RoleAdmin), addMember("p1", "ann", "")),
-		entry(2, t0, Op{Kind: OpAddMember, Member: &Member{ID: "p3", Name: "bob", Role: RoleMember, JoinedAt: joined}}),
-		entry(3, t0.Add(time.Hour), Op{Kind: OpAddMember, Member: &Member{ID: "p1", Name: "anne", Addrs: []string{"/ip4/1.2.3.4"}}}),
+		entry(1, t0, addMember("p2", "zoe", RoleAdmin)),
+		entry(2, t0, inviteOp("p2", "i1", "k1", t0.Add(time.Hour)), inviteOp("p2", "i2", "k2", t0.Add(time.Hour))),
+		entry(3, t0, redeem("p2", "i1", "p1", "ann"), redeem("p2", "i2", "p3", "bob")),
+		entry(4, t0.Add(time.Hour), Op{Kind: OpAddMember, By: "p1", Member: &Member{ID: "p1", Name: "anne", Addrs: []string{"/ip4/1.2.3.4"}}}),
 	)
 	ms, err := s.Members()
 	if err != nil {
@@ -305,10 +305,13 @@ func TestApplyMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ann.Role != RoleMember || !ann.JoinedAt.Equal(t0) || len(ann.Addrs) != 1 {
-		t.Fatalf("p1 = %+v: want role defaulted, JoinedAt kept from first add, addrs updated", ann)
+		t.Fatalf("p1 = %+v: want role member, JoinedAt kept from the join, addrs updated", ann)
 	}
-	if bob, _ := s.Member("p3"); !bob.JoinedAt.Equal(joined) {
-		t.Fatalf("p3 JoinedAt = %v, want %v", bob.JoinedAt, joined)
+	if zoe, _ := s.Member("p2"); zoe.Role != RoleAdmin {
+		t.Fatalf("founder role = %q, want admin", zoe.Role)
+	}
+	if inv, err := s.Invite("i1"); err != nil || inv.UsedBy != "p1" || inv.Issuer != "p2" {
+		t.Fatalf("invite i1 = %+v, %v: want used by p1, issued by p2", inv, err)
 	}
 	if _, err := s.Member("nobody"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Member(nobody) err = %v, want ErrNotFound", err)

@@ -14,6 +14,8 @@ var (
 	bucketMembers  = []byte("members")
 	bucketIDs      = []byte("ids")
 	bucketMessages = []byte("messages")
+	bucketInvites  = []byte("invites")
+	bucketRemoved  = []byte("removed")
 
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")

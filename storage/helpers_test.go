@@ -66,7 +66,16 @@ func msg(id, channel, text string) Op {
 func mkChan(name string) Op { return Op{Kind: OpCreateChannel, Channel: name} }
 
 func addMember(id, name, role string) Op {
-	return Op{Kind: OpAddMember, Member: &Member{ID: id, Name: name, Role: role}}
+	return Op{Kind: OpAddMember, By: id, Member: &Member{ID: id, Name: name, Role: role}}
+}
+
+func inviteOp(by, id, key string, expires time.Time) Op {
+	return Op{Kind: OpInvite, By: by, Invite: &Invite{ID: id, Key: key, Expires: expires}}
+}
+
+// redeem admits member id (named name) with invite token, proposed by by.
+func redeem(by, token, id, name string) Op {
+	return Op{Kind: OpAddMember, By: by, Token: token, Member: &Member{ID: id, Name: name}}
 }
 
 // mustHistory returns the whole history of channel.

@@ -203,3 +203,55 @@ func getMessage(messages *bolt.Bucket, channel string, seq uint64) (Message, err
 	}
 	return decodeMessage(v)
 }
+
+// Invites returns every invite the team recorded, open or not.
+func (s *Store) Invites() ([]Invite, error) {
+	var out []Invite
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketInvites).ForEach(func(k, v []byte) error {
+			var inv Invite
+			if err := decodeJSON(v, &inv, "invite "+string(k)); err != nil {
+				return err
+			}
+			out = append(out, inv)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: invites: %w", err)
+	}
+	return out, nil
+}
+
+// Invite returns the invite with this ID, or ErrNotFound.
+func (s *Store) Invite(id string) (Invite, error) {
+	var inv Invite
+	err := s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketInvites), id, &inv, "invite")
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return Invite{}, fmt.Errorf("storage: invite %q: %w", id, err)
+	}
+	return inv, nil
+}
+
+// Removal returns the record of member id's removal, or ErrNotFound if it
+// was never removed.
+func (s *Store) Removal(id string) (Removal, error) {
+	var r Removal
+	err := s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketRemoved), id, &r, "removal")
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return Removal{}, fmt.Errorf("storage: removal %q: %w", id, err)
+	}
+	return r, nil
+}

@@ -50,16 +50,49 @@ type OpKind uint8
 const (
 	OpMessage       OpKind = 1 // store Envelope unless its ID was already applied
 	OpCreateChannel OpKind = 2 // create Channel (no-op result Exists if present)
-	OpAddMember     OpKind = 3 // add or update Member
+	OpAddMember     OpKind = 3 // admit Member (with an invite Token), or update one's own name/addresses
+	OpRemoveMember  OpKind = 4 // remove member Target (an admin, or the member itself leaving)
+	OpSetRole       OpKind = 5 // give member Target the Role (admins only)
+	OpInvite        OpKind = 6 // record Invite, so its holder can redeem it once (admins only)
 )
 
 // Op is one state change inside a replicated entry. Exactly one of the
-// pointer fields matching Kind is set.
+// payloads matching Kind is set. By is the member that proposed a
+// non-message op (the leader checks it is the peer that handed the op
+// over); Apply checks it may do so, deterministically, against the
+// committed member list.
 type Op struct {
 	Kind    OpKind    `json:"k"`
+	By      string    `json:"by,omitempty"`
 	Message *Envelope `json:"m,omitempty"`
 	Channel string    `json:"c,omitempty"`
 	Member  *Member   `json:"p,omitempty"`
+	Token   string    `json:"t,omitempty"` // OpAddMember: the invite redeemed
+	Target  string    `json:"x,omitempty"` // OpRemoveMember, OpSetRole: the member's ID
+	Role    string    `json:"r,omitempty"` // OpSetRole
+	Invite  *Invite   `json:"i,omitempty"`
+}
+
+// Invite is an invitation an admin issued. The invite code carries the
+// private key of Key: whoever holds it may connect to the team as Key and
+// redeem the invite, once, before Expires.
+type Invite struct {
+	ID      string    `json:"id"`
+	Key     string    `json:"key"`    // peer ID the redeemer connects as
+	Issuer  string    `json:"issuer"` // the admin who issued it
+	Expires time.Time `json:"expires"`
+	UsedBy  string    `json:"used_by,omitempty"` // set when redeemed
+}
+
+// Open reports whether the invite can still be redeemed at t.
+func (i Invite) Open(t time.Time) bool { return i.UsedBy == "" && t.Before(i.Expires) }
+
+// Removal records a member's removal, so that the team keeps refusing it.
+type Removal struct {
+	ID   string    `json:"id"`
+	Name string    `json:"name"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
 }
 
 // Entry is one committed Raft log entry as the store sees it.
