@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -34,7 +36,22 @@ type Config struct {
 	// ConnHigh connections, unprotected ones are trimmed down to ConnLow.
 	// Defaults: [DefaultConnLow], [DefaultConnHigh].
 	ConnLow, ConnHigh int
+	// PSK is the team's private-network key ([PSKSize] bytes): connections
+	// are encrypted with it before anything else is said, so a host without
+	// it cannot even start a handshake. Nil: an open network (tests).
+	PSK []byte
+	// Identity, when set, is used instead of the identity key in DataDir
+	// (a joiner's one-time invite key).
+	Identity crypto.PrivKey
+	// Closed admits only peers in Allowed (and later [Host.SetAllowed]) in
+	// the connection gater, in both directions. Open (false) admits every
+	// peer not blocked; only tests and benchmarks run open.
+	Closed  bool
+	Allowed []peer.ID
 }
+
+// PSKSize is the length of a team's private-network key.
+const PSKSize = 32
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -66,6 +83,9 @@ func (c Config) Validate() error {
 	if c.ConnLow < 0 || c.ConnHigh < 0 {
 		return fmt.Errorf("%w: negative connection watermark (ConnLow %d, ConnHigh %d)",
 			ErrInvalidConfig, c.ConnLow, c.ConnHigh)
+	}
+	if c.PSK != nil && len(c.PSK) != PSKSize {
+		return fmt.Errorf("%w: the network key has %d bytes, want %d", ErrInvalidConfig, len(c.PSK), PSKSize)
 	}
 	if (c.ConnLow == 0) != (c.ConnHigh == 0) {
 		return fmt.Errorf("%w: set both ConnLow and ConnHigh, or neither", ErrInvalidConfig)

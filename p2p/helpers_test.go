@@ -29,7 +29,23 @@ func mustNewHost(t *testing.T) *Host {
 // with t.Cleanup; closing earlier is fine (Close is idempotent).
 func mustNewHostIn(t *testing.T, dir string) *Host {
 	t.Helper()
-	h, err := New(t.Context(), Config{DataDir: dir, Listen: []string{loopback}, Logger: testLogger(t)})
+	return mustNewHostWith(t, Config{DataDir: dir})
+}
+
+// mustNewHostWith starts a host from cfg, on 127.0.0.1 with the test's
+// logger unless cfg says otherwise.
+func mustNewHostWith(t *testing.T, cfg Config) *Host {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Listen == nil {
+		cfg.Listen = []string{loopback}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	h, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -82,9 +83,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		}
 		listen = append(listen, m)
 	}
-	priv, err := LoadIdentity(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	priv := cfg.Identity
+	if priv == nil {
+		var err error
+		if priv, err = LoadIdentity(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh)
 	if err != nil {
@@ -95,8 +99,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = cm.Close()
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
 	}
-	g := newGater()
-	lh, err := libp2p.New(
+	g := newGater(cfg.Closed, cfg.Allowed)
+	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.ConnectionGater(g),
 		libp2p.ListenAddrs(listen...),
@@ -108,7 +112,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.DisableMetrics(),
 		libp2p.UserAgent(UserAgent),
-	)
+	}
+	if cfg.PSK != nil {
+		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(cfg.PSK)))
+	}
+	lh, err := libp2p.New(opts...)
 	if err != nil {
 		// libp2p closes them on some error paths only; both Close
 		// methods are idempotent.

@@ -14,3 +14,8 @@ const ProtoJoin protocol.ID = "/concord/join/1.0.0"
 // MaxFrame is the largest frame, in bytes, Concord's stream protocols accept.
 // Pass it as the max argument of [ReadFrame].
 const MaxFrame = 8 << 20
+
+// ProtoStats is the stream protocol the leader uses to ask a member how far
+// its Raft log reaches, so autopilot can tell healthy members from lagging
+// ones.
+const ProtoStats protocol.ID = "/concord/stats/1.0.0"
