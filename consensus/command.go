@@ -15,7 +15,7 @@ var ErrBadCommand = errors.New("consensus: malformed command")
 // commandVersion is the first byte of every command Concord puts in the Raft
 // log. A member refuses versions it does not know rather than guessing;
 // docs/protocol.md describes each version.
-const commandVersion byte = 1
+const commandVersion byte = 2
 
 // maxOpsPerCommand bounds what a decoder will allocate for one entry.
 const maxOpsPerCommand = 1 << 16
@@ -29,12 +29,15 @@ type command struct {
 
 // encodeCommand gives the binary form (docs/protocol.md):
 //
-//	command = version 0x01, time committed_at, uvarint n, op × n
+//	command = version 0x02, time committed_at, uvarint n, op × n
 //	op      = kind byte, then by kind:
 //	          1 message: envelope
-//	          2 create channel: string name
-//	          3 add member: string id, string name, string role,
-//	            uvarint n, string addr × n, time joined_at
+//	          2 create channel: string by, string name
+//	          3 add member: string by, string token, string id, string name,
+//	            string role, uvarint n, string addr × n, time joined_at
+//	          4 remove member: string by, string target
+//	          5 set role: string by, string target, string role
+//	          6 invite: string by, string id, string key, time expires
 func encodeCommand(c command) ([]byte, error) {
 	b := make([]byte, 0, 64+len(c.Ops)*320)
 	b = append(b, commandVersion)
@@ -51,9 +54,12 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 		case storage.OpMessage:
 			b = storage.AppendEnvelope(b, op.Message)
 		case storage.OpCreateChannel:
+			b = storage.AppendString(b, op.By)
 			b = storage.AppendString(b, op.Channel)
 		case storage.OpAddMember:
 			m := op.Member
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Token)
 			b = storage.AppendString(b, m.ID)
 			b = storage.AppendString(b, m.Name)
 			b = storage.AppendString(b, m.Role)
@@ -62,6 +68,18 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 				b = storage.AppendString(b, a)
 			}
 			b = storage.AppendTime(b, m.JoinedAt)
+		case storage.OpRemoveMember:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+		case storage.OpSetRole:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+			b = storage.AppendString(b, op.Role)
+		case storage.OpInvite:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Invite.ID)
+			b = storage.AppendString(b, op.Invite.Key)
+			b = storage.AppendTime(b, op.Invite.Expires)
 		}
 	}
 	return b
@@ -98,8 +116,9 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 			e := r.Envelope()
 			op.Message = &e
 		case storage.OpCreateChannel:
-			op.Channel = r.String()
+			op.By, op.Channel = r.String(), r.String()
 		case storage.OpAddMember:
+			op.By, op.Token = r.String(), r.String()
 			m := storage.Member{ID: r.String(), Name: r.String(), Role: r.String()}
 			na := r.Uvarint()
 			if na > 64 {
@@ -110,6 +129,13 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 			}
 			m.JoinedAt = r.Time()
 			op.Member = &m
+		case storage.OpRemoveMember:
+			op.By, op.Target = r.String(), r.String()
+		case storage.OpSetRole:
+			op.By, op.Target, op.Role = r.String(), r.String(), r.String()
+		case storage.OpInvite:
+			op.By = r.String()
+			op.Invite = &storage.Invite{ID: r.String(), Key: r.String(), Expires: r.Time()}
 		default:
 			if r.Err() == nil {
 				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
@@ -146,6 +172,14 @@ func checkOpShape(op storage.Op) error {
 	case storage.OpAddMember:
 		if op.Member == nil || op.Member.ID == "" {
 			return errors.New("member op without member")
+		}
+	case storage.OpRemoveMember, storage.OpSetRole:
+		if op.Target == "" {
+			return errors.New("member op without target")
+		}
+	case storage.OpInvite:
+		if op.Invite == nil {
+			return errors.New("invite op without invite")
 		}
 	default:
 		return fmt.Errorf("unknown op kind %d", op.Kind)

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -11,9 +12,13 @@ import (
 func TestCommandRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 27, 10, 0, 0, 123, time.UTC)
 	in := command{CommittedAt: at, Ops: []storage.Op{
-		{Kind: storage.OpCreateChannel, Channel: "dev"},
+		{Kind: storage.OpCreateChannel, By: "p", Channel: "dev"},
 		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "a", Author: "p", Channel: "dev", Text: "hi", SentAt: at}},
-		{Kind: storage.OpAddMember, Member: &storage.Member{ID: "p", Name: "ann", Role: storage.RoleAdmin}},
+		{Kind: storage.OpAddMember, By: "q", Token: "t1", Member: &storage.Member{ID: "p", Name: "ann", Role: storage.RoleAdmin,
+			Addrs: []string{"/ip4/127.0.0.1/tcp/1"}, JoinedAt: at}},
+		{Kind: storage.OpRemoveMember, By: "q", Target: "p"},
+		{Kind: storage.OpSetRole, By: "q", Target: "p", Role: storage.RoleAdmin},
+		{Kind: storage.OpInvite, By: "q", Invite: &storage.Invite{ID: "t2", Key: "k", Expires: at}},
 	}}
 	b, err := encodeCommand(in)
 	if err != nil {
@@ -23,8 +28,8 @@ func TestCommandRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.CommittedAt.Equal(at) || len(out.Ops) != 3 || out.Ops[1].Message.Text != "hi" || out.Ops[2].Member.Name != "ann" {
-		t.Fatalf("round trip changed the command: %+v", out)
+	if !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip changed the command:\n got %+v\nwant %+v", out, in)
 	}
 }
 
@@ -40,10 +45,12 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"unknown op", []byte{commandVersion, 0, 1, 77}},
 		{"truncated message", []byte{commandVersion, 0, 1, 1, 5, 'a'}},
 		{"huge op count", []byte{commandVersion, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
-		{"member op without id", []byte{commandVersion, 0, 1, 3, 0, 0, 0, 0, 0}},
-		{"channel op without name", []byte{commandVersion, 0, 1, 2, 0}},
+		{"member op without id", []byte{commandVersion, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0}},
+		{"channel op without name", []byte{commandVersion, 0, 1, 2, 0, 0}},
+		{"remove op without target", []byte{commandVersion, 0, 1, 4, 0, 0}},
+		{"version 1", []byte{1, 0, 0}},
 		{"trailing bytes", []byte{commandVersion, 0, 0, 9}},
-		{"invalid utf8", []byte{commandVersion, 0, 1, 2, 2, 0xff, 0xfe}},
+		{"invalid utf8", []byte{commandVersion, 0, 1, 2, 0, 2, 0xff, 0xfe}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,12 +62,14 @@ func TestDecodeCommandRejects(t *testing.T) {
 }
 
 func FuzzDecodeCommand(f *testing.F) {
-	b, _ := encodeCommand(command{Ops: []storage.Op{{Kind: storage.OpCreateChannel, Channel: "x"}}})
+	b, _ := encodeCommand(command{Ops: []storage.Op{{Kind: storage.OpCreateChannel, By: "p", Channel: "x"}}})
 	f.Add(b)
 	f.Add([]byte{commandVersion})
 	b2, _ := encodeCommand(command{CommittedAt: time.Unix(5, 0), Ops: []storage.Op{
 		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "i", Author: "a", Channel: "c", Text: "t"}},
-		{Kind: storage.OpAddMember, Member: &storage.Member{ID: "p", Addrs: []string{"/ip4/1.2.3.4/tcp/1"}}},
+		{Kind: storage.OpAddMember, By: "p", Token: "t", Member: &storage.Member{ID: "p", Addrs: []string{"/ip4/1.2.3.4/tcp/1"}}},
+		{Kind: storage.OpInvite, By: "p", Invite: &storage.Invite{ID: "t", Key: "k", Expires: time.Unix(9, 0)}},
+		{Kind: storage.OpSetRole, By: "p", Target: "q", Role: "admin"},
 	}})
 	f.Add(b2)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -34,7 +34,7 @@ type forwardResult struct {
 	Code  string         `json:"code,omitempty"`
 }
 
-const forwardVersion byte = 1
+const forwardVersion byte = 2
 
 func encodeForward(ops []storage.Op) []byte {
 	return appendOps([]byte{forwardVersion}, ops)
@@ -142,6 +142,11 @@ func (r *Replica) serveForward(s network.Stream) {
 			s.Reset()
 		}
 	}
+	if !r.cfg.Allow(from) {
+		r.log.Warn("forward refused: not a member", "peer", from)
+		reply(forwardResponse{Err: "not a member of the team", Code: "refused"})
+		return
+	}
 	frame, err := p2p.ReadFrame(s, p2p.MaxFrame)
 	if err != nil {
 		r.log.Warn("bad forward request", "peer", from, "err", err)
@@ -179,21 +184,4 @@ func (r *Replica) serveForward(s network.Stream) {
 		results[where[j]] = fr
 	}
 	reply(forwardResponse{Results: results})
-}
-
-// admit checks that a forwarded op may come from peer from: a member may
-// only speak for itself.
-func (r *Replica) admit(from peer.ID, op storage.Op) error {
-	if err := checkOpShape(op); err != nil {
-		return err
-	}
-	if op.Kind != storage.OpMessage {
-		return nil
-	}
-	if op.Message.Author != from.String() {
-		return fmt.Errorf("author %s is not the sender %s", op.Message.Author, from)
-	}
-	// Validated before it is proposed: a committed message is acknowledged
-	// without waiting for the FSM, so it must not be refused there.
-	return storage.ValidateEnvelope(*op.Message)
 }

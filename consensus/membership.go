@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -21,6 +20,8 @@ func (r *Replica) watch(ctx context.Context) {
 	})
 	r.raft.RegisterObserver(o)
 	defer r.raft.DeregisterObserver(o)
+	defer func() { <-r.pilot.ap.Stop() }()
+	leading := false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -31,18 +32,31 @@ func (r *Replica) watch(ctx context.Context) {
 			lo := ob.Data.(raft.LeaderObservation)
 			r.log.Info("leader changed", "leader", string(lo.LeaderID), "term", r.raft.CurrentTerm())
 			r.leader.notify()
-			if string(lo.LeaderID) == string(r.cfg.Host.ID().String()) {
-				r.reconcile(ctx)
-			}
+			leading = r.steer(ctx, leading)
+			r.reconcile(ctx)
 		case <-r.nudge:
 			r.reconcile(ctx)
 		case <-tick.C:
 			// Observations can be dropped when the channel is full; the
 			// ticker makes sure nothing waits on a stale leader for long.
 			r.leader.notify()
+			leading = r.steer(ctx, leading)
 			r.reconcile(ctx)
 		}
 	}
+}
+
+// steer runs autopilot while this member leads and stops it otherwise;
+// leading says whether it runs now, and the result whether it runs after.
+func (r *Replica) steer(ctx context.Context, leading bool) bool {
+	now := r.raft.State() == raft.Leader
+	switch {
+	case now && !leading:
+		r.pilot.ap.Start(ctx)
+	case !now && leading:
+		<-r.pilot.ap.Stop()
+	}
+	return now
 }
 
 func (r *Replica) nudgeReconcile() {
@@ -53,9 +67,10 @@ func (r *Replica) nudgeReconcile() {
 }
 
 // reconcile keeps the Raft configuration in step with the committed member
-// list: a new member enters as a non-voter (so an offline joiner never costs
-// the team its quorum) and is promoted while there are fewer than MaxVoters
-// voters and the leader is connected to it.
+// list: a member that is online and not in the configuration enters as a
+// non-voter (so an offline joiner never costs the team its quorum), and a
+// removed member leaves it. Promotions, demotions and retiring dead voters
+// are autopilot's (pilot).
 func (r *Replica) reconcile(ctx context.Context) {
 	if r.raft.State() != raft.Leader {
 		return
@@ -69,24 +84,19 @@ func (r *Replica) reconcile(ctx context.Context) {
 	if err := waitFuture(ctx, f); err != nil {
 		return
 	}
-	suffrage := map[raft.ServerID]raft.ServerSuffrage{}
-	voters := 0
+	known := map[raft.ServerID]bool{}
 	for _, s := range f.Configuration().Servers {
-		suffrage[s.ID] = s.Suffrage
-		if s.Suffrage == raft.Voter {
-			voters++
-		}
+		known[s.ID] = true
 	}
 	for _, m := range members {
 		id := raft.ServerID(m.ID)
-		s, known := suffrage[id]
-		switch {
-		case !known:
+		if !known[id] && r.online(m.ID) {
 			r.changeConfig(ctx, "add non-voter", m.ID, r.raft.AddNonvoter(id, raft.ServerAddress(id), 0, flushTimeout))
-		case s != raft.Voter && voters < r.cfg.MaxVoters && r.online(m.ID):
-			if r.changeConfig(ctx, "promote to voter", m.ID, r.raft.AddVoter(id, raft.ServerAddress(id), 0, flushTimeout)) {
-				voters++
-			}
+		}
+	}
+	for id := range known {
+		if _, err := r.cfg.Store.Removal(string(id)); err == nil {
+			r.changeConfig(ctx, "remove removed member", string(id), r.raft.RemoveServer(id, 0, flushTimeout))
 		}
 	}
 }
@@ -107,7 +117,7 @@ func (r *Replica) online(id string) bool {
 	if err != nil {
 		return false
 	}
-	return r.cfg.Host.Network().Connectedness(p) == network.Connected
+	return r.cfg.Online(p)
 }
 
 // Configuration returns the peer IDs of the current voters and non-voters.

@@ -14,6 +14,8 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"go.etcd.io/bbolt"
 
 	"concord/p2p"
@@ -35,6 +37,12 @@ type Config struct {
 	// OnMembers is called after an entry that changed the member list was
 	// applied (from Raft's apply goroutine: it must not block).
 	OnMembers func()
+	// Allow says whether a peer may talk Raft to this member and forward
+	// proposals to it (the team's members). Default: everyone (tests).
+	Allow func(peer.ID) bool
+	// Online says whether a member is reachable now (the node's probes);
+	// autopilot retires voters that are not. Default: connected.
+	Online func(peer.ID) bool
 }
 
 // Timing holds the Raft timeouts. The defaults suit desktops on one LAN.
@@ -49,6 +57,9 @@ type Timing struct {
 	// 10240 entries) when set; tests make them small to exercise snapshots.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// Stabilization is how long a member must stay healthy before
+	// autopilot promotes it to voter (default 10 s).
+	Stabilization time.Duration
 }
 
 // LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
@@ -70,7 +81,7 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timing.Heartbeat == 0 {
 		t := LANTiming()
-		t.SnapshotThreshold, t.TrailingLogs = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs
+		t.SnapshotThreshold, t.TrailingLogs, t.Stabilization = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs, c.Timing.Stabilization
 		c.Timing = t
 	}
 	if c.OnFatal == nil {
@@ -78,6 +89,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.OnMembers == nil {
 		c.OnMembers = func() {}
+	}
+	if c.Online == nil {
+		c.Online = func(p peer.ID) bool { return c.Host.Network().Connectedness(p) == network.Connected }
+	}
+	if c.Allow == nil {
+		c.Allow = func(peer.ID) bool { return true }
 	}
 }
 
@@ -119,6 +136,7 @@ type Replica struct {
 	leader *notifier
 	hlc    *timesync.HLC // commit times stamped while leading
 	nudge  chan struct{} // membership changed: reconcile the Raft configuration
+	pilot  *pilot        // autopilot, running while this member leads
 
 	done      chan struct{} // closed when Close starts: proposers stop retrying
 	cancel    context.CancelFunc
@@ -143,7 +161,9 @@ func New(cfg Config) (*Replica, error) {
 	r.cancel = cancel
 	r.local = newBatcher(r.startLocal, maxBatchOps, maxLeaderFlight, flushTimeout)
 	r.fwd = newBatcher(r.startForward, maxBatchOps, 1, flushTimeout)
+	r.pilot = newPilot(r)
 	cfg.Host.SetStreamHandler(p2p.ProtoPropose, r.serveForward)
+	cfg.Host.SetStreamHandler(p2p.ProtoStats, r.serveStats)
 	r.goRun(func() { r.local.run(ctx) })
 	r.goRun(func() { r.fwd.run(ctx) })
 	r.goRun(func() { r.watch(ctx) })
@@ -157,50 +177,18 @@ func (r *Replica) goRun(f func()) {
 
 func (r *Replica) open() error {
 	cfg := r.cfg
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return fmt.Errorf("consensus: %w", err)
-	}
-	// raft-boltdb rather than raft-wal: raft-wal v0.4.0 (the newest served)
-	// cannot restart after raft truncates its log tail (hashicorp/raft-wal#31,
-	// fixed after that release), which our leader-kill test hit.
-	logPath := filepath.Join(cfg.Dir, "raft.db")
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bbolt.Options{
-		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
+	logs, snaps, err := openStores(cfg.Dir, r.log)
 	if err != nil {
-		return fmt.Errorf("consensus: open raft log %s: %w", logPath, err)
+		return err
 	}
 	r.logs = logs
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, newHclog(r.log, "snapshot"))
-	if err != nil {
-		return fmt.Errorf("consensus: open snapshots: %w", err)
-	}
-	trans, err := libp2praft.NewLibp2pTransport(cfg.Host, transportTO)
+	trans, err := libp2praft.NewLibp2pTransport(admitHost{cfg.Host, cfg.Allow}, transportTO)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
 	r.trans = trans
 	r.fsm = newFSM(cfg.Store, r.log, cfg.OnFatal, func() { r.nudgeReconcile(); cfg.OnMembers() })
-
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.Host.ID().String())
-	rc.Logger = newHclog(r.log, "raft")
-	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
-	rc.ElectionTimeout = cfg.Timing.Election
-	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
-	rc.CommitTimeout = cfg.Timing.Commit
-	rc.BatchApplyCh = true
-	if cfg.Timing.SnapshotThreshold > 0 {
-		rc.SnapshotThreshold = cfg.Timing.SnapshotThreshold
-		rc.SnapshotInterval = 200 * time.Millisecond
-	}
-	if cfg.Timing.TrailingLogs > 0 {
-		rc.TrailingLogs = cfg.Timing.TrailingLogs
-	}
-	rc.MaxAppendEntries = 256
-	// The FSM is persistent and skips entries it already applied, so a
-	// restart need not reload the last snapshot.
-	rc.NoSnapshotRestoreOnStart = true
-
+	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)
 		if err != nil {
@@ -228,13 +216,60 @@ func (r *Replica) open() error {
 	return nil
 }
 
+// openStores opens the Raft log and stable store and the snapshot store
+// in dir.
+func openStores(dir string, log *slog.Logger) (*raftboltdb.BoltStore, raft.SnapshotStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("consensus: %w", err)
+	}
+	// raft-boltdb rather than raft-wal: raft-wal v0.4.0 (the newest served)
+	// cannot restart after raft truncates its log tail (hashicorp/raft-wal#31,
+	// fixed after that release), which our leader-kill test hit.
+	logPath := filepath.Join(dir, "raft.db")
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bbolt.Options{
+		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("consensus: open raft log %s: %w", logPath, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log, "snapshot"))
+	if err != nil {
+		_ = logs.Close()
+		return nil, nil, fmt.Errorf("consensus: open snapshots: %w", err)
+	}
+	return logs, snaps, nil
+}
+
+// raftConfig is hashicorp/raft's configuration for this member.
+func raftConfig(cfg Config, log *slog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.Host.ID().String())
+	rc.Logger = newHclog(log, "raft")
+	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
+	rc.ElectionTimeout = cfg.Timing.Election
+	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
+	rc.CommitTimeout = cfg.Timing.Commit
+	rc.BatchApplyCh = true
+	if cfg.Timing.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.Timing.SnapshotThreshold
+		rc.SnapshotInterval = 200 * time.Millisecond
+	}
+	if cfg.Timing.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.Timing.TrailingLogs
+	}
+	rc.MaxAppendEntries = 256
+	// The FSM is persistent and skips entries it already applied, so a
+	// restart need not reload the last snapshot.
+	rc.NoSnapshotRestoreOnStart = true
+	return rc
+}
+
 // Close hands leadership over if this member leads, stops Raft and waits for
 // every goroutine the replica started. It is safe to call more than once.
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.done)
 		r.transferLeadership()
-		r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
+		r.stopHandlers()
 		r.cancel()
 		r.wg.Wait()
 		r.closeErr = r.closeParts()
@@ -265,12 +300,17 @@ func (r *Replica) closeParts() error {
 func (r *Replica) Abort() error {
 	r.closeOnce.Do(func() {
 		close(r.done)
-		r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
+		r.stopHandlers()
 		r.cancel()
 		r.wg.Wait()
 		r.closeErr = r.closeParts()
 	})
 	return r.closeErr
+}
+
+func (r *Replica) stopHandlers() {
+	r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
+	r.cfg.Host.RemoveStreamHandler(p2p.ProtoStats)
 }
 
 // transferLeadership lets a leader that quits cleanly hand over first, so

@@ -1,0 +1,54 @@
+package consensus
+
+import (
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"concord/storage"
+)
+
+// admitHost hands the Raft transport a host whose stream handlers refuse
+// peers that Config.Allow does not admit. The connection gater already
+// keeps non-members out; this is the second lock, on the Raft RPC streams
+// themselves, for a peer that got a connection some other way.
+type admitHost struct {
+	host.Host
+	allow func(peer.ID) bool
+}
+
+// SetStreamHandler registers handler behind the admission check.
+func (h admitHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, func(s network.Stream) {
+		if !h.allow(s.Conn().RemotePeer()) {
+			_ = s.Reset()
+			return
+		}
+		handler(s)
+	})
+}
+
+// admit is the leader's check of an op that a member forwarded: a message
+// must be authored by the sender and valid; any other op must name the
+// sender as its proposer (storage then decides, deterministically, whether
+// that proposer may do it).
+func (r *Replica) admit(from peer.ID, op storage.Op) error {
+	if err := checkOpShape(op); err != nil {
+		return err
+	}
+	if op.Kind != storage.OpMessage {
+		if op.By != from.String() {
+			return fmt.Errorf("op proposed as %q by %s", op.By, from)
+		}
+		return nil
+	}
+	if op.Message.Author != from.String() {
+		return fmt.Errorf("author %s is not the sender %s", op.Message.Author, from)
+	}
+	// Validated before it is proposed: a committed message is acknowledged
+	// without waiting for the FSM, so it must not be refused there.
+	return storage.ValidateEnvelope(*op.Message)
+}

@@ -1,0 +1,38 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// Recover rewrites this member's Raft state so that it is the team's only
+// voter (raft.RecoverCluster), for a team that lost a quorum of voters for
+// good. The member must be stopped; cfg is what New would get (Host gives
+// the member's ID only; nothing is sent). Every entry in this member's log
+// is applied, including any that the lost majority never committed, which
+// is the price of recovering: docs/operations.md says when to pay it.
+func Recover(cfg Config) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger.With("component", "consensus")
+	logs, snaps, err := openStores(cfg.Dir, log)
+	if err != nil {
+		return err
+	}
+	var fatal error
+	f := newFSM(cfg.Store, log, func(err error) { fatal = err }, func() {})
+	rc := raftConfig(cfg, log)
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(rc.LocalID))
+	conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(rc.LocalID), Suffrage: raft.Voter}}}
+	err = raft.RecoverCluster(rc, f, logs, logs, snaps, trans, conf)
+	f.close() // writes whatever the applier still holds
+	err = errors.Join(err, fatal, logs.Close(), trans.Close())
+	if err != nil {
+		return fmt.Errorf("consensus: recover: %w", err)
+	}
+	return nil
+}
