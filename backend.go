@@ -9,8 +9,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -273,7 +271,7 @@ func (b *guiBackend) Invite(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return n.Invite(), nil
+	return n.Invite(ctx, DefaultInviteTTL)
 }
 
 // CreateTeam implements app.Backend: what `concord init` does, then run.
@@ -284,10 +282,7 @@ func (b *guiBackend) CreateTeam(ctx context.Context, team, name string) error {
 	if err := ensureNewDataDir(b.dir); err != nil {
 		return err
 	}
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	conf := memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(strings.TrimSpace(team), name+"'s team"),
-		Name: name, Listen: b.listenAddrs(), Creator: true, NTP: b.ntp}
+	conf := newTeamConfig(team, name, b.listenAddrs(), b.ntp)
 	if err := saveConfig(b.dir, conf); err != nil {
 		return err
 	}

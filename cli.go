@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,6 +33,9 @@ var commands = map[string]command{
 	"time":     showCmd("time", "/v1/time", printTime),
 	"outbox":   listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
 	"members":  listCmd("members", "/v1/members", printMemberRow, ""),
+	"remove":   cmdRemove,
+	"role":     cmdRole,
+	"recover":  cmdRecover,
 }
 
 // errUsage means the flag package already told the user what was wrong.
@@ -113,10 +114,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	if err := ensureNewDataDir(*data); err != nil {
 		return err
 	}
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	conf := memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(*team, *name+"'s team"),
-		Name: *name, Listen: []string{*listen}, Creator: true, NTP: splitList(*ntp)}
+	conf := newTeamConfig(*team, *name, []string{*listen}, splitList(*ntp))
 	if err := saveConfig(*data, conf); err != nil {
 		return err
 	}
@@ -351,11 +349,12 @@ func printStatus(w io.Writer, st statusJSON) {
 
 func cmdInvite(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("invite", stderr)
+	ttl := fs.Duration("ttl", DefaultInviteTTL, "how long the invite stays valid (1m to 720h); it works once")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	var out struct{ Code string }
-	if err := callMember(*data, http.MethodPost, "/v1/invite", nil, &out); err != nil {
+	if err := callMember(*data, http.MethodPost, "/v1/invite", inviteRequest{TTLSeconds: int64(ttl.Seconds())}, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.Code)

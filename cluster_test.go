@@ -31,7 +31,7 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 
 // testTiming is what in-process members run with: the LAN defaults, and
 // snapshots taken often enough that tests go through them.
-var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16}
+var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16, Stabilization: 2 * time.Second}
 
 // noNTP points in-process members at a loopback port where no NTP server
 // answers (tests never ask the public pools).
@@ -82,7 +82,7 @@ func newTestClusterWith(t testing.TB, size int, timing consensus.Timing) *testCl
 			if err := ensureNewDataDir(dir); err != nil {
 				t.Fatal(err)
 			}
-			conf := memberConfig{TeamID: "test-team", TeamName: "test", Name: name, Listen: []string{loopback}, Creator: true}
+			conf := newTeamConfig("test", name, []string{loopback}, nil)
 			if err := saveConfig(dir, conf); err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,11 @@ func newTestClusterWith(t testing.TB, size int, timing consensus.Timing) *testCl
 				t.Fatal(err)
 			}
 		} else {
-			if _, err := joinTeam(ctx, dir, name, c.nodes[0].Invite(), []string{loopback}, nil); err != nil {
+			code, err := c.nodes[0].Invite(ctx, 0)
+			if err != nil {
+				t.Fatalf("invite: %v", err)
+			}
+			if _, err := joinTeam(ctx, dir, name, code, []string{loopback}, nil); err != nil {
 				t.Fatalf("join %s: %v", name, err)
 			}
 		}

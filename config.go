@@ -1,11 +1,16 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"concord/p2p"
 )
 
 // memberConfig is what a data dir remembers about its member and team
@@ -23,9 +28,40 @@ type memberConfig struct {
 	// Creator marks the member that founded the team: it bootstraps the
 	// Raft cluster (once; a restart finds existing state and skips it).
 	Creator bool `json:"creator,omitempty"`
+	// NetworkKey is the team's private-network key (hex): every member's
+	// host encrypts its connections with it, so outsiders cannot connect.
+	NetworkKey string `json:"network_key"`
+	// Voters is how many voters autopilot keeps when enough members are
+	// online: 3 (the default) or 5.
+	Voters int `json:"voters,omitempty"`
+	// Seeds are the members known when this member joined: the only peers
+	// it admits until its own copy of the member list arrives.
+	Seeds []string `json:"seeds,omitempty"`
 }
 
-const configVersion = 1
+// configVersion 2 added the network key; a version 1 dir (pre-release)
+// cannot join a private network and is refused with a clear error.
+const configVersion = 2
+
+// newTeamConfig is the config of a new team's founder: a random team ID
+// and network key.
+func newTeamConfig(team, name string, listen, ntp []string) memberConfig {
+	var id [16]byte
+	key := make([]byte, p2p.PSKSize)
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	_, _ = rand.Read(key)
+	return memberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: orDefault(strings.TrimSpace(team), name+"'s team"),
+		Name: name, Listen: listen, Creator: true, NTP: ntp, NetworkKey: hex.EncodeToString(key)}
+}
+
+// networkKey decodes NetworkKey.
+func (c memberConfig) networkKey() ([]byte, error) {
+	k, err := hex.DecodeString(c.NetworkKey)
+	if err != nil || len(k) != p2p.PSKSize {
+		return nil, fmt.Errorf("the team's network key in config.json is damaged")
+	}
+	return k, nil
+}
 
 var errNoDataDir = errors.New("not a Concord data dir")
 
@@ -43,8 +79,11 @@ func loadConfig(dir string) (memberConfig, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("%s is corrupt: %w", configPath(dir), err)
 	}
-	if c.Version != configVersion || c.TeamID == "" || c.Name == "" {
+	if c.Version != configVersion || c.TeamID == "" || c.Name == "" || c.NetworkKey == "" {
 		return c, fmt.Errorf("%s is corrupt or from another version (version %d)", configPath(dir), c.Version)
+	}
+	if c.Voters != 0 && c.Voters != 3 && c.Voters != 5 {
+		return c, fmt.Errorf("%s: voters must be 3 or 5, not %d", configPath(dir), c.Voters)
 	}
 	return c, nil
 }

@@ -59,6 +59,8 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/channels", cs.createChannel)
 	mux.HandleFunc("GET /v1/status", cs.status)
 	mux.HandleFunc("POST /v1/invite", cs.invite)
+	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)
+	mux.HandleFunc("POST /v1/members/role", cs.memberChange)
 	mux.HandleFunc("GET /v1/time", cs.time)
 	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
 	mux.HandleFunc("GET /v1/members", cs.members)
@@ -215,8 +217,26 @@ func (cs *controlServer) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cs.node.Status())
 }
 
+type inviteRequest struct {
+	TTLSeconds int64 `json:"ttl_s"` // 0: DefaultInviteTTL
+}
+
 func (cs *controlServer) invite(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"code": cs.node.Invite()})
+	var req inviteRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil {
+			cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	code, err := cs.node.Invite(ctx, time.Duration(req.TTLSeconds)*time.Second)
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
 }
 
 func (cs *controlServer) time(w http.ResponseWriter, r *http.Request) {

@@ -2,242 +2,196 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"concord/p2p"
 	"concord/storage"
 )
 
-// invite is what an invite code carries: enough for a new member to find
-// the team and say which team it means to join.
-type invite struct {
-	V        int      `json:"v"`
-	Team     string   `json:"team"`
-	TeamName string   `json:"team_name"`
-	Inviter  string   `json:"inviter"`
-	Addrs    []string `json:"addrs"`
+// An invite code is one line: invitePrefix, then unpadded base64url of the
+// JSON inviteCode. It carries what a new member needs to reach the team
+// (addresses, the network key) and a one-time key pair. The team records
+// the invite (its ID, the key's peer ID, its expiry) in the log, so any
+// member admits the key's holder, once, until the invite expires; the
+// issuing admin's signature lets the redeeming member check that nothing
+// in the token was changed.
+type inviteCode struct {
+	V        int          `json:"v"`
+	Team     string       `json:"team"`
+	TeamName string       `json:"team_name"`
+	Net      []byte       `json:"net"` // the team's network key
+	Peers    []invitePeer `json:"peers"`
+	Token    inviteToken  `json:"token"`
+	Secret   []byte       `json:"secret"` // the one-time key's private half
 }
 
-// invitePrefix makes a code recognisable and versioned; the rest is
-// unpadded base64url, so the code survives copy and paste in one line.
-const invitePrefix = "concord1-"
+type invitePeer struct {
+	ID    string   `json:"id"`
+	Addrs []string `json:"addrs"`
+}
+
+// inviteToken is the signed part of an invite.
+type inviteToken struct {
+	ID      string    `json:"id"`
+	Issuer  string    `json:"issuer"`
+	Expires time.Time `json:"expires"`
+	Sig     []byte    `json:"sig"`
+}
+
+const (
+	invitePrefix    = "concord2-"
+	oldInvitePrefix = "concord1-"
+	// DefaultInviteTTL is how long an invite stays valid unless --ttl says.
+	DefaultInviteTTL = 24 * time.Hour
+	maxInviteTTL     = 30 * 24 * time.Hour
+	maxInvitePeers   = 4
+)
 
 // ErrBadInvite marks an invite code that cannot be used.
 var ErrBadInvite = errors.New("invalid invite code")
 
-func (i invite) String() string {
-	b, _ := json.Marshal(i) // plain strings: cannot fail
-	return invitePrefix + base64.RawURLEncoding.EncodeToString(b)
+// signedBytes is what the issuer signs: everything that decides who may
+// join which team until when.
+func (t inviteToken) signedBytes(team string, key peer.ID) []byte {
+	return fmt.Appendf(nil, "concord-invite/2\n%s\n%s\n%s\n%s\n%d", team, t.ID, t.Issuer, key, t.Expires.UnixNano())
 }
 
-func parseInvite(code string) (invite, error) {
-	var inv invite
-	code = strings.TrimSpace(code)
-	if !strings.HasPrefix(code, invitePrefix) {
-		return inv, fmt.Errorf("%w: it should start with %q", ErrBadInvite, invitePrefix)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(code, invitePrefix))
+// verify checks the issuer's signature over the token for key.
+func (t inviteToken) verify(team string, key peer.ID) error {
+	issuer, err := peer.Decode(t.Issuer)
 	if err != nil {
-		return inv, fmt.Errorf("%w: damaged (was it copied whole?)", ErrBadInvite)
+		return fmt.Errorf("%w: bad issuer", ErrBadInvite)
 	}
-	if err := json.Unmarshal(b, &inv); err != nil || inv.V != 1 {
-		return inv, fmt.Errorf("%w: damaged or from another version", ErrBadInvite)
+	pub, err := issuer.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("%w: bad issuer", ErrBadInvite)
 	}
-	if inv.Team == "" || len(inv.Addrs) == 0 {
-		return inv, fmt.Errorf("%w: it names no team or no address", ErrBadInvite)
-	}
-	if _, err := peer.Decode(inv.Inviter); err != nil {
-		return inv, fmt.Errorf("%w: bad inviter ID", ErrBadInvite)
-	}
-	for _, a := range inv.Addrs {
-		if _, err := ma.NewMultiaddr(a); err != nil {
-			return inv, fmt.Errorf("%w: bad address %q", ErrBadInvite, a)
-		}
-	}
-	return inv, nil
-}
-
-// Invite returns an invite code for this member's team.
-func (n *Node) Invite() string {
-	return invite{V: 1, Team: n.conf.TeamID, TeamName: n.conf.TeamName, Inviter: n.ID().String(),
-		Addrs: n.host.Addrs()}.String()
-}
-
-// joinRequest and joinResponse travel over /concord/join/1.0.0.
-type joinRequest struct {
-	V     int      `json:"v"`
-	Team  string   `json:"team"`
-	Name  string   `json:"name"`
-	Addrs []string `json:"addrs"`
-}
-
-type joinResponse struct {
-	Err      string           `json:"err,omitempty"`
-	TeamName string           `json:"team_name,omitempty"`
-	Members  []storage.Member `json:"members,omitempty"`
-}
-
-const joinTimeout = 20 * time.Second
-
-func validMemberName(name string) error {
-	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
-		return errors.New("a name must be 1 to 64 characters")
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return errors.New("a name cannot contain control characters")
-		}
+	if ok, err := pub.Verify(t.signedBytes(team, key), t.Sig); err != nil || !ok {
+		return fmt.Errorf("%w: its signature is not valid (forged or altered)", ErrBadInvite)
 	}
 	return nil
 }
 
-// serveJoin admits a new member: it commits the member to the log (the
-// leader then adds it to the Raft configuration) and answers with the
-// member list so the joiner can find everyone.
-func (n *Node) serveJoin(s network.Stream) {
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(joinTimeout))
-	from := s.Conn().RemotePeer()
-	reply := func(resp joinResponse) {
-		b, _ := json.Marshal(resp)
-		if err := p2p.WriteFrame(s, b); err != nil {
-			s.Reset()
-		}
-	}
-	frame, err := p2p.ReadFrame(s, 64<<10)
-	if err != nil {
-		reply(joinResponse{Err: "malformed join request"})
-		return
-	}
-	var req joinRequest
-	if err := json.Unmarshal(frame, &req); err != nil || req.V != 1 {
-		reply(joinResponse{Err: "malformed join request"})
-		return
-	}
-	if req.Team != n.conf.TeamID {
-		reply(joinResponse{Err: "the invite is for another team"})
-		return
-	}
-	if err := validMemberName(req.Name); err != nil {
-		reply(joinResponse{Err: err.Error()})
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout-2*time.Second)
-	defer cancel()
-	m := storage.Member{ID: from.String(), Name: req.Name, Role: storage.RoleMember, Addrs: req.Addrs,
-		JoinedAt: n.clock.Now().UTC()}
-	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, Member: &m}); err != nil {
-		n.log.Warn("join failed", "peer", from, "err", err)
-		reply(joinResponse{Err: "the team could not admit you now: " + err.Error()})
-		return
-	}
-	members, err := n.store.Members()
-	if err != nil {
-		reply(joinResponse{Err: "the team could not admit you now: " + err.Error()})
-		return
-	}
-	n.log.Info("member joined", "peer", from, "name", req.Name)
-	reply(joinResponse{TeamName: n.conf.TeamName, Members: members})
+func (c inviteCode) String() string {
+	b, _ := json.Marshal(c) // plain values: cannot fail
+	return invitePrefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// joinTeam runs `concord join`: it contacts the inviter with a temporary
-// host (with the member's permanent identity), is admitted, and writes the
-// data dir. `concord run` then starts the member.
-func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string) (peer.ID, error) {
-	inv, err := parseInvite(code)
+// parseInvite decodes and checks a code: its shape and the issuer's
+// signature. It returns the one-time key the joiner connects with.
+// Expiry is checked by the caller, against its clock.
+func parseInvite(code string) (inviteCode, crypto.PrivKey, error) {
+	var inv inviteCode
+	code = strings.TrimSpace(code)
+	if strings.HasPrefix(code, oldInvitePrefix) {
+		return inv, nil, fmt.Errorf("%w: it is from an older Concord version; ask for a new one", ErrBadInvite)
+	}
+	if !strings.HasPrefix(code, invitePrefix) {
+		return inv, nil, fmt.Errorf("%w: it should start with %q", ErrBadInvite, invitePrefix)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(code, invitePrefix))
 	if err != nil {
-		return "", err
+		return inv, nil, fmt.Errorf("%w: damaged (was it copied whole?)", ErrBadInvite)
 	}
-	if err := validMemberName(name); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := json.Unmarshal(b, &inv); err != nil || inv.V != 2 {
+		return inv, nil, fmt.Errorf("%w: damaged or from another version", ErrBadInvite)
 	}
-	if err := ensureNewDataDir(dir); err != nil {
-		return "", err
+	if inv.Team == "" || len(inv.Peers) == 0 || len(inv.Net) != 32 || inv.Token.ID == "" {
+		return inv, nil, fmt.Errorf("%w: incomplete", ErrBadInvite)
 	}
-	h, err := p2p.New(ctx, p2p.Config{DataDir: dir, Listen: listen})
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	inviter, _ := peer.Decode(inv.Inviter)
-	var addrs []ma.Multiaddr
-	for _, a := range inv.Addrs {
-		addr, _ := ma.NewMultiaddr(a)
-		if rest, _ := ma.SplitLast(addr); rest != nil && strings.Contains(a, "/p2p/") {
-			addr = rest
+	for _, p := range inv.Peers {
+		if _, err := peer.Decode(p.ID); err != nil {
+			return inv, nil, fmt.Errorf("%w: bad member ID", ErrBadInvite)
 		}
-		addrs = append(addrs, addr)
-	}
-	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
-	defer cancel()
-	if err := h.Connect(ctx, peer.AddrInfo{ID: inviter, Addrs: addrs}); err != nil {
-		return "", fmt.Errorf("cannot reach the inviter (is its member running and reachable?): %w", err)
-	}
-	s, err := h.Host().NewStream(ctx, inviter, p2p.ProtoJoin)
-	if err != nil {
-		return "", fmt.Errorf("the inviter does not accept joins: %w", err)
-	}
-	defer s.Close()
-	if d, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(d)
-	}
-	b, _ := json.Marshal(joinRequest{V: 1, Team: inv.Team, Name: name, Addrs: h.Addrs()})
-	if err := p2p.WriteFrame(s, b); err != nil {
-		return "", fmt.Errorf("join request: %w", err)
-	}
-	_ = s.CloseWrite()
-	frame, err := p2p.ReadFrame(s, p2p.MaxFrame)
-	if err != nil {
-		return "", fmt.Errorf("no answer from the inviter: %w", err)
-	}
-	var resp joinResponse
-	if err := json.Unmarshal(frame, &resp); err != nil {
-		return "", fmt.Errorf("bad answer from the inviter: %w", err)
-	}
-	if resp.Err != "" {
-		return "", fmt.Errorf("join refused: %s", resp.Err)
-	}
-	var ids []peer.ID
-	for _, m := range resp.Members {
-		id, err := peer.Decode(m.ID)
-		if err != nil || id == h.ID() {
-			continue
-		}
-		var maddrs []ma.Multiaddr
-		for _, a := range m.Addrs {
-			if addr, err := ma.NewMultiaddr(a); err == nil {
-				maddrs = append(maddrs, addr)
+		for _, a := range p.Addrs {
+			if _, err := ma.NewMultiaddr(a); err != nil {
+				return inv, nil, fmt.Errorf("%w: bad address %q", ErrBadInvite, a)
 			}
 		}
-		h.AddPeer(id, maddrs)
-		ids = append(ids, id)
 	}
-	h.SetTeam(ids)
-	var bound []string
-	for _, a := range h.Host().Network().ListenAddresses() {
-		bound = append(bound, a.String())
+	key, err := crypto.UnmarshalPrivateKey(inv.Secret)
+	if err != nil {
+		return inv, nil, fmt.Errorf("%w: damaged key", ErrBadInvite)
 	}
-	conf := memberConfig{TeamID: inv.Team, TeamName: orDefault(resp.TeamName, inv.TeamName), Name: name, Listen: bound, NTP: ntp}
-	if err := saveConfig(dir, conf); err != nil {
-		return "", fmt.Errorf("admitted, but could not write %s: %w", dir, err)
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return inv, nil, fmt.Errorf("%w: damaged key", ErrBadInvite)
 	}
-	return h.ID(), nil
+	if err := inv.Token.verify(inv.Team, id); err != nil {
+		return inv, nil, err
+	}
+	return inv, key, nil
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// Invite issues an invite valid for ttl (DefaultInviteTTL when zero): it
+// records the invite in the team's log (so it needs quorum) and returns
+// the code. Only admins may invite.
+func (n *Node) Invite(ctx context.Context, ttl time.Duration) (string, error) {
+	if ttl == 0 {
+		ttl = DefaultInviteTTL
 	}
-	return s
+	if ttl < time.Minute || ttl > maxInviteTTL {
+		return "", fmt.Errorf("%w: an invite lasts from 1 minute to %v", ErrInvalid, maxInviteTTL)
+	}
+	if err := n.caughtUp(ctx); err != nil {
+		return "", err
+	}
+	self := n.ID().String()
+	if m, err := n.store.Member(self); err != nil || m.Role != storage.RoleAdmin {
+		return "", fmt.Errorf("%w: only an admin can invite", ErrInvalid)
+	}
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	key, _ := peer.IDFromPrivateKey(priv)
+	secret, err := crypto.MarshalPrivateKey(priv)
+	if err != nil {
+		return "", err
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	tok := inviteToken{ID: hex.EncodeToString(id[:]), Issuer: self,
+		Expires: n.clock.Now().Add(ttl).UTC().Truncate(time.Second)}
+	own := n.host.Host().Peerstore().PrivKey(n.ID())
+	if tok.Sig, err = own.Sign(tok.signedBytes(n.conf.TeamID, key)); err != nil {
+		return "", err
+	}
+	op := storage.Op{Kind: storage.OpInvite, By: self,
+		Invite: &storage.Invite{ID: tok.ID, Key: key.String(), Expires: tok.Expires}}
+	if _, err := n.commit(ctx, op); err != nil {
+		return "", fmt.Errorf("recording the invite: %w", err)
+	}
+	net, _ := n.conf.networkKey()
+	return inviteCode{V: 2, Team: n.conf.TeamID, TeamName: n.conf.TeamName, Net: net,
+		Peers: n.invitePeers(), Token: tok, Secret: secret}.String(), nil
+}
+
+// invitePeers lists where a joiner can reach the team: this member first,
+// then a few connected members.
+func (n *Node) invitePeers() []invitePeer {
+	peers := []invitePeer{{ID: n.ID().String(), Addrs: n.host.Addrs()}}
+	members, _ := n.store.Members()
+	for _, m := range members {
+		id, err := peer.Decode(m.ID)
+		if err != nil || id == n.ID() || !n.host.IsConnected(id) || len(peers) == maxInvitePeers {
+			continue
+		}
+		p := invitePeer{ID: m.ID}
+		for _, a := range n.host.Host().Peerstore().Addrs(id) {
+			p.Addrs = append(p.Addrs, a.String())
+		}
+		peers = append(peers, p)
+	}
+	return peers
 }

@@ -26,8 +26,12 @@ commands:
   history   print a channel's messages
   channels  list or create channels
   status    print this member's view of the team
-  invite    print an invite code for the team
+  invite    print a single-use invite code (admins; --ttl, default 24h)
   members   list the team: role, voter, online
+  remove    remove a member from the team (admins; or yourself, to leave)
+  role      make a member an admin or a plain member (admins)
+  recover   rebuild a team that lost a quorum of voters for good, around
+            this (stopped) member; see docs/operations.md
   outbox    list messages not yet delivered (queued, failed)
   time      print the clock correction in use (ntp, peer, system)
 

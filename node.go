@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/oklog/ulid/v2"
 
 	"concord/consensus"
@@ -48,6 +47,12 @@ type Node struct {
 	responder *failover.Responder
 	monitor   *failover.Monitor
 
+	team        team
+	removed     chan struct{} // closed when this member learns it was removed
+	removedOnce sync.Once
+	removal     storage.Removal
+
+	ctx       context.Context    // the member's own goroutines run until it is cancelled
 	cancel    context.CancelFunc // stops the member's own goroutines
 	wg        sync.WaitGroup
 	acked     atomic.Uint64 // highest log index this member acknowledged
@@ -69,9 +74,16 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := removedError(cfg.Dir); err != nil {
+		return nil, err
+	}
+	psk, err := conf.networkKey()
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), cancel: cancel,
-		fatal: make(chan error, 1)}
+	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), ctx: runCtx, cancel: cancel,
+		fatal: make(chan error, 1), removed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
@@ -92,11 +104,14 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if len(cfg.Listen) > 0 {
 		listen = cfg.Listen
 	}
-	n.host, err = p2p.New(ctx, p2p.Config{DataDir: cfg.Dir, Listen: listen, Logger: cfg.Logger})
+	n.host, err = p2p.New(ctx, p2p.Config{DataDir: cfg.Dir, Listen: listen, Logger: cfg.Logger, PSK: psk, Closed: true})
 	if err != nil {
 		return nil, err
 	}
-	n.syncTeam()
+	n.refreshTeam()
+	if err := n.startProbes(); err != nil {
+		return nil, err
+	}
 	n.replica, err = consensus.New(consensus.Config{
 		Host:      n.host.Host(),
 		Dir:       filepath.Join(cfg.Dir, "raft"),
@@ -106,7 +121,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		Bootstrap: conf.Creator || cfg.Bootstrap,
 		Timing:    cfg.Timing,
 		OnFatal:   n.onFatal,
-		OnMembers: n.syncTeam,
+		OnMembers: n.refreshTeam,
+		Allow:     n.team.isMember,
+		Online:    n.online,
+		MaxVoters: conf.Voters,
 	})
 	if err != nil {
 		return nil, err
@@ -115,8 +133,22 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
+	n.host.Host().SetStreamHandler(protoRemoved, n.serveRemoved)
+	n.goRun(n.inviteSweep)
 	n.runTime(runCtx)
 	return n, nil
+}
+
+// online says whether a member is reachable: its probes answer.
+func (n *Node) online(p peer.ID) bool { return p == n.ID() || n.monitor.Healthy(p) }
+
+// goRun runs f in a goroutine that Close stops (through ctx) and waits for.
+func (n *Node) goRun(f func(ctx context.Context)) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f(n.ctx)
+	}()
 }
 
 // onFatal is called when a committed entry cannot be applied: the member
@@ -131,32 +163,6 @@ func (n *Node) onFatal(err error) {
 
 // Fatal delivers an error that requires the member to stop.
 func (n *Node) Fatal() <-chan error { return n.fatal }
-
-// syncTeam tells the host who the team is, so it keeps them connected and
-// knows their addresses.
-func (n *Node) syncTeam() {
-	members, err := n.store.Members()
-	if err != nil {
-		n.log.Error("read members", "err", err)
-		return
-	}
-	var ids []peer.ID
-	for _, m := range members {
-		id, err := peer.Decode(m.ID)
-		if err != nil || id == n.host.ID() {
-			continue
-		}
-		var addrs []ma.Multiaddr
-		for _, a := range m.Addrs {
-			if addr, err := ma.NewMultiaddr(a); err == nil {
-				addrs = append(addrs, addr)
-			}
-		}
-		n.host.AddPeer(id, addrs)
-		ids = append(ids, id)
-	}
-	n.host.SetTeam(ids)
-}
 
 // Close stops the member: Raft (handing leadership over first), the host,
 // then storage.
@@ -174,6 +180,7 @@ func (n *Node) closeParts() error {
 	}
 	if n.host != nil {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
+		n.host.Host().RemoveStreamHandler(protoRemoved)
 		n.host.Host().RemoveStreamHandler(protoTime)
 	}
 	errs = append(errs, n.stopDelivery())
@@ -260,7 +267,7 @@ func (n *Node) CreateChannel(ctx context.Context, name string) error {
 	if err := storage.ValidChannelName(name); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	_, err := n.commit(ctx, storage.Op{Kind: storage.OpCreateChannel, Channel: name})
+	_, err := n.commit(ctx, storage.Op{Kind: storage.OpCreateChannel, By: n.ID().String(), Channel: name})
 	return err
 }
 
@@ -295,7 +302,7 @@ func (n *Node) initTeam(ctx context.Context) error {
 	}
 	self := storage.Member{ID: n.ID().String(), Name: n.conf.Name, Role: storage.RoleAdmin,
 		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC()}
-	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, Member: &self}); err != nil {
+	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
 		return err
 	}
 	return n.CreateChannel(ctx, "general")

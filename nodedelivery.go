@@ -18,8 +18,25 @@ import (
 // will be delivered, exactly once, when the team can commit again.
 var ErrQueued = errors.New("not committed yet: the message is queued and will be delivered when the team has quorum")
 
-// startDelivery opens the outbox, starts the drainer, and the liveness
-// probes (a responder for peers, a monitor of the team).
+// startProbes starts the liveness probes: a responder for members and a
+// monitor of the team. They come before consensus, whose autopilot asks
+// the monitor who is online.
+func (n *Node) startProbes() error {
+	var err error
+	n.responder, err = failover.NewResponder(failover.ResponderConfig{Admit: n.team.isMember, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	n.responder.Serve(n.host.Host())
+	n.monitor, err = failover.New(failover.Config{Host: n.host.Host(), Peers: n.teamPeers, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	n.monitor.Start()
+	return nil
+}
+
+// startDelivery opens the outbox and starts the drainer.
 func (n *Node) startDelivery() error {
 	var err error
 	n.outbox, err = storage.OpenOutbox(storage.OutboxConfig{Path: filepath.Join(n.cfg.Dir, storage.OutboxFileName), Logger: n.cfg.Logger})
@@ -31,20 +48,7 @@ func (n *Node) startDelivery() error {
 	if err != nil {
 		return err
 	}
-	if err := n.drain.Start(); err != nil {
-		return err
-	}
-	n.responder, err = failover.NewResponder(failover.ResponderConfig{Admit: n.isMember, Logger: n.cfg.Logger})
-	if err != nil {
-		return err
-	}
-	n.responder.Serve(n.host.Host())
-	n.monitor, err = failover.New(failover.Config{Host: n.host.Host(), Peers: n.teamPeers, Logger: n.cfg.Logger})
-	if err != nil {
-		return err
-	}
-	n.monitor.Start()
-	return nil
+	return n.drain.Start()
 }
 
 func (n *Node) stopDelivery() error {
@@ -64,11 +68,6 @@ func (n *Node) stopDelivery() error {
 	return errors.Join(errs...)
 }
 
-// isMember admits probes from team members only.
-func (n *Node) isMember(p peer.ID) bool {
-	_, err := n.store.Member(p.String())
-	return err == nil
-}
 
 // teamPeers is the team minus this member, for the probes.
 func (n *Node) teamPeers() []peer.ID {
