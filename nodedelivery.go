@@ -68,7 +68,6 @@ func (n *Node) stopDelivery() error {
 	return errors.Join(errs...)
 }
 
-
 // teamPeers is the team minus this member, for the probes.
 func (n *Node) teamPeers() []peer.ID {
 	members, err := n.store.Members()

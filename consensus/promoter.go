@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	autopilot "github.com/hashicorp/raft-autopilot"
 	"github.com/hashicorp/raft"
+	autopilot "github.com/hashicorp/raft-autopilot"
 )
 
 // capPromoter is autopilot's promoter for a team: like the stable
