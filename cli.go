@@ -221,6 +221,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case fatal = <-n.Fatal():
+	case <-n.Removed():
+		fatal = removedError(*data)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

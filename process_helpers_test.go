@@ -424,18 +424,24 @@ func (tm *procTeam) leader() *proc {
 // commit landed in between.
 func (tm *procTeam) waitConverged() map[string][]string {
 	tm.t.Helper()
+	return tm.waitConvergedOn(tm.procs)
+}
+
+// waitConvergedOn is waitConverged over some members only.
+func (tm *procTeam) waitConvergedOn(procs []*proc) map[string][]string {
+	tm.t.Helper()
 	var out map[string][]string
 	var last string
 	applied := func() (uint64, bool) {
 		var idx uint64
-		for i, p := range tm.procs {
+		for i, p := range procs {
 			st, err := p.status()
 			if err != nil {
 				last = err.Error()
 				return 0, false
 			}
 			if i > 0 && st.AppliedIndex != idx {
-				last = fmt.Sprintf("applied index %d on %s, %d on %s", idx, tm.procs[0].name, st.AppliedIndex, p.name)
+				last = fmt.Sprintf("applied index %d on %s, %d on %s", idx, procs[0].name, st.AppliedIndex, p.name)
 				return 0, false
 			}
 			idx = st.AppliedIndex
@@ -449,7 +455,7 @@ func (tm *procTeam) waitConverged() map[string][]string {
 			return false
 		}
 		hs := map[string][]string{}
-		for _, p := range tm.procs {
+		for _, p := range procs {
 			h, err := p.history()
 			if err != nil {
 				last = err.Error()

@@ -108,7 +108,9 @@ func (p *pilot) FetchServerStats(ctx context.Context, servers map[raft.ServerID]
 	self := raft.ServerID(p.r.cfg.Host.ID().String())
 	for id, srv := range servers {
 		if id == self {
+			mu.Lock() // the fetches below write to out concurrently
 			out[id] = localStats(p.r.raft)
+			mu.Unlock()
 			continue
 		}
 		if srv.NodeStatus != autopilot.NodeAlive {
