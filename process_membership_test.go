@@ -49,8 +49,12 @@ func TestProcessTeamOfFive(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []memberRow
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		t.Fatalf("members --json: %v: %q", err, out)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r memberRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("members --json: %v: %q", err, line)
+		}
+		rows = append(rows, r)
 	}
 	voters := 0
 	for _, r := range rows {

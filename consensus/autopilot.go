@@ -84,8 +84,10 @@ func (p *pilot) KnownServers() map[raft.ServerID]*autopilot.Server {
 			st = autopilot.NodeAlive
 		}
 		id := raft.ServerID(m.ID)
+		// NodeType matters: autopilot counts only potential voters when it
+		// decides whether retiring a dead voter is safe.
 		out[id] = &autopilot.Server{ID: id, Name: m.Name, Address: raft.ServerAddress(m.ID), NodeStatus: st,
-			IsLeader: m.ID == self}
+			IsLeader: m.ID == self, NodeType: autopilot.NodeVoter}
 	}
 	return out
 }
@@ -193,4 +195,20 @@ func (r *Replica) fetchStats(ctx context.Context, id peer.ID) (*autopilot.Server
 		return nil, err
 	}
 	return &autopilot.ServerStats{LastTerm: rep.Term, LastIndex: rep.LastIndex, LastContact: time.Duration(rep.LastContact)}, nil
+}
+
+// Healthy reports, while this member leads, since when each member has
+// been healthy in autopilot's eyes (absent: not healthy, or not leading).
+func (r *Replica) Healthy() map[string]time.Time {
+	s := r.pilot.state()
+	out := map[string]time.Time{}
+	if s == nil || r.raft.State() != raft.Leader {
+		return out
+	}
+	for id, srv := range s.Servers {
+		if srv.Health.Healthy {
+			out[string(id)] = srv.Health.StableSince
+		}
+	}
+	return out
 }

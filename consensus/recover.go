@@ -28,11 +28,31 @@ func Recover(cfg Config) error {
 	rc := raftConfig(cfg, log)
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(rc.LocalID))
 	conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(rc.LocalID), Suffrage: raft.Voter}}}
-	err = raft.RecoverCluster(rc, f, logs, logs, snaps, trans, conf)
+	err = raft.RecoverCluster(rc, releasingFSM{f}, logs, logs, snaps, trans, conf)
 	f.close() // writes whatever the applier still holds
 	err = errors.Join(err, fatal, logs.Close(), trans.Close())
 	if err != nil {
 		return fmt.Errorf("consensus: recover: %w", err)
 	}
 	return nil
+}
+
+// releasingFSM releases each snapshot once persisted: RecoverCluster never
+// calls Release (hashicorp/raft v1.8.0), and our snapshot holds a bbolt
+// read transaction that would otherwise keep the store from closing.
+type releasingFSM struct{ *fsm }
+
+func (f releasingFSM) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := f.fsm.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return releaseAfterPersist{s}, nil
+}
+
+type releaseAfterPersist struct{ raft.FSMSnapshot }
+
+func (s releaseAfterPersist) Persist(sink raft.SnapshotSink) error {
+	defer s.Release()
+	return s.FSMSnapshot.Persist(sink)
 }
