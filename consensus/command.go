@@ -17,6 +17,17 @@ var ErrBadCommand = errors.New("consensus: malformed command")
 // docs/protocol.md describes each version.
 const commandVersion byte = 2
 
+// opReply is the wire kind of a message with a parent; in memory it is an
+// OpMessage whose envelope has ReplyTo.
+const opReply storage.OpKind = 10
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // maxOpsPerCommand bounds what a decoder will allocate for one entry.
 const maxOpsPerCommand = 1 << 16
 
@@ -38,6 +49,10 @@ type command struct {
 //	          4 remove member: string by, string target
 //	          5 set role: string by, string target, string role
 //	          6 invite: string by, string id, string key, time expires
+//	          7 edit: string by, string target, string text
+//	          8 delete: string by, string target
+//	          9 react: string by, string target, string emoji, byte remove (0 or 1)
+//	          10 reply: envelope, string reply_to (a message answering another)
 func encodeCommand(c command) ([]byte, error) {
 	b := make([]byte, 0, 64+len(c.Ops)*320)
 	b = append(b, commandVersion)
@@ -49,6 +64,12 @@ func encodeCommand(c command) ([]byte, error) {
 func appendOps(b []byte, ops []storage.Op) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
+		if op.Kind == storage.OpMessage && op.Message.ReplyTo != "" {
+			b = append(b, byte(opReply))
+			b = storage.AppendEnvelope(b, op.Message)
+			b = storage.AppendString(b, op.Message.ReplyTo)
+			continue
+		}
 		b = append(b, byte(op.Kind))
 		switch op.Kind {
 		case storage.OpMessage:
@@ -80,6 +101,18 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 			b = storage.AppendString(b, op.Invite.ID)
 			b = storage.AppendString(b, op.Invite.Key)
 			b = storage.AppendTime(b, op.Invite.Expires)
+		case storage.OpEdit:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+			b = storage.AppendString(b, op.Text)
+		case storage.OpDelete:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+		case storage.OpReact:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+			b = storage.AppendString(b, op.Text)
+			b = append(b, boolByte(op.Remove))
 		}
 	}
 	return b
@@ -115,6 +148,13 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 		case storage.OpMessage:
 			e := r.Envelope()
 			op.Message = &e
+		case opReply:
+			e := r.Envelope()
+			e.ReplyTo = r.String()
+			op.Kind, op.Message = storage.OpMessage, &e
+			if r.Err() == nil && e.ReplyTo == "" {
+				return nil, fmt.Errorf("%w: op %d: reply without a parent", ErrBadCommand, i)
+			}
 		case storage.OpCreateChannel:
 			op.By, op.Channel = r.String(), r.String()
 		case storage.OpAddMember:
@@ -136,6 +176,21 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 		case storage.OpInvite:
 			op.By = r.String()
 			op.Invite = &storage.Invite{ID: r.String(), Key: r.String(), Expires: r.Time()}
+		case storage.OpEdit:
+			op.By, op.Target, op.Text = r.String(), r.String(), r.String()
+		case storage.OpDelete:
+			op.By, op.Target = r.String(), r.String()
+		case storage.OpReact:
+			op.By, op.Target, op.Text = r.String(), r.String(), r.String()
+			switch r.Byte() {
+			case 0:
+			case 1:
+				op.Remove = true
+			default:
+				if r.Err() == nil {
+					return nil, fmt.Errorf("%w: op %d: bad remove flag", ErrBadCommand, i)
+				}
+			}
 		default:
 			if r.Err() == nil {
 				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
@@ -173,7 +228,7 @@ func checkOpShape(op storage.Op) error {
 		if op.Member == nil || op.Member.ID == "" {
 			return errors.New("member op without member")
 		}
-	case storage.OpRemoveMember, storage.OpSetRole:
+	case storage.OpRemoveMember, storage.OpSetRole, storage.OpEdit, storage.OpDelete, storage.OpReact:
 		if op.Target == "" {
 			return errors.New("member op without target")
 		}

@@ -19,6 +19,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: storage.OpRemoveMember, By: "q", Target: "p"},
 		{Kind: storage.OpSetRole, By: "q", Target: "p", Role: storage.RoleAdmin},
 		{Kind: storage.OpInvite, By: "q", Invite: &storage.Invite{ID: "t2", Key: "k", Expires: at}},
+		{Kind: storage.OpEdit, By: "p", Target: "a", Text: "hi!"},
+		{Kind: storage.OpDelete, By: "p", Target: "a"},
+		{Kind: storage.OpReact, By: "q", Target: "a", Text: "👍", Remove: true},
+		{Kind: storage.OpReact, By: "q", Target: "a", Text: "🎉"},
+		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "b", Author: "q", Channel: "dev", Text: "re", SentAt: at, ReplyTo: "a"}},
 	}}
 	b, err := encodeCommand(in)
 	if err != nil {
@@ -48,6 +53,8 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"member op without id", []byte{commandVersion, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0}},
 		{"channel op without name", []byte{commandVersion, 0, 1, 2, 0, 0}},
 		{"remove op without target", []byte{commandVersion, 0, 1, 4, 0, 0}},
+		{"react with a bad flag", []byte{commandVersion, 0, 1, 9, 0, 1, 'a', 0, 7}},
+		{"reply without parent", []byte{commandVersion, 0, 1, 10, 1, 'i', 1, 'a', 1, 'c', 1, 't', 0, 0}},
 		{"version 1", []byte{1, 0, 0}},
 		{"trailing bytes", []byte{commandVersion, 0, 0, 9}},
 		{"invalid utf8", []byte{commandVersion, 0, 1, 2, 0, 2, 0xff, 0xfe}},

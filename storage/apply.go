@@ -83,6 +83,7 @@ type applier struct {
 	members  *bolt.Bucket
 	invites  *bolt.Bucket
 	removed  *bolt.Bucket
+	reacts   *bolt.Bucket
 	ids      *bolt.Bucket
 	messages *bolt.Bucket
 	chans    map[string]*Channel // nil value: known not to exist
@@ -101,12 +102,13 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		members:  tx.Bucket(bucketMembers),
 		invites:  tx.Bucket(bucketInvites),
 		removed:  tx.Bucket(bucketRemoved),
+		reacts:   tx.Bucket(bucketReactions),
 		ids:      tx.Bucket(bucketIDs),
 		messages: tx.Bucket(bucketMessages),
 		chans:    make(map[string]*Channel),
 		dirty:    make(map[string]bool),
 	}
-	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.ids == nil || a.messages == nil {
+	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.ids == nil || a.messages == nil {
 		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
 	return a, nil
@@ -131,6 +133,12 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 		return a.setRole(op)
 	case OpInvite:
 		return a.invite(op)
+	case OpEdit:
+		return a.edit(e, op)
+	case OpDelete:
+		return a.delete(op)
+	case OpReact:
+		return a.react(op)
 	default:
 		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
 	}

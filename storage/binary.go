@@ -16,7 +16,9 @@ import (
 //	string   = uvarint length, bytes (valid UTF-8)
 //	time     = varint Unix nanoseconds, 0 for the zero time
 //	envelope = string id, string author, string channel, string text, time sent_at
-//	message  = envelope, uvarint seq, time committed_at, uvarint index
+//	message  = envelope, uvarint seq, time committed_at, uvarint index,
+//	           [uvarint flags, string reply_to if flags&1, time edited_at if flags&2]
+//	           (flags&4: deleted; no flags at all: 0, as before replies and edits)
 
 // ErrShortBuffer and ErrBadEncoding are returned by Reader for bytes that do
 // not decode; they are wrapped by callers into their own sentinels.
@@ -52,18 +54,47 @@ func AppendEnvelope(b []byte, e *Envelope) []byte {
 	return AppendTime(b, e.SentAt)
 }
 
+// Flags of a stored message's optional tail.
+const (
+	msgReply   = 1
+	msgEdited  = 2
+	msgDeleted = 4
+	msgKnown   = msgReply | msgEdited | msgDeleted
+)
+
 // AppendMessage appends m in the binary form.
 func AppendMessage(b []byte, m *Message) []byte {
 	b = AppendEnvelope(b, &m.Envelope)
 	b = binary.AppendUvarint(b, m.Seq)
 	b = AppendTime(b, m.CommittedAt)
-	return binary.AppendUvarint(b, m.Index)
+	b = binary.AppendUvarint(b, m.Index)
+	var flags uint64
+	if m.ReplyTo != "" {
+		flags |= msgReply
+	}
+	if !m.EditedAt.IsZero() {
+		flags |= msgEdited
+	}
+	if m.Deleted {
+		flags |= msgDeleted
+	}
+	if flags == 0 {
+		return b
+	}
+	b = binary.AppendUvarint(b, flags)
+	if m.ReplyTo != "" {
+		b = AppendString(b, m.ReplyTo)
+	}
+	if !m.EditedAt.IsZero() {
+		b = AppendTime(b, m.EditedAt)
+	}
+	return b
 }
 
 // messageSize is an upper bound of m's binary size, so it is encoded with
 // one allocation.
 func messageSize(m *Message) int {
-	return len(m.ID) + len(m.Author) + len(m.Channel) + len(m.Text) + 4*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
+	return len(m.ID) + len(m.Author) + len(m.Channel) + len(m.Text) + len(m.ReplyTo) + 10*binary.MaxVarintLen64
 }
 
 // Reader decodes the binary form. The first error sticks: callers read a
@@ -155,9 +186,25 @@ func (r *Reader) Envelope() Envelope {
 	return Envelope{ID: r.String(), Author: r.String(), Channel: r.String(), Text: r.String(), SentAt: r.Time()}
 }
 
-// Message reads a message.
+// Message reads a message, with its optional tail when bytes remain.
 func (r *Reader) Message() Message {
-	return Message{Envelope: r.Envelope(), Seq: r.Uvarint(), CommittedAt: r.Time(), Index: r.Uvarint()}
+	m := Message{Envelope: r.Envelope(), Seq: r.Uvarint(), CommittedAt: r.Time(), Index: r.Uvarint()}
+	if r.err != nil || len(r.b) == 0 {
+		return m
+	}
+	flags := r.Uvarint()
+	if flags&^msgKnown != 0 {
+		r.fail(fmt.Errorf("%w: message flags %#x", ErrBadEncoding, flags))
+		return m
+	}
+	if flags&msgReply != 0 {
+		m.ReplyTo = r.String()
+	}
+	if flags&msgEdited != 0 {
+		m.EditedAt = r.Time()
+	}
+	m.Deleted = flags&msgDeleted != 0
+	return m
 }
 
 // decodeMessage decodes a stored message value; only this package writes

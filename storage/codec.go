@@ -16,6 +16,8 @@ var (
 	bucketMessages = []byte("messages")
 	bucketInvites  = []byte("invites")
 	bucketRemoved  = []byte("removed")
+	// bucketReactions keys are message ID, 0, emoji, 0, member ID.
+	bucketReactions = []byte("reactions")
 
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")

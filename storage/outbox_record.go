@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // The outbox record, in the binary form of binary.go:
@@ -14,7 +15,11 @@ import (
 // The Seq is the key, not part of the record. The mutable fields come first
 // so a state change rewrites the header and copies the envelope bytes as
 // they are.
-const outboxRecordVersion = 1
+const outboxRecordVersion = 2
+
+// outboxRecordV1 records (before replies) have no reply link after the
+// envelope; they are read as version 2 records with an empty one.
+const outboxRecordV1 = 1
 
 // Record codes of the states; on disk, never renumber.
 const (
@@ -55,7 +60,13 @@ func outboxHeaderSize(e *OutboxEntry) int {
 // outboxRecordSize is an upper bound of a whole record's binary size.
 func outboxRecordSize(e *OutboxEntry, env *Envelope) int {
 	return outboxHeaderSize(e) + len(env.ID) + len(env.Author) + len(env.Channel) + len(env.Text) +
-		5*binary.MaxVarintLen64
+		len(env.ReplyTo) + 6*binary.MaxVarintLen64
+}
+
+// appendOutboxEnvelope appends the envelope that ends a record: the
+// envelope's binary form, then its ReplyTo ("" for none).
+func appendOutboxEnvelope(b []byte, env *Envelope) []byte {
+	return AppendString(AppendEnvelope(b, env), env.ReplyTo)
 }
 
 // appendOutboxHeader appends the record fields of e that precede the
@@ -80,7 +91,7 @@ func outboxRecordState(b []byte) (OutboxState, error) {
 	if len(b) < 2 {
 		return "", fmt.Errorf("%w: outbox record of %d bytes", ErrCorrupt, len(b))
 	}
-	if b[0] != outboxRecordVersion {
+	if b[0] != outboxRecordVersion && b[0] != outboxRecordV1 {
 		return "", fmt.Errorf("%w: outbox record version %d", ErrCorrupt, b[0])
 	}
 	s, ok := outboxStateOf(b[1])
@@ -107,7 +118,11 @@ func splitOutboxRecord(seq uint64, b []byte) (OutboxEntry, []byte, error) {
 		return OutboxEntry{}, nil, fmt.Errorf("%w: outbox entry %d: %d attempts", ErrCorrupt, seq, attempts)
 	}
 	e.Attempts = int(attempts)
-	return e, b[len(b)-r.Len():], nil
+	env := b[len(b)-r.Len():]
+	if b[0] == outboxRecordV1 {
+		env = append(slices.Clip(env), 0) // the empty reply link of version 2
+	}
+	return e, env, nil
 }
 
 // decodeOutboxRecord decodes a whole stored record; only this package writes
@@ -119,6 +134,7 @@ func decodeOutboxRecord(seq uint64, b []byte) (OutboxEntry, error) {
 	}
 	r := NewReader(env)
 	e.Envelope = r.Envelope()
+	e.Envelope.ReplyTo = r.String()
 	if r.Err() != nil {
 		return OutboxEntry{}, fmt.Errorf("%w: outbox entry %d: envelope: %v", ErrCorrupt, seq, r.Err())
 	}

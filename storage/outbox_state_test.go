@@ -419,9 +419,10 @@ func TestOutboxRecordRoundTrip(t *testing.T) {
 		{Envelope: outEnv("b"), State: OutboxSent, Attempts: 3, QueuedAt: t0, SentAt: t0.Add(time.Second), Index: 1 << 40},
 		{Envelope: outEnv("c"), State: OutboxFailed, Reason: "unknown channel", Attempts: maxAttempts},
 		{Envelope: Envelope{ID: "ü", Author: "x", Channel: "g", Text: "ünï"}, State: OutboxQueued},
+		{Envelope: Envelope{ID: "r", Author: "x", Channel: "g", Text: "re", ReplyTo: "ü"}, State: OutboxQueued},
 	}
 	for _, want := range tests {
-		b := AppendEnvelope(appendOutboxHeader(nil, &want), &want.Envelope)
+		b := appendOutboxEnvelope(appendOutboxHeader(nil, &want), &want.Envelope)
 		got, err := decodeOutboxRecord(want.Seq, b)
 		if err != nil {
 			t.Fatalf("decode(%+v): %v", want, err)
@@ -485,4 +486,15 @@ func FuzzOutboxRecord(f *testing.F) {
 			t.Fatalf("header rewrite = %+v, %v; want %+v", e3, err, e)
 		}
 	})
+}
+
+// TestOutboxRecordV1 reads a record written before replies existed.
+func TestOutboxRecordV1(t *testing.T) {
+	want := OutboxEntry{Envelope: outEnv("old"), State: OutboxQueued, QueuedAt: t0}
+	b := AppendEnvelope(appendOutboxHeader(nil, &want), &want.Envelope)
+	b[0] = outboxRecordV1
+	got, err := decodeOutboxRecord(0, b)
+	if err != nil || !sameEntry(got, want) {
+		t.Fatalf("version 1 record: %+v, %v", got, err)
+	}
 }

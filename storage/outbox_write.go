@@ -22,7 +22,7 @@ func (o *Outbox) Put(e Envelope, now time.Time) (OutboxEntry, error) {
 		return OutboxEntry{}, fmt.Errorf("storage: outbox put %q: %w", e.ID, err)
 	}
 	head := OutboxEntry{State: OutboxQueued, QueuedAt: now}
-	rec := AppendEnvelope(appendOutboxHeader(make([]byte, 0, outboxRecordSize(&head, &e)), &head), &e)
+	rec := appendOutboxEnvelope(appendOutboxHeader(make([]byte, 0, outboxRecordSize(&head, &e)), &head), &e)
 	// The entry returned is what a later Get will read (times in UTC at
 	// nanosecond precision).
 	out, err := decodeOutboxRecord(0, rec)

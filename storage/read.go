@@ -86,6 +86,7 @@ func (s *Store) History(channel string, q Query) ([]Message, error) {
 			if err != nil {
 				return err
 			}
+			m.Reactions = reactionsOf(tx, m.ID)
 			out = append(out, m)
 		}
 		slices.Reverse(out)
@@ -142,6 +143,7 @@ func (s *Store) Lookup(id string) (Message, error) {
 			return err
 		}
 		m, err = getMessage(tx.Bucket(bucketMessages), name, seq)
+		m.Reactions = reactionsOf(tx, id)
 		return err
 	})
 	if err != nil {

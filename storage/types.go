@@ -10,6 +10,10 @@ type Envelope struct {
 	Channel string    `json:"channel"`
 	Text    string    `json:"text"`
 	SentAt  time.Time `json:"sent_at"` // author's (corrected) clock when sent
+	// ReplyTo is the ID of the message this one answers ("": none). A
+	// reply is stored even if its parent is unknown, so that a committed
+	// message is never dropped.
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // Message is an envelope after commit: its place in the channel and the
@@ -19,6 +23,11 @@ type Message struct {
 	Seq         uint64    `json:"seq"`
 	CommittedAt time.Time `json:"committed_at"`
 	Index       uint64    `json:"index"` // Raft log index of the entry that carried it
+	EditedAt    time.Time `json:"edited_at,omitzero"` // commit time of the latest edit
+	Deleted     bool      `json:"deleted,omitempty"`  // deleted: Text is empty
+	// Reactions maps an emoji to the members who reacted with it, sorted;
+	// filled by reads.
+	Reactions map[string][]string `json:"reactions,omitempty"`
 }
 
 // Channel is a named stream of messages.
@@ -54,6 +63,9 @@ const (
 	OpRemoveMember  OpKind = 4 // remove member Target (an admin, or the member itself leaving)
 	OpSetRole       OpKind = 5 // give member Target the Role (admins only)
 	OpInvite        OpKind = 6 // record Invite, so its holder can redeem it once (admins only)
+	OpEdit          OpKind = 7 // replace the Text of message Target (its author only)
+	OpDelete        OpKind = 8 // delete message Target (its author or an admin)
+	OpReact         OpKind = 9 // add (or, with Remove, take back) By's reaction Text to message Target
 )
 
 // Op is one state change inside a replicated entry. Exactly one of the
@@ -71,6 +83,8 @@ type Op struct {
 	Target  string    `json:"x,omitempty"` // OpRemoveMember, OpSetRole: the member's ID
 	Role    string    `json:"r,omitempty"` // OpSetRole
 	Invite  *Invite   `json:"i,omitempty"`
+	Text    string    `json:"s,omitempty"` // OpEdit: the new text; OpReact: the emoji
+	Remove  bool      `json:"rm,omitempty"` // OpReact: take the reaction back
 }
 
 // Invite is an invitation an admin issued. The invite code carries the

@@ -1,0 +1,171 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Edits, deletions and reactions refer to a message by ID. Like membership
+// ops they are refused deterministically (Result.Err), identically on
+// every member; the texts are replicated and must not change.
+const (
+	refNoSuchMessage = "no such message"
+	refNotAuthor     = "only the author can edit a message"
+	refNotYours      = "only the author or an admin can delete a message"
+	refIsDeleted     = "the message was deleted"
+	refBadEmoji      = "a reaction is one emoji or a short word (up to 32 bytes, no spaces)"
+)
+
+// maxReactionBytes bounds a reaction's text.
+const maxReactionBytes = 32
+
+// target finds the stored message with this ID: its bucket, key and value.
+func (a *applier) target(id string) (*bolt.Bucket, []byte, *Message, error) {
+	v := a.ids.Get([]byte(id))
+	if v == nil {
+		return nil, nil, nil, nil
+	}
+	name, seq, err := decodeIDValue(v)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b := a.messages.Bucket([]byte(name))
+	if b == nil {
+		return nil, nil, nil, fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, name)
+	}
+	m, err := getMessage(a.messages, name, seq)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return b, seqKey(seq), &m, nil
+}
+
+func (a *applier) putMessage(b *bolt.Bucket, key []byte, m *Message) error {
+	return b.Put(key, AppendMessage(make([]byte, 0, messageSize(m)), m))
+}
+
+// edit replaces a message's text; only its author may, and not once it is
+// deleted. The message keeps its place; EditedAt is the edit's commit time.
+func (a *applier) edit(e Entry, op Op) (Result, error) {
+	b, key, m, err := a.target(op.Target)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case m == nil:
+		return Result{Err: refNoSuchMessage}, nil
+	case m.Author != op.By:
+		return Result{Err: refNotAuthor}, nil
+	case m.Deleted:
+		return Result{Err: refIsDeleted}, nil
+	}
+	edited := m.Envelope
+	edited.Text = op.Text
+	if err := ValidateEnvelope(edited); err != nil {
+		return Result{Err: err.Error()}, nil
+	}
+	m.Text, m.EditedAt = op.Text, e.CommittedAt.UTC()
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.putMessage(b, key, m)
+}
+
+// delete blanks a message (its author or an admin). The message keeps its
+// place so the channel's order and seqs stay; reads show it as deleted.
+func (a *applier) delete(op Op) (Result, error) {
+	b, key, m, err := a.target(op.Target)
+	if err != nil || m == nil {
+		return Result{Err: refNoSuchMessage}, err
+	}
+	if m.Author != op.By {
+		if r, err := a.role(op.By); err != nil || r != RoleAdmin {
+			return Result{Err: refNotYours}, err
+		}
+	}
+	if m.Deleted {
+		return Result{Channel: m.Channel, Seq: m.Seq}, nil // idempotent
+	}
+	m.Text, m.Deleted = "", true
+	if err := a.putMessage(b, key, m); err != nil {
+		return Result{}, err
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.clearReactions(op.Target)
+}
+
+func validReaction(s string) bool {
+	if s == "" || len(s) > maxReactionBytes || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func reactionKey(id, emoji, member string) []byte {
+	return fmt.Appendf(nil, "%s\x00%s\x00%s", id, emoji, member)
+}
+
+// react records (or with Remove takes back) a member's reaction. Setting
+// the state rather than toggling keeps a retried op harmless.
+func (a *applier) react(op Op) (Result, error) {
+	if r, err := a.role(op.By); err != nil || r == "" {
+		return Result{Err: refNotMember}, err
+	}
+	if !validReaction(op.Text) {
+		return Result{Err: refBadEmoji}, nil
+	}
+	_, _, m, err := a.target(op.Target)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case m == nil:
+		return Result{Err: refNoSuchMessage}, nil
+	case m.Deleted:
+		return Result{Err: refIsDeleted}, nil
+	}
+	k := reactionKey(op.Target, op.Text, op.By)
+	if op.Remove {
+		return Result{Channel: m.Channel, Seq: m.Seq}, a.reacts.Delete(k)
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.reacts.Put(k, nil)
+}
+
+func (a *applier) clearReactions(id string) error {
+	prefix := append([]byte(id), 0)
+	c := a.reacts.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := a.reacts.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reactionsOf reads a message's reactions in a read transaction: emoji →
+// sorted member IDs, nil when there are none.
+func reactionsOf(tx *bolt.Tx, id string) map[string][]string {
+	prefix := append([]byte(id), 0)
+	var out map[string][]string
+	c := tx.Bucket(bucketReactions).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		rest := k[len(prefix):]
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		emoji := string(rest[:i])
+		out[emoji] = append(out[emoji], string(rest[i+1:]))
+	}
+	for _, ms := range out {
+		slices.Sort(ms)
+	}
+	return out
+}
