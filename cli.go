@@ -34,6 +34,10 @@ var commands = map[string]command{
 	"outbox":   listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
 	"members":  listCmd("members", "/v1/members", printMemberRow, ""),
 	"remove":   cmdRemove,
+	"edit":     cmdEdit,
+	"delete":   cmdDelete,
+	"react":    cmdReact,
+	"reply":    cmdReply,
 	"role":     cmdRole,
 	"recover":  cmdRecover,
 }
@@ -292,6 +296,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(c.stream(ctx, pw, "/v1/history", q)) }()
 	dec := json.NewDecoder(pr)
+	seen := map[string]historyRow{}
 	for {
 		var row historyRow
 		if err := dec.Decode(&row); err != nil {
@@ -301,8 +306,7 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 			pr.CloseWithError(err)
 			return err
 		}
-		at, _ := time.Parse(time.RFC3339Nano, row.CommittedAt)
-		fmt.Fprintf(stdout, "%s  %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), orDefault(row.AuthorName, row.Author), row.Text)
+		printHistoryRow(stdout, row, seen)
 	}
 }
 

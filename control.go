@@ -59,6 +59,9 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/channels", cs.createChannel)
 	mux.HandleFunc("GET /v1/status", cs.status)
 	mux.HandleFunc("POST /v1/invite", cs.invite)
+	mux.HandleFunc("POST /v1/edit", cs.chatOp)
+	mux.HandleFunc("POST /v1/delete", cs.chatOp)
+	mux.HandleFunc("POST /v1/react", cs.chatOp)
 	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)
 	mux.HandleFunc("POST /v1/members/role", cs.memberChange)
 	mux.HandleFunc("GET /v1/time", cs.time)
@@ -108,6 +111,7 @@ type sendRequest struct {
 	Text      string `json:"text"`
 	TimeoutMS int64  `json:"timeout_ms"`
 	NoWait    bool   `json:"no_wait"` // answer once the message is queued
+	ReplyTo   string `json:"reply_to"` // the message this one answers (its channel is used)
 }
 
 func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
@@ -122,11 +126,13 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	send := cs.node.Send
-	if req.NoWait {
-		send = cs.node.SendNoWait
+	var id string
+	var err error
+	if req.ReplyTo != "" {
+		id, err = cs.node.Reply(ctx, req.ReplyTo, req.Text, !req.NoWait)
+	} else {
+		id, err = cs.node.send(ctx, storage.Envelope{Channel: orDefault(req.Channel, "general"), Text: req.Text}, !req.NoWait)
 	}
-	id, err := send(ctx, orDefault(req.Channel, "general"), req.Text)
 	if errors.Is(err, ErrQueued) {
 		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
 		return
@@ -138,17 +144,6 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
-// historyRow is one line of `concord history --json`.
-type historyRow struct {
-	ID          string `json:"id"`
-	Channel     string `json:"channel"`
-	Seq         uint64 `json:"seq"`
-	Author      string `json:"author"`
-	AuthorName  string `json:"author_name"`
-	Text        string `json:"text"`
-	SentAt      string `json:"sent_at"`
-	CommittedAt string `json:"committed_at"`
-}
 
 func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
 	channel := orDefault(r.URL.Query().Get("channel"), "general")
@@ -169,9 +164,7 @@ func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	for _, m := range msgs {
-		_ = enc.Encode(historyRow{ID: m.ID, Channel: m.Channel, Seq: m.Seq, Author: m.Author,
-			AuthorName: names[m.Author], Text: m.Text,
-			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), CommittedAt: m.CommittedAt.UTC().Format(time.RFC3339Nano)})
+		_ = enc.Encode(newHistoryRow(m, names))
 	}
 }
 

@@ -24,6 +24,10 @@ commands:
             headless (--headless forces it; needs init or join first)
   send      send a message and wait until it is committed
   history   print a channel's messages
+  reply     answer a message (in its channel); prints the new message's ID
+  edit      change the text of one of your messages
+  delete    delete a message (yours; any, for an admin)
+  react     add or take back an emoji reaction on a message
   channels  list or create channels
   status    print this member's view of the team
   invite    print a single-use invite code (admins; --ttl, default 24h)

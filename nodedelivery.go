@@ -86,26 +86,22 @@ func (n *Node) teamPeers() []peer.ID {
 // Send queues a message (durably) and waits until it is committed. When ctx
 // ends first the message stays queued and the error wraps ErrQueued.
 func (n *Node) Send(ctx context.Context, channel, text string) (string, error) {
-	return n.send(ctx, channel, text, true)
+	return n.send(ctx, storage.Envelope{Channel: channel, Text: text}, true)
 }
 
 // SendNoWait returns as soon as the message is safe in the outbox.
 func (n *Node) SendNoWait(ctx context.Context, channel, text string) (string, error) {
-	return n.send(ctx, channel, text, false)
+	return n.send(ctx, storage.Envelope{Channel: channel, Text: text}, false)
 }
 
-func (n *Node) send(ctx context.Context, channel, text string, wait bool) (string, error) {
-	env := storage.Envelope{
-		ID:      newMessageID(),
-		Author:  n.host.ID().String(),
-		Channel: channel,
-		Text:    text,
-		SentAt:  n.clock.Now().UTC(),
-	}
+// send gives env (channel, text and, for a reply, its parent) an ID, this
+// member as author and the corrected time, and delivers it.
+func (n *Node) send(ctx context.Context, env storage.Envelope, wait bool) (string, error) {
+	env.ID, env.Author, env.SentAt = newMessageID(), n.host.ID().String(), n.clock.Now().UTC()
 	if err := storage.ValidateEnvelope(env); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := n.checkChannel(ctx, channel); err != nil {
+	if err := n.checkChannel(ctx, env.Channel); err != nil {
 		return "", err
 	}
 	// The drainer may propose it while the outbox write is under way: the

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"concord/storage"
+)
+
+// Reply sends text as an answer to message parent, in parent's channel.
+// Like Send it waits for the commit (wait) and leaves the message queued
+// when the team has no quorum.
+func (n *Node) Reply(ctx context.Context, parent, text string, wait bool) (string, error) {
+	p, err := n.message(ctx, parent)
+	if err != nil {
+		return "", err
+	}
+	return n.send(ctx, storage.Envelope{Channel: p.Channel, Text: text, ReplyTo: p.ID}, wait)
+}
+
+// message finds a committed message by ID. A message just committed
+// through another member may not have reached this one yet: it waits a
+// little (lookupWait) for entries to arrive before saying it does not exist.
+func (n *Node) message(ctx context.Context, id string) (storage.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupWait)
+	defer cancel()
+	for {
+		m, err := n.store.Lookup(id)
+		if !errors.Is(err, storage.ErrNotFound) {
+			return m, err
+		}
+		if err := n.replica.WaitApplied(ctx, n.store.AppliedIndex()+1); err != nil {
+			return m, fmt.Errorf("%w: no message has the ID %q", ErrInvalid, id)
+		}
+	}
+}
+
+// lookupWait bounds how long a lookup waits for a message to arrive.
+const lookupWait = 2 * time.Second
+
+// Edit replaces the text of one of this member's messages.
+func (n *Node) Edit(ctx context.Context, id, text string) error {
+	_, err := n.commit(ctx, storage.Op{Kind: storage.OpEdit, By: n.ID().String(), Target: id, Text: text})
+	return err
+}
+
+// Delete deletes a message (this member's own, or anyone's for an admin).
+func (n *Node) Delete(ctx context.Context, id string) error {
+	_, err := n.commit(ctx, storage.Op{Kind: storage.OpDelete, By: n.ID().String(), Target: id})
+	return err
+}
+
+// React toggles this member's reaction emoji on a message and reports
+// whether it is now on. The op itself says "on" or "off", so a retry
+// cannot flip it back.
+func (n *Node) React(ctx context.Context, id, emoji string) (bool, error) {
+	m, err := n.message(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	self := n.ID().String()
+	on := !slices.Contains(m.Reactions[emoji], self)
+	_, err = n.commit(ctx, storage.Op{Kind: storage.OpReact, By: self, Target: id, Text: emoji, Remove: !on})
+	return on, err
+}
+
+// chatOpRequest is the body of /v1/edit, /v1/delete and /v1/react.
+type chatOpRequest struct {
+	ID    string `json:"id"`
+	Text  string `json:"text,omitempty"`
+	Emoji string `json:"emoji,omitempty"`
+}
+
+func (cs *controlServer) chatOp(w http.ResponseWriter, r *http.Request) {
+	var req chatOpRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	out := map[string]any{"id": req.ID}
+	var err error
+	switch r.URL.Path {
+	case "/v1/edit":
+		err = cs.node.Edit(ctx, req.ID, req.Text)
+	case "/v1/delete":
+		err = cs.node.Delete(ctx, req.ID)
+	default:
+		var on bool
+		on, err = cs.node.React(ctx, req.ID, req.Emoji)
+		out["on"] = on
+	}
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// historyRow is one line of `concord history --json`.
+type historyRow struct {
+	ID          string              `json:"id"`
+	Channel     string              `json:"channel"`
+	Seq         uint64              `json:"seq"`
+	Author      string              `json:"author"`
+	AuthorName  string              `json:"author_name"`
+	Text        string              `json:"text"`
+	SentAt      string              `json:"sent_at"`
+	CommittedAt string              `json:"committed_at"`
+	ReplyTo     string              `json:"reply_to,omitempty"`
+	EditedAt    string              `json:"edited_at,omitempty"`
+	Deleted     bool                `json:"deleted,omitempty"`
+	Reactions   map[string][]string `json:"reactions,omitempty"` // emoji → member names
+}
+
+func newHistoryRow(m storage.Message, names map[string]string) historyRow {
+	row := historyRow{ID: m.ID, Channel: m.Channel, Seq: m.Seq, Author: m.Author, AuthorName: names[m.Author],
+		Text: m.Text, SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), CommittedAt: m.CommittedAt.UTC().Format(time.RFC3339Nano),
+		ReplyTo: m.ReplyTo, Deleted: m.Deleted}
+	if !m.EditedAt.IsZero() {
+		row.EditedAt = m.EditedAt.UTC().Format(time.RFC3339Nano)
+	}
+	for emoji, ids := range m.Reactions {
+		if row.Reactions == nil {
+			row.Reactions = map[string][]string{}
+		}
+		for _, id := range ids {
+			row.Reactions[emoji] = append(row.Reactions[emoji], orDefault(names[id], id))
+		}
+	}
+	return row
+}

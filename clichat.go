@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// printHistoryRow prints one message the way a person reads a channel;
+// seen holds the rows printed before it, to quote a reply's parent.
+func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
+	seen[row.ID] = row
+	at, _ := time.Parse(time.RFC3339Nano, row.CommittedAt)
+	text := row.Text
+	switch {
+	case row.Deleted:
+		text = "(message deleted)"
+	case row.EditedAt != "":
+		text += " (edited)"
+	}
+	if row.ReplyTo != "" {
+		quote := "an earlier message"
+		if p, ok := seen[row.ReplyTo]; ok {
+			quote = orDefault(p.AuthorName, p.Author) + ": " + clip(p.Text, 40)
+		}
+		text = "(↪ " + quote + ") " + text
+	}
+	var reacts []string
+	for emoji, who := range row.Reactions {
+		reacts = append(reacts, fmt.Sprintf("%s %d", emoji, len(who)))
+	}
+	slices.Sort(reacts)
+	if len(reacts) > 0 {
+		text += "  [" + strings.Join(reacts, ", ") + "]"
+	}
+	fmt.Fprintf(w, "%s  %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), orDefault(row.AuthorName, row.Author), text)
+}
+
+// chatOpCmd builds edit, delete and react: ID plus wantArgs more words.
+func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, rest []string) chatOpRequest,
+	done func(w io.Writer, id string, out map[string]any)) command {
+	return func(args []string, stdout, stderr io.Writer) error {
+		fs, data := newFlags(name, stderr)
+		pos, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) < 1+wantArgs || wantArgs == 0 && len(pos) != 1 {
+			return errors.New(usage)
+		}
+		var out map[string]any
+		if err := callMember(*data, http.MethodPost, path, build(pos[0], pos[1:]), &out); err != nil {
+			return err
+		}
+		done(stdout, pos[0], out)
+		return nil
+	}
+}
+
+var (
+	cmdEdit = chatOpCmd("edit", "/v1/edit", "give the message ID and its new text", 1,
+		func(id string, rest []string) chatOpRequest { return chatOpRequest{ID: id, Text: strings.Join(rest, " ")} },
+		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "edited %s\n", id) })
+	cmdDelete = chatOpCmd("delete", "/v1/delete", "give the ID of the message to delete", 0,
+		func(id string, _ []string) chatOpRequest { return chatOpRequest{ID: id} },
+		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "deleted %s\n", id) })
+	cmdReact = chatOpCmd("react", "/v1/react", "give the message ID and one emoji", 1,
+		func(id string, rest []string) chatOpRequest { return chatOpRequest{ID: id, Emoji: strings.Join(rest, "")} },
+		func(w io.Writer, id string, out map[string]any) {
+			if on, _ := out["on"].(bool); on {
+				fmt.Fprintf(w, "reacted to %s\n", id)
+			} else {
+				fmt.Fprintf(w, "took back the reaction to %s\n", id)
+			}
+		})
+)
+
+// cmdReply is `concord reply --data DIR ID TEXT`: like send, in the
+// parent's channel.
+func cmdReply(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("reply", stderr)
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the reply to be committed")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return errors.New("give the ID of the message to answer and the text")
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	defer cancel()
+	var out struct{ ID string }
+	req := sendRequest{ReplyTo: pos[0], Text: strings.Join(pos[1:], " "), TimeoutMS: timeout.Milliseconds()}
+	if err := c.call(ctx, http.MethodPost, "/v1/send", req, &out); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out.ID)
+	return nil
+}
+
+// clip cuts s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
