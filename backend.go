@@ -212,7 +212,7 @@ func (b *guiBackend) History(ctx context.Context, channel string, before uint64,
 	if err := n.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	return n.store.History(channel, storage.Query{Before: before, Limit: limit})
+	return n.readable(channel, storage.Query{Before: before, Limit: limit})
 }
 
 // Channels implements app.Backend.
@@ -377,7 +377,7 @@ func (b *guiBackend) pump(ctx context.Context, n *Node) {
 
 	last := map[string]uint64{}
 	if chans, err := n.store.Channels(); err == nil {
-		for _, c := range chans {
+		for _, c := range n.visible(chans) {
 			last[c.Name] = c.Messages
 		}
 	}
@@ -403,6 +403,7 @@ func (b *guiBackend) catchUp(n *Node, last map[string]uint64) {
 		b.log.Warn("read channels", "err", err)
 		return
 	}
+	chans = n.visible(chans)
 	changed := len(chans) != len(last)
 	for _, c := range chans {
 		seen, ok := last[c.Name]
@@ -414,7 +415,7 @@ func (b *guiBackend) catchUp(n *Node, last map[string]uint64) {
 			continue
 		}
 		limit := int(min(c.Messages-seen, maxCatchUpBurst))
-		msgs, err := n.store.History(c.Name, storage.Query{Limit: limit})
+		msgs, err := n.readable(c.Name, storage.Query{Limit: limit})
 		if err != nil {
 			b.log.Warn("read new messages", "channel", c.Name, "err", err)
 			continue

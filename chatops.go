@@ -45,6 +45,11 @@ const lookupWait = 2 * time.Second
 
 // Edit replaces the text of one of this member's messages.
 func (n *Node) Edit(ctx context.Context, id, text string) error {
+	if m, err := n.store.Lookup(id); err == nil {
+		if text, err = n.seal(m.Channel, text); err != nil {
+			return err
+		}
+	}
 	_, err := n.commit(ctx, storage.Op{Kind: storage.OpEdit, By: n.ID().String(), Target: id, Text: text})
 	return err
 }
@@ -135,4 +140,30 @@ func newHistoryRow(m storage.Message, names map[string]string) historyRow {
 		}
 	}
 	return row
+}
+
+// dmRequest is the body of /v1/dm.
+type dmRequest struct {
+	To   []string `json:"to"`
+	Text string   `json:"text"`
+}
+
+func (cs *controlServer) dm(w http.ResponseWriter, r *http.Request) {
+	var req dmRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	id, err := cs.node.DM(ctx, req.To, req.Text)
+	if errors.Is(err, ErrQueued) {
+		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
+		return
+	}
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }

@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"delete":   cmdDelete,
 	"react":    cmdReact,
 	"reply":    cmdReply,
+	"dm":       cmdDM,
 	"role":     cmdRole,
 	"recover":  cmdRecover,
 }

@@ -64,13 +64,17 @@ func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, res
 
 var (
 	cmdEdit = chatOpCmd("edit", "/v1/edit", "give the message ID and its new text", 1,
-		func(id string, rest []string) chatOpRequest { return chatOpRequest{ID: id, Text: strings.Join(rest, " ")} },
+		func(id string, rest []string) chatOpRequest {
+			return chatOpRequest{ID: id, Text: strings.Join(rest, " ")}
+		},
 		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "edited %s\n", id) })
 	cmdDelete = chatOpCmd("delete", "/v1/delete", "give the ID of the message to delete", 0,
 		func(id string, _ []string) chatOpRequest { return chatOpRequest{ID: id} },
 		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "deleted %s\n", id) })
 	cmdReact = chatOpCmd("react", "/v1/react", "give the message ID and one emoji", 1,
-		func(id string, rest []string) chatOpRequest { return chatOpRequest{ID: id, Emoji: strings.Join(rest, "")} },
+		func(id string, rest []string) chatOpRequest {
+			return chatOpRequest{ID: id, Emoji: strings.Join(rest, "")}
+		},
 		func(w io.Writer, id string, out map[string]any) {
 			if on, _ := out["on"].(bool); on {
 				fmt.Fprintf(w, "reacted to %s\n", id)
@@ -114,4 +118,23 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// cmdDM is `concord dm --data DIR --to MEMBER[,MEMBER] TEXT`.
+func cmdDM(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("dm", stderr)
+	to := fs.String("to", "", "who to write to: member IDs or names, separated by commas (required)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *to == "" || len(pos) == 0 {
+		return errors.New("give --to MEMBER[,MEMBER] and the text")
+	}
+	var out struct{ ID string }
+	if err := callMember(*data, http.MethodPost, "/v1/dm", dmRequest{To: splitList(*to), Text: strings.Join(pos, " ")}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out.ID)
+	return nil
 }

@@ -62,6 +62,7 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/edit", cs.chatOp)
 	mux.HandleFunc("POST /v1/delete", cs.chatOp)
 	mux.HandleFunc("POST /v1/react", cs.chatOp)
+	mux.HandleFunc("POST /v1/dm", cs.dm)
 	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)
 	mux.HandleFunc("POST /v1/members/role", cs.memberChange)
 	mux.HandleFunc("GET /v1/time", cs.time)
@@ -110,7 +111,7 @@ type sendRequest struct {
 	Channel   string `json:"channel"`
 	Text      string `json:"text"`
 	TimeoutMS int64  `json:"timeout_ms"`
-	NoWait    bool   `json:"no_wait"` // answer once the message is queued
+	NoWait    bool   `json:"no_wait"`  // answer once the message is queued
 	ReplyTo   string `json:"reply_to"` // the message this one answers (its channel is used)
 }
 
@@ -143,7 +144,6 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
-
 
 func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
 	channel := orDefault(r.URL.Query().Get("channel"), "general")

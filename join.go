@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"concord/dm"
 	"concord/p2p"
 	"concord/storage"
 )
@@ -24,13 +25,14 @@ import (
 // connects with the invite's one-time key and names its permanent identity
 // (ID), proving it holds that key with Proof.
 type joinRequest struct {
-	V     int         `json:"v"`
-	Team  string      `json:"team"`
-	Name  string      `json:"name"`
-	ID    string      `json:"id"`
-	Addrs []string    `json:"addrs"`
-	Token inviteToken `json:"token"`
-	Proof []byte      `json:"proof"`
+	V      int         `json:"v"`
+	Team   string      `json:"team"`
+	Name   string      `json:"name"`
+	ID     string      `json:"id"`
+	Addrs  []string    `json:"addrs"`
+	Token  inviteToken `json:"token"`
+	Proof  []byte      `json:"proof"`
+	BoxKey string      `json:"box_key"` // X25519 public key for private messages
 }
 
 type joinResponse struct {
@@ -71,6 +73,9 @@ func (n *Node) checkJoin(req joinRequest, from peer.ID) (already bool, err error
 	}
 	if err := validMemberName(req.Name); err != nil {
 		return false, err
+	}
+	if _, err := dm.ParsePublic(req.BoxKey); err != nil {
+		return false, errors.New("malformed key for private messages")
 	}
 	id, err := peer.Decode(req.ID)
 	if err != nil {
@@ -150,7 +155,7 @@ func (n *Node) serveJoin(s network.Stream) {
 	if !already {
 		ctx, cancel := context.WithTimeout(n.ctx, joinTimeout-2*time.Second)
 		defer cancel()
-		m := storage.Member{ID: req.ID, Name: req.Name, Addrs: req.Addrs}
+		m := storage.Member{ID: req.ID, Name: req.Name, Addrs: req.Addrs, BoxKey: req.BoxKey}
 		op := storage.Op{Kind: storage.OpAddMember, By: n.ID().String(), Token: req.Token.ID, Member: &m}
 		if _, err := n.commit(ctx, op); err != nil {
 			n.log.Warn("join failed", "member", req.ID, "err", err)
@@ -191,7 +196,11 @@ func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string)
 		return "", err
 	}
 	defer perm.Close()
-	resp, err := redeem(ctx, inv, key, perm, name)
+	box, err := dm.LoadKey(dir)
+	if err != nil {
+		return "", err
+	}
+	resp, err := redeem(ctx, inv, key, perm, name, box.PublicString())
 	if err != nil {
 		return "", err
 	}
@@ -229,7 +238,7 @@ func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string)
 
 // redeem presents the invite to the members it lists, in order, until one
 // answers. A refusal is final; an unreachable member is skipped.
-func redeem(ctx context.Context, inv inviteCode, key crypto.PrivKey, perm *p2p.Host, name string) (joinResponse, error) {
+func redeem(ctx context.Context, inv inviteCode, key crypto.PrivKey, perm *p2p.Host, name, boxKey string) (joinResponse, error) {
 	var resp joinResponse
 	tmp, err := os.MkdirTemp("", "concord-join-")
 	if err != nil {
@@ -253,7 +262,7 @@ func redeem(ctx context.Context, inv inviteCode, key crypto.PrivKey, perm *p2p.H
 		return resp, err
 	}
 	req := joinRequest{V: 2, Team: inv.Team, Name: name, ID: perm.ID().String(), Addrs: perm.Addrs(),
-		Token: inv.Token, Proof: proof}
+		Token: inv.Token, Proof: proof, BoxKey: boxKey}
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	var lastErr error

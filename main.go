@@ -28,6 +28,7 @@ commands:
   edit      change the text of one of your messages
   delete    delete a message (yours; any, for an admin)
   react     add or take back an emoji reaction on a message
+  dm        send an end-to-end encrypted private message (--to MEMBER[,MEMBER])
   channels  list or create channels
   status    print this member's view of the team
   invite    print a single-use invite code (admins; --ttl, default 24h)

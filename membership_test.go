@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"concord/dm"
 	"concord/p2p"
 	"concord/storage"
 )
@@ -97,7 +98,8 @@ func TestCheckJoinRefusals(t *testing.T) {
 		jid, _ := peer.IDFromPrivateKey(joiner)
 		kid, _ := peer.IDFromPrivateKey(key)
 		proof, _ := joiner.Sign(proofBytes(team, tok.ID, kid))
-		return joinRequest{V: 2, Team: team, Name: "zed", ID: jid.String(), Token: tok, Proof: proof}, kid
+		box, _ := dm.LoadKey(t.TempDir())
+		return joinRequest{V: 2, Team: team, Name: "zed", ID: jid.String(), Token: tok, Proof: proof, BoxKey: box.PublicString()}, kid
 	}
 	team := n.conf.TeamID
 	good, goodKey := issue(time.Time{})

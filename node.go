@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"concord/consensus"
+	"concord/dm"
 	"concord/failover"
 	"concord/p2p"
 	"concord/storage"
@@ -48,6 +49,7 @@ type Node struct {
 	monitor   *failover.Monitor
 
 	team        team
+	boxKey      *dm.Key       // this member's X25519 key for private messages
 	removed     chan struct{} // closed when this member learns it was removed
 	removedOnce sync.Once
 	removal     storage.Removal
@@ -81,9 +83,13 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	box, err := dm.LoadKey(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), ctx: runCtx, cancel: cancel,
-		fatal: make(chan error, 1), removed: make(chan struct{})}
+		fatal: make(chan error, 1), removed: make(chan struct{}), boxKey: box}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
@@ -277,7 +283,7 @@ func (n *Node) History(ctx context.Context, channel string, limit int) ([]storag
 	if err := n.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	return n.store.History(channel, storage.Query{Limit: limit})
+	return n.readable(channel, storage.Query{Limit: limit})
 }
 
 // Channels lists the team's channels.
@@ -285,7 +291,8 @@ func (n *Node) Channels(ctx context.Context) ([]storage.Channel, error) {
 	if err := n.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	return n.store.Channels()
+	chans, err := n.store.Channels()
+	return n.visible(chans), err
 }
 
 // Members lists the team's members.
@@ -301,7 +308,7 @@ func (n *Node) initTeam(ctx context.Context) error {
 		return fmt.Errorf("new team did not elect its first member: %w", err)
 	}
 	self := storage.Member{ID: n.ID().String(), Name: n.conf.Name, Role: storage.RoleAdmin,
-		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC()}
+		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC(), BoxKey: n.boxKey.PublicString()}
 	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
 		return err
 	}

@@ -104,10 +104,14 @@ func (n *Node) send(ctx context.Context, env storage.Envelope, wait bool) (strin
 	if err := n.checkChannel(ctx, env.Channel); err != nil {
 		return "", err
 	}
+	var err error
+	if env.Text, err = n.seal(env.Channel, env.Text); err != nil {
+		return "", err
+	}
 	// The drainer may propose it while the outbox write is under way: the
 	// fsync and the round trip to the leader overlap.
 	t := n.drain.Add(env)
-	_, err := n.outbox.Put(env, n.clock.Now())
+	_, err = n.outbox.Put(env, n.clock.Now())
 	t.Stored(err)
 	if err != nil {
 		return "", fmt.Errorf("could not save the message: %w", err)

@@ -43,9 +43,9 @@ type command struct {
 //	command = version 0x02, time committed_at, uvarint n, op × n
 //	op      = kind byte, then by kind:
 //	          1 message: envelope
-//	          2 create channel: string by, string name
+//	          2 create channel: string by, string name, uvarint n, string participant × n
 //	          3 add member: string by, string token, string id, string name,
-//	            string role, uvarint n, string addr × n, time joined_at
+//	            string role, uvarint n, string addr × n, time joined_at, string box_key
 //	          4 remove member: string by, string target
 //	          5 set role: string by, string target, string role
 //	          6 invite: string by, string id, string key, time expires
@@ -77,6 +77,10 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 		case storage.OpCreateChannel:
 			b = storage.AppendString(b, op.By)
 			b = storage.AppendString(b, op.Channel)
+			b = binary.AppendUvarint(b, uint64(len(op.Participants)))
+			for _, p := range op.Participants {
+				b = storage.AppendString(b, p)
+			}
 		case storage.OpAddMember:
 			m := op.Member
 			b = storage.AppendString(b, op.By)
@@ -89,6 +93,7 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 				b = storage.AppendString(b, a)
 			}
 			b = storage.AppendTime(b, m.JoinedAt)
+			b = storage.AppendString(b, m.BoxKey)
 		case storage.OpRemoveMember:
 			b = storage.AppendString(b, op.By)
 			b = storage.AppendString(b, op.Target)
@@ -157,6 +162,13 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 			}
 		case storage.OpCreateChannel:
 			op.By, op.Channel = r.String(), r.String()
+			np := r.Uvarint()
+			if np > 64 {
+				return nil, fmt.Errorf("%w: op %d: %d participants", ErrBadCommand, i, np)
+			}
+			for j := uint64(0); j < np; j++ {
+				op.Participants = append(op.Participants, r.String())
+			}
 		case storage.OpAddMember:
 			op.By, op.Token = r.String(), r.String()
 			m := storage.Member{ID: r.String(), Name: r.String(), Role: r.String()}
@@ -168,6 +180,7 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 				m.Addrs = append(m.Addrs, r.String())
 			}
 			m.JoinedAt = r.Time()
+			m.BoxKey = r.String()
 			op.Member = &m
 		case storage.OpRemoveMember:
 			op.By, op.Target = r.String(), r.String()

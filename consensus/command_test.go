@@ -20,6 +20,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: storage.OpSetRole, By: "q", Target: "p", Role: storage.RoleAdmin},
 		{Kind: storage.OpInvite, By: "q", Invite: &storage.Invite{ID: "t2", Key: "k", Expires: at}},
 		{Kind: storage.OpEdit, By: "p", Target: "a", Text: "hi!"},
+		{Kind: storage.OpCreateChannel, By: "p", Channel: "dm-1", Participants: []string{"p", "q"}},
+		{Kind: storage.OpAddMember, By: "p", Member: &storage.Member{ID: "p", Name: "ann", Role: storage.RoleMember, JoinedAt: at, BoxKey: "k"}},
 		{Kind: storage.OpDelete, By: "p", Target: "a"},
 		{Kind: storage.OpReact, By: "q", Target: "a", Text: "👍", Remove: true},
 		{Kind: storage.OpReact, By: "q", Target: "a", Text: "🎉"},

@@ -121,10 +121,10 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 	case OpMessage:
 		return a.message(e, op.Message)
 	case OpCreateChannel:
-		if msg, err := a.mayCreateChannel(op.By); msg != "" || err != nil {
+		if msg, err := a.mayCreateChannel(op); msg != "" || err != nil {
 			return Result{Err: msg}, err
 		}
-		return a.createChannel(e, op.Channel)
+		return a.createChannel(e, op)
 	case OpAddMember:
 		return a.addMember(e, op)
 	case OpRemoveMember:
@@ -200,7 +200,8 @@ func (a *applier) message(e Entry, env *Envelope) (Result, error) {
 	return Result{Seq: m.Seq, Channel: ch.Name, CommittedAt: m.CommittedAt}, nil
 }
 
-func (a *applier) createChannel(e Entry, name string) (Result, error) {
+func (a *applier) createChannel(e Entry, op Op) (Result, error) {
+	name := op.Channel
 	if err := ValidChannelName(name); err != nil {
 		return Result{Err: err.Error()}, nil
 	}
@@ -218,7 +219,7 @@ func (a *applier) createChannel(e Entry, name string) (Result, error) {
 		}
 		return Result{}, err
 	}
-	ch = &Channel{Name: name, CreatedAt: a.commitTime(e)}
+	ch = &Channel{Name: name, CreatedAt: a.commitTime(e), Members: slices.Clone(op.Participants)}
 	a.chans[name] = ch
 	a.dirty[name] = true
 	return Result{Channel: name, CommittedAt: ch.CreatedAt}, nil

@@ -87,8 +87,13 @@ func (a *applier) empty() bool {
 }
 
 // mayCreateChannel: any member; anyone while the team has no member yet
-// (the founder's first entries).
-func (a *applier) mayCreateChannel(by string) (string, error) {
+// (the founder's first entries). A private conversation must include its
+// creator.
+func (a *applier) mayCreateChannel(op Op) (string, error) {
+	by := op.By
+	if op.Participants != nil && !slices.Contains(op.Participants, by) {
+		return "a private conversation must include its creator", nil
+	}
 	if a.empty() {
 		return "", nil
 	}

@@ -22,7 +22,7 @@ type Message struct {
 	Envelope
 	Seq         uint64    `json:"seq"`
 	CommittedAt time.Time `json:"committed_at"`
-	Index       uint64    `json:"index"` // Raft log index of the entry that carried it
+	Index       uint64    `json:"index"`              // Raft log index of the entry that carried it
 	EditedAt    time.Time `json:"edited_at,omitzero"` // commit time of the latest edit
 	Deleted     bool      `json:"deleted,omitempty"`  // deleted: Text is empty
 	// Reactions maps an emoji to the members who reacted with it, sorted;
@@ -35,6 +35,9 @@ type Channel struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	Messages  uint64    `json:"messages"` // also the seq of the last message
+	// Members are the participants of a private conversation (nil: a
+	// channel every member reads). Private texts are sealed to them.
+	Members []string `json:"members,omitempty"`
 }
 
 // Member is a peer admitted to the team.
@@ -44,6 +47,7 @@ type Member struct {
 	Role     string    `json:"role"` // RoleAdmin or RoleMember
 	Addrs    []string  `json:"addrs,omitempty"`
 	JoinedAt time.Time `json:"joined_at"`
+	BoxKey   string    `json:"box_key,omitempty"` // X25519 public key private messages are sealed to
 }
 
 // Roles a member can have.
@@ -84,7 +88,9 @@ type Op struct {
 	Role    string    `json:"r,omitempty"` // OpSetRole
 	Invite  *Invite   `json:"i,omitempty"`
 	Text    string    `json:"s,omitempty"` // OpEdit: the new text; OpReact: the emoji
-	Remove  bool      `json:"rm,omitempty"` // OpReact: take the reaction back
+	// Participants makes an OpCreateChannel a private conversation.
+	Participants []string `json:"pp,omitempty"`
+	Remove       bool     `json:"rm,omitempty"` // OpReact: take the reaction back
 }
 
 // Invite is an invitation an admin issued. The invite code carries the
