@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"concord/storage"
 )
@@ -122,12 +125,13 @@ type historyRow struct {
 	EditedAt    string              `json:"edited_at,omitempty"`
 	Deleted     bool                `json:"deleted,omitempty"`
 	Reactions   map[string][]string `json:"reactions,omitempty"` // emoji → member names
+	Mentions    []string            `json:"mentions,omitempty"`  // IDs of the members it @mentions
 }
 
 func newHistoryRow(m storage.Message, names map[string]string) historyRow {
 	row := historyRow{ID: m.ID, Channel: m.Channel, Seq: m.Seq, Author: m.Author, AuthorName: names[m.Author],
 		Text: m.Text, SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), CommittedAt: m.CommittedAt.UTC().Format(time.RFC3339Nano),
-		ReplyTo: m.ReplyTo, Deleted: m.Deleted}
+		ReplyTo: m.ReplyTo, Deleted: m.Deleted, Mentions: mentions(m.Text, names)}
 	if !m.EditedAt.IsZero() {
 		row.EditedAt = m.EditedAt.UTC().Format(time.RFC3339Nano)
 	}
@@ -166,4 +170,35 @@ func (cs *controlServer) dm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// mentions returns the IDs of the members whose name follows an @ in text
+// (case-insensitive, the name ending at a non-letter), sorted.
+func mentions(text string, names map[string]string) []string {
+	if !strings.Contains(text, "@") {
+		return nil
+	}
+	lower := strings.ToLower(text)
+	var out []string
+	for id, name := range names {
+		at := "@" + strings.ToLower(name)
+		for i := strings.Index(lower, at); i >= 0; {
+			end := i + len(at)
+			before, _ := utf8.DecodeLastRuneInString(lower[:i])
+			after, _ := utf8.DecodeRuneInString(lower[end:])
+			if !isWordRune(before) && (end == len(lower) || !isWordRune(after)) {
+				out = append(out, id)
+				break
+			}
+			next := strings.Index(lower[end:], at)
+			if next < 0 {
+				break
+			}
+			i = end + next
+		}
+	}
+	slices.Sort(out)
+	return out
 }

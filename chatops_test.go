@@ -91,3 +91,24 @@ func TestEditDuringPartition(t *testing.T) {
 		}
 	}
 }
+
+func TestMentions(t *testing.T) {
+	names := map[string]string{"a": "ann", "b": "Bob", "c": "ann marie"}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"hi @ann", []string{"a"}},
+		{"@BOB, look", []string{"b"}},
+		{"@annie is not ann", nil},
+		{"@ann marie and @ann", []string{"a", "c"}},
+		{"mail ann@example.org", nil},
+		{"no at sign", nil},
+		{"write to bob@ann.org", nil},
+	}
+	for _, tc := range tests {
+		if got := mentions(tc.text, names); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("mentions(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
