@@ -21,6 +21,10 @@ const commandVersion byte = 2
 // OpMessage whose envelope has ReplyTo.
 const opReply storage.OpKind = 10
 
+// opFile is the wire kind of a message with an attachment (and maybe a
+// parent); in memory an OpMessage whose envelope has File.
+const opFile storage.OpKind = 11
+
 func boolByte(b bool) byte {
 	if b {
 		return 1
@@ -53,6 +57,7 @@ type command struct {
 //	          8 delete: string by, string target
 //	          9 react: string by, string target, string emoji, byte remove (0 or 1)
 //	          10 reply: envelope, string reply_to (a message answering another)
+//	          11 file: envelope, string reply_to ("": none), file (a message with an attachment)
 func encodeCommand(c command) ([]byte, error) {
 	b := make([]byte, 0, 64+len(c.Ops)*320)
 	b = append(b, commandVersion)
@@ -64,6 +69,13 @@ func encodeCommand(c command) ([]byte, error) {
 func appendOps(b []byte, ops []storage.Op) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
+		if op.Kind == storage.OpMessage && op.Message.File != nil {
+			b = append(b, byte(opFile))
+			b = storage.AppendEnvelope(b, op.Message)
+			b = storage.AppendString(b, op.Message.ReplyTo)
+			b = storage.AppendFile(b, op.Message.File)
+			continue
+		}
 		if op.Kind == storage.OpMessage && op.Message.ReplyTo != "" {
 			b = append(b, byte(opReply))
 			b = storage.AppendEnvelope(b, op.Message)
@@ -153,6 +165,11 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 		case storage.OpMessage:
 			e := r.Envelope()
 			op.Message = &e
+		case opFile:
+			e := r.Envelope()
+			e.ReplyTo = r.String()
+			e.File = r.File()
+			op.Kind, op.Message = storage.OpMessage, &e
 		case opReply:
 			e := r.Envelope()
 			e.ReplyTo = r.String()

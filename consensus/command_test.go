@@ -26,6 +26,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: storage.OpReact, By: "q", Target: "a", Text: "👍", Remove: true},
 		{Kind: storage.OpReact, By: "q", Target: "a", Text: "🎉"},
 		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "b", Author: "q", Channel: "dev", Text: "re", SentAt: at, ReplyTo: "a"}},
+		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "c", Author: "q", Channel: "dev", Text: "pic", SentAt: at,
+			File: &storage.FileRef{Name: "a.png", Size: 9, Type: "image/png", Hash: "00ff"}}},
 	}}
 	b, err := encodeCommand(in)
 	if err != nil {

@@ -17,8 +17,9 @@ import (
 //	time     = varint Unix nanoseconds, 0 for the zero time
 //	envelope = string id, string author, string channel, string text, time sent_at
 //	message  = envelope, uvarint seq, time committed_at, uvarint index,
-//	           [uvarint flags, string reply_to if flags&1, time edited_at if flags&2]
-//	           (flags&4: deleted; no flags at all: 0, as before replies and edits)
+//	           [uvarint flags, string reply_to if flags&1, time edited_at if flags&2,
+//	            file if flags&8] (flags&4: deleted; no flags at all: 0)
+//	file     = string name, varint size, string type, string hash
 
 // ErrShortBuffer and ErrBadEncoding are returned by Reader for bytes that do
 // not decode; they are wrapped by callers into their own sentinels.
@@ -59,8 +60,22 @@ const (
 	msgReply   = 1
 	msgEdited  = 2
 	msgDeleted = 4
-	msgKnown   = msgReply | msgEdited | msgDeleted
+	msgFile    = 8
+	msgKnown   = msgReply | msgEdited | msgDeleted | msgFile
 )
+
+// AppendFile appends a file reference in the binary form.
+func AppendFile(b []byte, f *FileRef) []byte {
+	b = AppendString(b, f.Name)
+	b = binary.AppendVarint(b, f.Size)
+	b = AppendString(b, f.Type)
+	return AppendString(b, f.Hash)
+}
+
+// File reads a file reference.
+func (r *Reader) File() *FileRef {
+	return &FileRef{Name: r.String(), Size: r.Varint(), Type: r.String(), Hash: r.String()}
+}
 
 // AppendMessage appends m in the binary form.
 func AppendMessage(b []byte, m *Message) []byte {
@@ -78,6 +93,9 @@ func AppendMessage(b []byte, m *Message) []byte {
 	if m.Deleted {
 		flags |= msgDeleted
 	}
+	if m.File != nil {
+		flags |= msgFile
+	}
 	if flags == 0 {
 		return b
 	}
@@ -88,13 +106,20 @@ func AppendMessage(b []byte, m *Message) []byte {
 	if !m.EditedAt.IsZero() {
 		b = AppendTime(b, m.EditedAt)
 	}
+	if m.File != nil {
+		b = AppendFile(b, m.File)
+	}
 	return b
 }
 
 // messageSize is an upper bound of m's binary size, so it is encoded with
 // one allocation.
 func messageSize(m *Message) int {
-	return len(m.ID) + len(m.Author) + len(m.Channel) + len(m.Text) + len(m.ReplyTo) + 10*binary.MaxVarintLen64
+	n := len(m.ID) + len(m.Author) + len(m.Channel) + len(m.Text) + len(m.ReplyTo) + 10*binary.MaxVarintLen64
+	if f := m.File; f != nil {
+		n += len(f.Name) + len(f.Type) + len(f.Hash) + 4*binary.MaxVarintLen64
+	}
+	return n
 }
 
 // Reader decodes the binary form. The first error sticks: callers read a
@@ -204,6 +229,9 @@ func (r *Reader) Message() Message {
 		m.EditedAt = r.Time()
 	}
 	m.Deleted = flags&msgDeleted != 0
+	if flags&msgFile != 0 {
+		m.File = r.File()
+	}
 	return m
 }
 

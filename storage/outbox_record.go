@@ -15,11 +15,14 @@ import (
 // The Seq is the key, not part of the record. The mutable fields come first
 // so a state change rewrites the header and copies the envelope bytes as
 // they are.
-const outboxRecordVersion = 2
+const outboxRecordVersion = 3
 
-// outboxRecordV1 records (before replies) have no reply link after the
-// envelope; they are read as version 2 records with an empty one.
-const outboxRecordV1 = 1
+// Older records are read as version 3: version 1 (before replies) lacks
+// the reply link and the file flag, version 2 (before files) the flag.
+const (
+	outboxRecordV1 = 1
+	outboxRecordV2 = 2
+)
 
 // Record codes of the states; on disk, never renumber.
 const (
@@ -60,13 +63,25 @@ func outboxHeaderSize(e *OutboxEntry) int {
 // outboxRecordSize is an upper bound of a whole record's binary size.
 func outboxRecordSize(e *OutboxEntry, env *Envelope) int {
 	return outboxHeaderSize(e) + len(env.ID) + len(env.Author) + len(env.Channel) + len(env.Text) +
-		len(env.ReplyTo) + 6*binary.MaxVarintLen64
+		len(env.ReplyTo) + 7*binary.MaxVarintLen64 + fileSize(env.File)
+}
+
+func fileSize(f *FileRef) int {
+	if f == nil {
+		return 0
+	}
+	return len(f.Name) + len(f.Type) + len(f.Hash) + 4*binary.MaxVarintLen64
 }
 
 // appendOutboxEnvelope appends the envelope that ends a record: the
-// envelope's binary form, then its ReplyTo ("" for none).
+// envelope's binary form, its ReplyTo ("" for none), then a byte 0, or 1
+// and the attached file.
 func appendOutboxEnvelope(b []byte, env *Envelope) []byte {
-	return AppendString(AppendEnvelope(b, env), env.ReplyTo)
+	b = AppendString(AppendEnvelope(b, env), env.ReplyTo)
+	if env.File == nil {
+		return append(b, 0)
+	}
+	return AppendFile(append(b, 1), env.File)
 }
 
 // appendOutboxHeader appends the record fields of e that precede the
@@ -91,7 +106,7 @@ func outboxRecordState(b []byte) (OutboxState, error) {
 	if len(b) < 2 {
 		return "", fmt.Errorf("%w: outbox record of %d bytes", ErrCorrupt, len(b))
 	}
-	if b[0] != outboxRecordVersion && b[0] != outboxRecordV1 {
+	if b[0] != outboxRecordVersion && b[0] != outboxRecordV1 && b[0] != outboxRecordV2 {
 		return "", fmt.Errorf("%w: outbox record version %d", ErrCorrupt, b[0])
 	}
 	s, ok := outboxStateOf(b[1])
@@ -119,8 +134,11 @@ func splitOutboxRecord(seq uint64, b []byte) (OutboxEntry, []byte, error) {
 	}
 	e.Attempts = int(attempts)
 	env := b[len(b)-r.Len():]
-	if b[0] == outboxRecordV1 {
-		env = append(slices.Clip(env), 0) // the empty reply link of version 2
+	switch b[0] {
+	case outboxRecordV1:
+		env = append(slices.Clip(env), 0, 0) // no reply link, no file
+	case outboxRecordV2:
+		env = append(slices.Clip(env), 0) // no file
 	}
 	return e, env, nil
 }
@@ -135,6 +153,15 @@ func decodeOutboxRecord(seq uint64, b []byte) (OutboxEntry, error) {
 	r := NewReader(env)
 	e.Envelope = r.Envelope()
 	e.Envelope.ReplyTo = r.String()
+	switch r.Byte() {
+	case 0:
+	case 1:
+		e.Envelope.File = r.File()
+	default:
+		if r.Err() == nil {
+			return OutboxEntry{}, fmt.Errorf("%w: outbox entry %d: bad file flag", ErrCorrupt, seq)
+		}
+	}
 	if r.Err() != nil {
 		return OutboxEntry{}, fmt.Errorf("%w: outbox entry %d: envelope: %v", ErrCorrupt, seq, r.Err())
 	}

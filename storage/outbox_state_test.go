@@ -420,6 +420,8 @@ func TestOutboxRecordRoundTrip(t *testing.T) {
 		{Envelope: outEnv("c"), State: OutboxFailed, Reason: "unknown channel", Attempts: maxAttempts},
 		{Envelope: Envelope{ID: "ü", Author: "x", Channel: "g", Text: "ünï"}, State: OutboxQueued},
 		{Envelope: Envelope{ID: "r", Author: "x", Channel: "g", Text: "re", ReplyTo: "ü"}, State: OutboxQueued},
+		{Envelope: Envelope{ID: "f", Author: "x", Channel: "g", Text: "a.png",
+			File: &FileRef{Name: "a.png", Size: 5, Type: "image/png", Hash: strings.Repeat("ab", 32)}}, State: OutboxQueued},
 	}
 	for _, want := range tests {
 		b := appendOutboxEnvelope(appendOutboxHeader(nil, &want), &want.Envelope)

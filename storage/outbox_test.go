@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -106,7 +107,7 @@ func sameEntry(a, b OutboxEntry) bool {
 		a.Index == b.Index && a.QueuedAt.Equal(b.QueuedAt) && a.SentAt.Equal(b.SentAt) &&
 		a.Envelope.ID == b.Envelope.ID && a.Envelope.Author == b.Envelope.Author &&
 		a.Envelope.Channel == b.Envelope.Channel && a.Envelope.Text == b.Envelope.Text &&
-		a.Envelope.SentAt.Equal(b.Envelope.SentAt) && a.Envelope.ReplyTo == b.Envelope.ReplyTo
+		a.Envelope.SentAt.Equal(b.Envelope.SentAt) && a.Envelope.ReplyTo == b.Envelope.ReplyTo && reflect.DeepEqual(a.Envelope.File, b.Envelope.File)
 }
 
 // checkCounts compares Counts with what List finds.

@@ -14,6 +14,18 @@ type Envelope struct {
 	// reply is stored even if its parent is unknown, so that a committed
 	// message is never dropped.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// File is the attachment the message carries (nil: none); its bytes
+	// travel between members, not in the log.
+	File *FileRef `json:"file,omitempty"`
+}
+
+// FileRef describes an attached file: the log carries this, the bytes
+// move over /concord/blob/1.0.0 and are verified against Hash.
+type FileRef struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Type string `json:"type"` // MIME type
+	Hash string `json:"hash"` // SHA-256, hex
 }
 
 // Message is an envelope after commit: its place in the channel and the

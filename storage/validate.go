@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -74,8 +75,23 @@ func ValidateEnvelope(e Envelope) error {
 	if err := ValidChannelName(e.Channel); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEnvelope, err)
 	}
+	if f := e.File; f != nil {
+		switch {
+		case f.Name == "" || len(f.Name) > 255 || !utf8.ValidString(f.Name) || strings.ContainsAny(f.Name, "/\\\x00"):
+			return fmt.Errorf("%w: bad file name", ErrInvalidEnvelope)
+		case f.Size < 0 || f.Size > MaxFileBytes:
+			return fmt.Errorf("%w: a file is at most %d MB", ErrInvalidEnvelope, MaxFileBytes>>20)
+		case len(f.Hash) != 64 || strings.Trim(f.Hash, "0123456789abcdef") != "":
+			return fmt.Errorf("%w: bad file hash", ErrInvalidEnvelope)
+		case len(f.Type) > 128 || !utf8.ValidString(f.Type):
+			return fmt.Errorf("%w: bad file type", ErrInvalidEnvelope)
+		}
+	}
 	return nil
 }
+
+// MaxFileBytes is the largest attachment.
+const MaxFileBytes = 100 << 20
 
 // validateMember checks an OpAddMember payload. An empty role is accepted
 // (Apply stores it as RoleMember) so that callers need not spell the default.
