@@ -126,12 +126,13 @@ type historyRow struct {
 	Deleted     bool                `json:"deleted,omitempty"`
 	Reactions   map[string][]string `json:"reactions,omitempty"` // emoji → member names
 	Mentions    []string            `json:"mentions,omitempty"`  // IDs of the members it @mentions
+	File        *storage.FileRef    `json:"file,omitempty"`      // the attachment: concord fetch ID
 }
 
 func newHistoryRow(m storage.Message, names map[string]string) historyRow {
 	row := historyRow{ID: m.ID, Channel: m.Channel, Seq: m.Seq, Author: m.Author, AuthorName: names[m.Author],
 		Text: m.Text, SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), CommittedAt: m.CommittedAt.UTC().Format(time.RFC3339Nano),
-		ReplyTo: m.ReplyTo, Deleted: m.Deleted, Mentions: mentions(m.Text, names)}
+		ReplyTo: m.ReplyTo, Deleted: m.Deleted, Mentions: mentions(m.Text, names), File: m.File}
 	if !m.EditedAt.IsZero() {
 		row.EditedAt = m.EditedAt.UTC().Format(time.RFC3339Nano)
 	}

@@ -39,6 +39,8 @@ var commands = map[string]command{
 	"react":    cmdReact,
 	"reply":    cmdReply,
 	"dm":       cmdDM,
+	"attach":   cmdAttach,
+	"fetch":    cmdFetch,
 	"role":     cmdRole,
 	"recover":  cmdRecover,
 }

@@ -30,6 +30,9 @@ func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
 		}
 		text = "(↪ " + quote + ") " + text
 	}
+	if row.File != nil && !row.Deleted {
+		text = fmt.Sprintf("📎 %s (%s, %s) — concord fetch %s --out …", row.File.Name, humanBytes(row.File.Size), row.File.Type, row.ID)
+	}
 	var reacts []string
 	for emoji, who := range row.Reactions {
 		reacts = append(reacts, fmt.Sprintf("%s %d", emoji, len(who)))

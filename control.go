@@ -63,6 +63,8 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/delete", cs.chatOp)
 	mux.HandleFunc("POST /v1/react", cs.chatOp)
 	mux.HandleFunc("POST /v1/dm", cs.dm)
+	mux.HandleFunc("POST /v1/attach", cs.file)
+	mux.HandleFunc("POST /v1/fetch", cs.file)
 	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)
 	mux.HandleFunc("POST /v1/members/role", cs.memberChange)
 	mux.HandleFunc("GET /v1/time", cs.time)

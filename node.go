@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/oklog/ulid/v2"
 
+	"concord/blob"
 	"concord/consensus"
 	"concord/dm"
 	"concord/failover"
@@ -50,6 +51,7 @@ type Node struct {
 
 	team        team
 	boxKey      *dm.Key       // this member's X25519 key for private messages
+	blobs       *blob.Store   // attachment bytes, DATA/blobs
 	removed     chan struct{} // closed when this member learns it was removed
 	removedOnce sync.Once
 	removal     storage.Removal
@@ -87,9 +89,13 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	blobs, err := blob.Open(filepath.Join(cfg.Dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), ctx: runCtx, cancel: cancel,
-		fatal: make(chan error, 1), removed: make(chan struct{}), boxKey: box}
+		fatal: make(chan error, 1), removed: make(chan struct{}), boxKey: box, blobs: blobs}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
@@ -140,6 +146,8 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
 	n.host.Host().SetStreamHandler(protoRemoved, n.serveRemoved)
+	n.host.Host().SetStreamHandler(protoBlob, n.serveBlob)
+	n.goRun(n.autoFetch)
 	n.goRun(n.inviteSweep)
 	n.runTime(runCtx)
 	return n, nil
@@ -187,6 +195,7 @@ func (n *Node) closeParts() error {
 	if n.host != nil {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
 		n.host.Host().RemoveStreamHandler(protoRemoved)
+		n.host.Host().RemoveStreamHandler(protoBlob)
 		n.host.Host().RemoveStreamHandler(protoTime)
 	}
 	errs = append(errs, n.stopDelivery())

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/p2p"
+	"concord/storage"
+)
+
+// Attachments: the log carries a file's name, size, type and SHA-256; the
+// bytes live in DATA/blobs and move between members over protoBlob, from
+// any member that has them, verified against the hash. Members fetch the
+// files of channels they read up to autoFetchBytes on their own, so a file
+// outlives its author going offline once someone has it.
+
+const protoBlob = "/concord/blob/1.0.0"
+
+// autoFetchBytes is the largest file a member fetches without being asked.
+const autoFetchBytes = 10 << 20
+
+// blobReply is the first frame of an answer on protoBlob; Size bytes follow.
+type blobReply struct {
+	Size int64  `json:"size,omitempty"`
+	Err  string `json:"err,omitempty"`
+}
+
+// Attach stores the file at path and sends it to channel as a message.
+// progress, if set, hears how many bytes were read.
+func (n *Node) Attach(ctx context.Context, channel, path string, progress func(done, total int64)) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if !st.Mode().IsRegular() || st.Size() > storage.MaxFileBytes {
+		return "", fmt.Errorf("%w: attach a regular file of at most %d MB", ErrInvalid, storage.MaxFileBytes>>20)
+	}
+	if members, err := n.private(channel); err == nil && members != nil {
+		return "", fmt.Errorf("%w: files cannot be sent in private conversations yet (they would not be encrypted)", ErrInvalid)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	defer f.Close()
+	hash, size, err := n.blobs.Put(f, "", storage.MaxFileBytes, func(d int64) { tell(progress, d, st.Size()) })
+	if err != nil {
+		return "", err
+	}
+	name := filepath.Base(path)
+	typ := mime.TypeByExtension(filepath.Ext(name))
+	if typ == "" {
+		typ = "application/octet-stream"
+	}
+	ref := &storage.FileRef{Name: name, Size: size, Type: typ, Hash: hash}
+	return n.send(ctx, storage.Envelope{Channel: channel, Text: name, File: ref}, true)
+}
+
+func tell(progress func(done, total int64), done, total int64) {
+	if progress != nil {
+		progress(done, total)
+	}
+}
+
+// Fetch writes the file attached to message id to out, fetching it from a
+// member that has it when this member does not.
+func (n *Node) Fetch(ctx context.Context, id, out string, progress func(done, total int64)) error {
+	m, err := n.message(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.File == nil {
+		return fmt.Errorf("%w: message %s has no file", ErrInvalid, id)
+	}
+	if err := n.fetchBlob(ctx, m.File, progress); err != nil {
+		return err
+	}
+	src, err := n.blobs.Open(m.File.Hash)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp := out + ".part"
+	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+// fetchBlob makes sure the blob is stored here, asking the connected
+// members in turn.
+func (n *Node) fetchBlob(ctx context.Context, ref *storage.FileRef, progress func(done, total int64)) error {
+	if n.blobs.Has(ref.Hash) {
+		tell(progress, ref.Size, ref.Size)
+		return nil
+	}
+	var last error = errors.New("no member that has it is online")
+	for _, p := range n.teamPeers() {
+		if !n.host.IsConnected(p) {
+			continue
+		}
+		if err := n.fetchFrom(ctx, p, ref, progress); err != nil {
+			last = err
+			continue
+		}
+		return nil
+	}
+	return fmt.Errorf("cannot fetch %s: %w", ref.Name, last)
+}
+
+func (n *Node) fetchFrom(ctx context.Context, p peer.ID, ref *storage.FileRef, progress func(done, total int64)) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	s, err := n.host.Host().NewStream(ctx, p, protoBlob)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	if err := p2p.WriteFrame(s, []byte(ref.Hash)); err != nil {
+		return err
+	}
+	_ = s.CloseWrite()
+	b, err := p2p.ReadFrame(s, 1024)
+	if err != nil {
+		return err
+	}
+	var rep blobReply
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return err
+	}
+	if rep.Err != "" {
+		return errors.New(rep.Err)
+	}
+	if rep.Size != ref.Size {
+		_ = s.Reset()
+		return fmt.Errorf("member %s offers %d bytes, the message says %d", p, rep.Size, ref.Size)
+	}
+	_, _, err = n.blobs.Put(s, ref.Hash, ref.Size, func(d int64) { tell(progress, d, ref.Size) })
+	return err
+}
+
+// serveBlob sends a stored blob to a member that asks for it.
+func (n *Node) serveBlob(s network.Stream) {
+	defer s.Close()
+	if !n.team.isMember(s.Conn().RemotePeer()) {
+		_ = s.Reset()
+		return
+	}
+	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := p2p.ReadFrame(s, 128)
+	if err != nil {
+		_ = s.Reset()
+		return
+	}
+	reply := func(r blobReply) error {
+		j, _ := json.Marshal(r)
+		return p2p.WriteFrame(s, j)
+	}
+	f, err := n.blobs.Open(string(b))
+	if err != nil {
+		_ = reply(blobReply{Err: "not here"})
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || reply(blobReply{Size: st.Size()}) != nil {
+		_ = s.Reset()
+		return
+	}
+	_ = s.SetWriteDeadline(time.Now().Add(10 * time.Minute))
+	if _, err := io.Copy(s, f); err != nil {
+		_ = s.Reset()
+	}
+}
+
+// autoFetch fetches, in the background, the small files of the channels
+// this member reads, so that they survive their author going offline.
+func (n *Node) autoFetch(ctx context.Context) {
+	seen := map[string]uint64{} // channel → last seq looked at
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var applied uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if a := n.store.AppliedIndex(); a == applied {
+			continue
+		} else {
+			applied = a
+		}
+		chans, err := n.store.Channels()
+		if err != nil {
+			continue
+		}
+		for _, ch := range n.visible(chans) {
+			if ch.Messages <= seen[ch.Name] {
+				continue
+			}
+			msgs, err := n.store.History(ch.Name, storage.Query{Limit: int(min(ch.Messages-seen[ch.Name], 500))})
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				if f := m.File; f != nil && !m.Deleted && f.Size <= autoFetchBytes && !n.blobs.Has(f.Hash) {
+					if err := n.fetchBlob(ctx, f, nil); err != nil {
+						n.log.Debug("auto-fetch", "file", f.Name, "err", err)
+						continue // retried when the log moves on
+					}
+				}
+				seen[ch.Name] = max(seen[ch.Name], m.Seq)
+			}
+		}
+	}
+}
+
+// fileRequest is the body of /v1/attach and /v1/fetch.
+type fileRequest struct {
+	Channel string `json:"channel,omitempty"`
+	Path    string `json:"path"`
+	ID      string `json:"id,omitempty"`
+}
+
+// fileProgress lines stream from /v1/attach and /v1/fetch: progress, then
+// one line with the outcome.
+type fileProgress struct {
+	Done  int64  `json:"done,omitempty"`
+	Total int64  `json:"total,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error,omitempty"`
+	OK    bool   `json:"ok,omitempty"`
+}
+
+func (cs *controlServer) file(w http.ResponseWriter, r *http.Request) {
+	var req fileRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	lastSent := time.Time{}
+	progress := func(done, total int64) {
+		if time.Since(lastSent) < 100*time.Millisecond && done < total {
+			return
+		}
+		lastSent = time.Now()
+		_ = enc.Encode(fileProgress{Done: done, Total: total})
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Minute)
+	defer cancel()
+	var out fileProgress
+	var err error
+	if r.URL.Path == "/v1/attach" {
+		out.ID, err = cs.node.Attach(ctx, orDefault(req.Channel, "general"), req.Path, progress)
+	} else {
+		err = cs.node.Fetch(ctx, req.ID, req.Path, progress)
+		out.OK = err == nil
+	}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	_ = enc.Encode(out)
+}
