@@ -290,3 +290,35 @@ func TestRemoveMember(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCleanQuitHandsSeatOver: a voter that quits cleanly leaves its seat
+// to the non-voter before it goes, so the team keeps three voters at once.
+func TestCleanQuitHandsSeatOver(t *testing.T) {
+	c := newTestCluster(t, 4)
+	l := c.leader()
+	waitFor(t, 30*time.Second, "the non-voter to be healthy", func() bool {
+		_, nonvoters := c.nodes[l].replica.Configuration()
+		if len(nonvoters) != 1 {
+			return false
+		}
+		_, ok := c.nodes[l].replica.Healthy()[nonvoters[0]]
+		return ok
+	})
+	voters, _ := c.nodes[l].replica.Configuration()
+	q := -1
+	for i, id := range c.ids {
+		if i != l && slices.Contains(voters, id.String()) {
+			q = i
+			break
+		}
+	}
+	quitter := c.ids[q].String()
+	if err := c.nodes[q].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[q] = nil
+	voters, nonvoters := c.nodes[l].replica.Configuration()
+	if len(voters) != 3 || slices.Contains(voters, quitter) || !slices.Contains(nonvoters, quitter) {
+		t.Fatalf("right after the clean quit: voters %v, non-voters %v (quitter %s)", voters, nonvoters, quitter)
+	}
+}

@@ -164,6 +164,7 @@ func New(cfg Config) (*Replica, error) {
 	r.pilot = newPilot(r)
 	cfg.Host.SetStreamHandler(p2p.ProtoPropose, r.serveForward)
 	cfg.Host.SetStreamHandler(p2p.ProtoStats, r.serveStats)
+	cfg.Host.SetStreamHandler(p2p.ProtoLeave, r.serveLeave)
 	r.goRun(func() { r.local.run(ctx) })
 	r.goRun(func() { r.fwd.run(ctx) })
 	r.goRun(func() { r.watch(ctx) })
@@ -269,6 +270,7 @@ func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.done)
 		r.transferLeadership()
+		r.handOverSeat()
 		r.stopHandlers()
 		r.cancel()
 		r.wg.Wait()
@@ -311,6 +313,7 @@ func (r *Replica) Abort() error {
 func (r *Replica) stopHandlers() {
 	r.cfg.Host.RemoveStreamHandler(p2p.ProtoPropose)
 	r.cfg.Host.RemoveStreamHandler(p2p.ProtoStats)
+	r.cfg.Host.RemoveStreamHandler(p2p.ProtoLeave)
 }
 
 // transferLeadership lets a leader that quits cleanly hand over first, so

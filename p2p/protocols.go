@@ -19,3 +19,7 @@ const MaxFrame = 8 << 20
 // its Raft log reaches, so autopilot can tell healthy members from lagging
 // ones.
 const ProtoStats protocol.ID = "/concord/stats/1.0.0"
+
+// ProtoLeave is the stream protocol a voter that quits cleanly uses to ask
+// the leader to hand its seat to a non-voter.
+const ProtoLeave protocol.ID = "/concord/leave/1.0.0"
