@@ -1,0 +1,119 @@
+package p2p
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+func TestServiceName(t *testing.T) {
+	teams := []string{"", "team-1", "team-2", "Team-1", strings.Repeat("x", 1000), "équipe 🚀"}
+	seen := map[string]string{}
+	for _, team := range teams {
+		name := ServiceName(team)
+		if !validServiceName(name) {
+			t.Errorf("ServiceName(%q) = %q: not a valid DNS-SD service name", team, name)
+		}
+		if again := ServiceName(team); again != name {
+			t.Errorf("ServiceName(%q) is not stable: %q then %q", team, name, again)
+		}
+		if team != "" && strings.Contains(name, strings.ToLower(team)) {
+			t.Errorf("ServiceName(%q) = %q reveals the team ID", team, name)
+		}
+		if other, dup := seen[name]; dup {
+			t.Errorf("teams %q and %q share service name %q", other, team, name)
+		}
+		seen[name] = team
+	}
+}
+
+// TestServiceNamePinned guards the derivation: a change would split a team
+// whose members run different versions.
+func TestServiceNamePinned(t *testing.T) {
+	if got, want := ServiceName("team-1"), "_concord-4b28b27._udp"; got != want {
+		t.Fatalf("ServiceName(team-1) = %q, want %q", got, want)
+	}
+}
+
+func TestValidServiceName(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"libp2p default", "_p2p._udp", true},
+		{"tcp", "_http._tcp", true},
+		{"fifteen chars", "_abcdefghijklmno._udp", true},
+		{"hyphen inside", "_concord-1a2b3c4._udp", true},
+		{"empty", "", false},
+		{"no underscore", "p2p._udp", false},
+		{"no protocol", "_p2p", false},
+		{"other protocol", "_p2p._sctp", false},
+		{"sixteen chars", "_abcdefghijklmnop._udp", false},
+		{"empty name", "_._udp", false},
+		{"leading hyphen", "_-ab._udp", false},
+		{"trailing hyphen", "_ab-._udp", false},
+		{"double hyphen", "_a--b._udp", false},
+		{"digits only", "_1234._udp", false},
+		{"uppercase", "_P2P._udp", false},
+		{"dot inside", "_a.b._udp", false},
+		{"with domain", "_p2p._udp.local", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := validServiceName(tt.in); got != tt.want {
+				t.Errorf("validServiceName(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLanTCPAddr(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"/ip4/10.77.1.2/tcp/4001", true},
+		{"/ip4/192.168.1.5/tcp/1", true},
+		{"/ip6/fd00::5/tcp/4001", true},
+		{"/ip4/127.0.0.1/tcp/4001", false},
+		{"/ip6/::1/tcp/4001", false},
+		{"/ip4/0.0.0.0/tcp/4001", false},
+		{"/ip6/fe80::1/tcp/4001", false},
+		{"/ip4/10.77.1.2/udp/4001/quic-v1", false},
+		{"/ip4/10.77.1.2/tcp/4001/ws", false},
+		{"/dns4/member.local/tcp/4001", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			if got := lanTCPAddr(ma.StringCast(tt.addr)); got != tt.want {
+				t.Errorf("lanTCPAddr(%s) = %v, want %v", tt.addr, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStartDiscoveryRefuses checks the argument and lifecycle errors. None
+// of these cases starts multicast, so it runs in the test's own network
+// namespace without announcing anything.
+func TestStartDiscoveryRefuses(t *testing.T) {
+	hs := mustNewHost(t)
+	found := func(peer.AddrInfo) {}
+	for _, service := range []string{"", "_p2p", "concord._udp", "_Concord._udp"} {
+		if _, err := hs.StartDiscovery(service, found); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("StartDiscovery(%q) error = %v, want ErrInvalidConfig", service, err)
+		}
+	}
+	if _, err := hs.StartDiscovery(ServiceName("t"), nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("StartDiscovery with nil callback: error = %v, want ErrInvalidConfig", err)
+	}
+	if err := hs.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := hs.StartDiscovery(ServiceName("t"), found); !errors.Is(err, ErrClosed) {
+		t.Errorf("StartDiscovery after Close: error = %v, want ErrClosed", err)
+	}
+}
