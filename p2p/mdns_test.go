@@ -2,8 +2,10 @@ package p2p
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -116,4 +118,61 @@ func TestStartDiscoveryRefuses(t *testing.T) {
 	if _, err := hs.StartDiscovery(ServiceName("t"), found); !errors.Is(err, ErrClosed) {
 		t.Errorf("StartDiscovery after Close: error = %v, want ErrClosed", err)
 	}
+}
+
+// TestMDNSDiscoveryNetns runs four members, each in its own network
+// namespace on one bridged LAN (10.77.1.0/24): A and B of one team, C and D
+// of another. Nobody is given an address. Each member must find and
+// connect to its teammate, and never report the other team's members.
+func TestMDNSDiscoveryNetns(t *testing.T) {
+	lan := newNetnsLAN(t, []string{"a", "b", "c", "d"})
+	teamAB, teamCD := ServiceName("team-ab"), ServiceName("team-cd")
+	start := time.Now()
+	members := map[string]*mdnsChild{
+		"a": startMDNSChild(t, lan, "a", teamAB),
+		"b": startMDNSChild(t, lan, "b", teamAB),
+		"c": startMDNSChild(t, lan, "c", teamCD),
+		"d": startMDNSChild(t, lan, "d", teamCD),
+	}
+	ids := map[string]peer.ID{}
+	for name, m := range members {
+		ids[name] = m.waitID(t, 60*time.Second)
+	}
+	pairs := [][2]string{{"a", "b"}, {"b", "a"}, {"c", "d"}, {"d", "c"}}
+	for _, p := range pairs {
+		ev := members[p[0]].waitEvent(t, 60*time.Second, "CONNECTED", ids[p[1]])
+		found := members[p[0]].event("FOUND", ids[p[1]])
+		t.Logf("%s found %s %v after its StartDiscovery (%v after the test started its processes); connected %v after StartDiscovery; addrs %s",
+			p[0], p[1], found.sinceStart, found.at.Sub(start).Round(time.Millisecond), ev.sinceStart, found.rest)
+	}
+	stopping := time.Now()
+	for _, m := range members {
+		m.askToStop() // all at once: a race-enabled child lingers 1 s at exit
+	}
+	for _, m := range members {
+		m.stop(t, 30*time.Second)
+	}
+	t.Logf("all four stopped in %v", time.Since(stopping).Round(time.Millisecond))
+	for name, m := range members {
+		for other, id := range ids {
+			sameTeam := (name == "a" || name == "b") == (other == "a" || other == "b")
+			if !sameTeam && m.event("FOUND", id) != nil {
+				t.Errorf("%s (team %s) reported %s of the other team", name, m.service, other)
+			}
+		}
+	}
+}
+
+// mdnsEvent is one line a helper process printed: "MDNS KIND PEER
+// SINCE_START REST...".
+type mdnsEvent struct {
+	kind       string
+	peer       peer.ID
+	sinceStart time.Duration // in the child, since StartDiscovery
+	rest       string
+	at         time.Time // when the parent read it
+}
+
+func (e mdnsEvent) String() string {
+	return fmt.Sprintf("%s %s %v %s", e.kind, e.peer, e.sinceStart, e.rest)
 }
