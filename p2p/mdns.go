@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	ma "github.com/multiformats/go-multiaddr"
@@ -18,9 +20,8 @@ import (
 )
 
 // discoveryRecheck is how often a running [Discovery] compares the
-// addresses it advertises with the host's current interface addresses, and
-// retries a failed start. libp2p itself caches interface addresses for a
-// minute, so a member's new IP is advertised within about 70 s.
+// addresses it announces with the host's current LAN addresses (so a new
+// IP is announced within this delay), and retries a failed start.
 const discoveryRecheck = 10 * time.Second
 
 // ServiceName returns the DNS-SD service name under which the members of
@@ -97,11 +98,14 @@ type Discovery struct {
 // and ignoring everyone else. Calls to found are sequential, on a goroutine
 // of the Discovery, and must return quickly; found must not call Close. A
 // peer is reported once per announcement it makes: again when it restarts
-// or changes address, or when this Discovery restarts its announcement
-// because this host's addresses changed (checked every 10 s).
+// or changes address, or when this Discovery restarts because this host's
+// addresses changed.
 //
-// A failure to start multicast (e.g. no interface up yet) is logged and
-// retried every 10 s rather than returned. The error is [ErrClosed] after
+// The announcement carries this host's current LAN TCP addresses (the same
+// filter as above) and is renewed within 10 s when they change. While the
+// host has none (offline, or listening on loopback only) nothing is
+// announced or browsed. A failure to start multicast is logged and retried
+// every 10 s rather than returned. The error is [ErrClosed] after
 // the Host's Close, or wraps [ErrInvalidConfig] when service is not a valid
 // DNS-SD service name (the empty name, which would mean libp2p's public
 // "_p2p._udp", is refused too).
@@ -157,7 +161,7 @@ func (d *Discovery) HandlePeerFound(ai peer.AddrInfo) {
 
 var _ mdns.Notifee = (*Discovery)(nil)
 
-// run owns the mdns service: it starts it, restarts it when the host's
+// run owns the mdns service: it starts it, restarts it when the host's LAN
 // addresses change (the announcement carries them), delivers found peers,
 // and closes it when the Discovery or the Host closes.
 func (d *Discovery) run() {
@@ -165,28 +169,48 @@ func (d *Discovery) run() {
 	defer close(d.done)
 
 	var svc mdns.Service
-	var advertised string // addresses announced by svc, see advertKey
+	var current string            // addresses svc announces, see addrsKey
+	idle, failing := false, false // state already logged
 	stop := func() {
 		if svc != nil {
 			_ = svc.Close() // always nil
-			svc = nil
+			svc, current = nil, ""
 		}
 	}
 	defer stop()
-	start := func() {
-		stop()
-		key := d.advertKey()
-		s := mdns.NewMdnsService(d.hs.h, d.service, d)
-		if err := s.Start(); err != nil {
-			_ = s.Close() // stops a half-started service
-			d.log.Warn("starting mDNS discovery failed, retrying", "err", err, "retry_in", discoveryRecheck)
+	refresh := func() {
+		addrs := d.lanAddrs()
+		key := addrsKey(addrs)
+		if svc != nil && key == current {
 			return
 		}
-		svc, advertised = s, key
+		if svc != nil {
+			d.log.Info("LAN addresses changed, restarting mDNS discovery", "old", current, "new", key)
+			stop()
+		}
+		if len(addrs) == 0 {
+			if !idle {
+				d.log.Info("no LAN address to announce, mDNS discovery waits for one")
+				idle = true
+			}
+			return
+		}
+		idle = false
+		s := mdns.NewMdnsService(newAnnounceHost(d.hs.h, addrs), d.service, d)
+		if err := s.Start(); err != nil {
+			_ = s.Close() // stops a half-started service
+			if !failing {
+				d.log.Warn("starting mDNS discovery failed, retrying", "err", err, "retry_every", discoveryRecheck)
+				failing = true
+			}
+			return
+		}
+		failing = false
+		svc, current = s, key
 		d.log.Info("mDNS discovery started", "addrs", key)
 	}
 
-	start()
+	refresh()
 	tick := time.NewTicker(discoveryRecheck)
 	defer tick.Stop()
 	for {
@@ -197,29 +221,69 @@ func (d *Discovery) run() {
 		case ai := <-d.peers:
 			d.deliver(ai)
 		case <-tick.C:
-			if svc == nil {
-				start()
-			} else if key := d.advertKey(); key != advertised {
-				d.log.Info("local addresses changed, restarting mDNS announcement", "old", advertised, "new", key)
-				start()
-			}
+			refresh()
 		}
 	}
 }
 
-// advertKey returns the addresses the mdns package would announce now, as
-// a comparable string (the swarm's interface listen addresses, sorted).
-func (d *Discovery) advertKey() string {
-	addrs, err := d.hs.h.Network().InterfaceListenAddresses()
+// lanAddrs returns the host's listen addresses as others on the LAN can
+// dial them, read afresh: unspecified addresses expanded to the current
+// interface addresses, filtered by [lanTCPAddr], sorted.
+func (d *Discovery) lanAddrs() []ma.Multiaddr {
+	ifaces, err := manet.InterfaceMultiaddrs()
 	if err != nil {
-		return ""
+		d.log.Debug("listing interface addresses", "err", err)
+		return nil
 	}
-	s := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		s = append(s, a.String())
+	resolved, err := manet.ResolveUnspecifiedAddresses(d.hs.h.Network().ListenAddresses(), ifaces)
+	if err != nil {
+		d.log.Debug("resolving listen addresses", "err", err)
+		return nil
 	}
-	slices.Sort(s)
+	out := make([]ma.Multiaddr, 0, len(resolved))
+	for _, a := range resolved {
+		if lanTCPAddr(a) && !slices.ContainsFunc(out, a.Equal) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(x, y ma.Multiaddr) int { return strings.Compare(x.String(), y.String()) })
+	return out
+}
+
+// addrsKey returns addrs as one comparable string.
+func addrsKey(addrs []ma.Multiaddr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
 	return strings.Join(s, " ")
+}
+
+// announceHost is the host handed to the mdns package, which announces
+// whatever Network().InterfaceListenAddresses returns. The swarm caches that
+// list for a minute and includes loopback; announceHost returns the
+// addresses run chose instead, so a new IP is announced at once and
+// loopback never. (go-libp2p v0.51.0's mdns uses only ID and that method.)
+type announceHost struct {
+	host.Host
+	net announceNet
+}
+
+type announceNet struct {
+	network.Network
+	addrs []ma.Multiaddr
+}
+
+func newAnnounceHost(h host.Host, addrs []ma.Multiaddr) announceHost {
+	return announceHost{Host: h, net: announceNet{Network: h.Network(), addrs: addrs}}
+}
+
+// Network returns the network with the chosen announcement addresses.
+func (a announceHost) Network() network.Network { return a.net }
+
+// InterfaceListenAddresses returns the addresses to announce.
+func (n announceNet) InterfaceListenAddresses() ([]ma.Multiaddr, error) {
+	return slices.Clone(n.addrs), nil
 }
 
 // deliver filters ai down to usable TCP addresses and calls found.

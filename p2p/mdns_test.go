@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,40 @@ func TestStartDiscoveryRefuses(t *testing.T) {
 	}
 }
 
+// TestDiscoveryLifecycle starts discovery on a host that listens on
+// loopback only: it has no LAN address, so nothing is announced, browsed or
+// sent. Discovery.Close is idempotent, and the Host's Close stops (and
+// waits for) a discovery nobody closed.
+func TestDiscoveryLifecycle(t *testing.T) {
+	hs := mustNewHost(t)
+	found := func(peer.AddrInfo) { t.Error("found called on a host with no LAN address") }
+	d1, err := hs.StartDiscovery(ServiceName("t"), found)
+	if err != nil {
+		t.Fatalf("StartDiscovery: %v", err)
+	}
+	if err := d1.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := d1.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	d2, err := hs.StartDiscovery(ServiceName("t"), found)
+	if err != nil {
+		t.Fatalf("second StartDiscovery: %v", err)
+	}
+	if err := hs.Close(); err != nil {
+		t.Fatalf("Host.Close: %v", err)
+	}
+	select {
+	case <-d2.done:
+	default:
+		t.Fatal("Host.Close returned before the discovery it did not close had stopped")
+	}
+	if err := d2.Close(); err != nil {
+		t.Errorf("Close after Host.Close: %v", err)
+	}
+}
+
 // TestMDNSDiscoveryNetns runs four members, each in its own network
 // namespace on one bridged LAN (10.77.1.0/24): A and B of one team, C and D
 // of another. Nobody is given an address. Each member must find and
@@ -129,10 +164,10 @@ func TestMDNSDiscoveryNetns(t *testing.T) {
 	teamAB, teamCD := ServiceName("team-ab"), ServiceName("team-cd")
 	start := time.Now()
 	members := map[string]*mdnsChild{
-		"a": startMDNSChild(t, lan, "a", teamAB),
-		"b": startMDNSChild(t, lan, "b", teamAB),
-		"c": startMDNSChild(t, lan, "c", teamCD),
-		"d": startMDNSChild(t, lan, "d", teamCD),
+		"a": startMDNSChild(t, lan, "a", teamAB, ""),
+		"b": startMDNSChild(t, lan, "b", teamAB, ""),
+		"c": startMDNSChild(t, lan, "c", teamCD, ""),
+		"d": startMDNSChild(t, lan, "d", teamCD, ""),
 	}
 	ids := map[string]peer.ID{}
 	for name, m := range members {
@@ -161,6 +196,67 @@ func TestMDNSDiscoveryNetns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMDNSRediscoveryNetns checks that two members find each other again,
+// with no address given, after one restarts (same identity, new port) and
+// after its IP address changes (announced within discoveryRecheck, 10 s).
+func TestMDNSRediscoveryNetns(t *testing.T) {
+	lan := newNetnsLAN(t, []string{"a", "b"})
+	team := ServiceName("team-ab")
+	bDir := filepath.Join(t.TempDir(), "b")
+	a := startMDNSChild(t, lan, "a", team, "")
+	b := startMDNSChild(t, lan, "b", team, bDir)
+	idA, idB := a.waitID(t, 60*time.Second), b.waitID(t, 60*time.Second)
+	a.waitEvent(t, 60*time.Second, "CONNECTED", idB)
+	b.waitEvent(t, 60*time.Second, "CONNECTED", idA)
+
+	// Restart: same identity (same data directory), new port.
+	b.stop(t, 30*time.Second)
+	restarted := time.Now()
+	b = startMDNSChild(t, lan, "b", team, bDir)
+	if id := b.waitID(t, 60*time.Second); id != idB {
+		t.Fatalf("restarted b has peer ID %s, want %s", id, idB)
+	}
+	port := tcpPort(t, b.event("ID", idB).rest, "10.77.1.2")
+	found := a.waitMatch(t, 60*time.Second, "FOUND b on its new port "+port, func(e mdnsEvent) bool {
+		return e.kind == "FOUND" && e.peer == idB && strings.Contains(e.rest, "/ip4/10.77.1.2/tcp/"+port)
+	})
+	t.Logf("a found restarted b %v after it was started again", found.at.Sub(restarted).Round(time.Millisecond))
+	a.waitMatch(t, 60*time.Second, "CONNECTED to restarted b", func(e mdnsEvent) bool {
+		return e.kind == "CONNECTED" && e.peer == idB && !e.at.Before(found.at)
+	})
+	b.waitEvent(t, 60*time.Second, "FOUND", idA)
+
+	// New IP address: b moves from 10.77.1.2 to 10.77.1.12 (deleted
+	// first: deleting a primary address deletes its secondaries).
+	changed := time.Now()
+	lan.ip(t, "-n", lan.ns["b"], "addr", "del", "10.77.1.2/24", "dev", "eth0")
+	lan.ip(t, "-n", lan.ns["b"], "addr", "add", "10.77.1.12/24", "dev", "eth0")
+	moved := "/ip4/10.77.1.12/tcp/" + port
+	found = a.waitMatch(t, 60*time.Second, "FOUND b at "+moved, func(e mdnsEvent) bool {
+		return e.kind == "FOUND" && e.peer == idB && strings.Contains(e.rest, moved)
+	})
+	t.Logf("a found b at its new address %s %v after the change", moved, found.at.Sub(changed).Round(time.Millisecond))
+
+	a.askToStop()
+	b.askToStop()
+	a.stop(t, 30*time.Second)
+	b.stop(t, 30*time.Second)
+}
+
+// tcpPort returns the TCP port of the address on ip in addrs, a
+// comma-separated list of multiaddrs.
+func tcpPort(t *testing.T, addrs, ip string) string {
+	t.Helper()
+	for _, a := range strings.Split(addrs, ",") {
+		if rest, ok := strings.CutPrefix(a, "/ip4/"+ip+"/tcp/"); ok {
+			port, _, _ := strings.Cut(rest, "/")
+			return port
+		}
+	}
+	t.Fatalf("no TCP address on %s in %q", ip, addrs)
+	return ""
 }
 
 // mdnsEvent is one line a helper process printed: "MDNS KIND PEER

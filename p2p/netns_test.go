@@ -60,14 +60,8 @@ func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
 		t.Skip("skipping: the ip command (iproute2) is needed to create network namespaces")
 	}
 	base := fmt.Sprintf("concord-mdns-%d-%d", os.Getpid(), netnsSeq.Add(1))
-	run := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-		}
-	}
+	lan := &netnsLAN{ns: make(map[string]string, len(members))}
+	run := func(args ...string) { t.Helper(); lan.ip(t, args...) }
 	addNS := func(name string) {
 		t.Helper()
 		run("netns", "add", name)
@@ -87,7 +81,6 @@ func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
 	run("-n", hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
 	run("-n", hub, "link", "set", "br0", "up")
 
-	lan := &netnsLAN{ns: make(map[string]string, len(members))}
 	for i, m := range members {
 		ns := base + "-" + m
 		addNS(ns)
@@ -101,6 +94,16 @@ func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
 		run("-n", hub, "link", "set", port, "master", "br0", "multicast", "on", "up")
 	}
 	return lan
+}
+
+// ip runs the ip command with args, failing the test on error.
+func (l *netnsLAN) ip(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
 }
 
 // mdnsChild is a helper process running one host with discovery.
@@ -118,15 +121,18 @@ type mdnsChild struct {
 
 // startMDNSChild starts a helper process in member name's namespace: a
 // host listening on 0.0.0.0 with discovery under service, which connects to
-// every peer it finds. The process is killed when the test ends, before the
-// namespaces are deleted.
-func startMDNSChild(t *testing.T, lan *netnsLAN, name, service string) *mdnsChild {
+// every peer it finds, with its data in dir (a fresh directory if dir is
+// ""). The process is killed when the test ends, before the namespaces are
+// deleted.
+func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string) *mdnsChild {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("finding the test binary: %v", err)
 	}
-	dir := filepath.Join(t.TempDir(), name)
+	if dir == "" {
+		dir = filepath.Join(t.TempDir(), name)
+	}
 	c := &mdnsChild{name: name, service: service, exited: make(chan struct{})}
 	c.cmd = exec.Command("ip", "netns", "exec", lan.ns[name], exe,
 		"-test.run=^TestMDNSHelperProcess$", "-test.timeout="+(helperLifetime+time.Minute).String())
@@ -203,19 +209,34 @@ func (c *mdnsChild) event(kind string, id peer.ID) *mdnsEvent {
 // child exits or the timeout passes first.
 func (c *mdnsChild) waitEvent(t *testing.T, timeout time.Duration, kind string, id peer.ID) mdnsEvent {
 	t.Helper()
-	var ev *mdnsEvent
-	eventually(t, timeout, fmt.Sprintf("%s to report %s %s", c.name, kind, id), func() bool {
-		if ev = c.event(kind, id); ev != nil {
-			return true
+	return c.waitMatch(t, timeout, fmt.Sprintf("%s %s", kind, id), func(e mdnsEvent) bool {
+		return e.kind == kind && (id == "" || e.peer == id)
+	})
+}
+
+// waitMatch waits for an event for which match holds and returns the
+// first; it fails the test if the child exits or the timeout passes first.
+func (c *mdnsChild) waitMatch(t *testing.T, timeout time.Duration, what string, match func(mdnsEvent) bool) mdnsEvent {
+	t.Helper()
+	var found mdnsEvent
+	eventually(t, timeout, fmt.Sprintf("%s to report %s", c.name, what), func() bool {
+		c.mu.Lock()
+		for _, e := range c.events {
+			if match(e) {
+				found = e
+				c.mu.Unlock()
+				return true
+			}
 		}
+		c.mu.Unlock()
 		select {
 		case <-c.exited:
-			t.Fatalf("helper %s exited (%v) before reporting %s %s", c.name, c.waitErr, kind, id)
+			t.Fatalf("helper %s exited (%v) before reporting %s", c.name, c.waitErr, what)
 		default:
 		}
 		return false
 	})
-	return *ev
+	return found
 }
 
 // waitID returns the child's peer ID.
