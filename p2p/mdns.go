@@ -79,7 +79,7 @@ type Discovery struct {
 	done   chan struct{} // closed when run has returned
 
 	// peers carries what the mdns package reports. It is buffered and
-	// never closed: the mdns package calls HandlePeerFound from
+	// never closed: the mdns package calls notifee.HandlePeerFound from
 	// goroutines of its own, which may outlive the service's Close.
 	peers chan peer.AddrInfo
 
@@ -96,7 +96,8 @@ type Discovery struct {
 // connect to anyone it finds, nor store their addresses: found decides,
 // typically by adding the addresses of team members only ([Host.AddPeer])
 // and ignoring everyone else. Calls to found are sequential, on a goroutine
-// of the Discovery, and must return quickly; found must not call Close. A
+// of the Discovery, and must return quickly; found must not call the
+// Discovery's or the Host's Close (both wait for found to return). A
 // peer is reported once per announcement it makes: again when it restarts
 // or changes address, or when this Discovery restarts because this host's
 // addresses changed.
@@ -150,16 +151,20 @@ func (d *Discovery) Close() error {
 	return nil
 }
 
-// HandlePeerFound implements mdns.Notifee. It hands ai to run, or drops it
-// once the Discovery is closing.
-func (d *Discovery) HandlePeerFound(ai peer.AddrInfo) {
+// notifee receives the mdns package's reports for a Discovery, unexported
+// so that callers of Discovery cannot fake one.
+type notifee struct{ d *Discovery }
+
+var _ mdns.Notifee = notifee{}
+
+// HandlePeerFound hands ai to run, or drops it once the Discovery is
+// closing.
+func (n notifee) HandlePeerFound(ai peer.AddrInfo) {
 	select {
-	case d.peers <- ai:
-	case <-d.ctx.Done():
+	case n.d.peers <- ai:
+	case <-n.d.ctx.Done():
 	}
 }
-
-var _ mdns.Notifee = (*Discovery)(nil)
 
 // run owns the mdns service: it starts it, restarts it when the host's LAN
 // addresses change (the announcement carries them), delivers found peers,
@@ -196,7 +201,7 @@ func (d *Discovery) run() {
 			return
 		}
 		idle = false
-		s := mdns.NewMdnsService(newAnnounceHost(d.hs.h, addrs), d.service, d)
+		s := mdns.NewMdnsService(newAnnounceHost(d.hs.h, addrs), d.service, notifee{d})
 		if err := s.Start(); err != nil {
 			_ = s.Close() // stops a half-started service
 			if !failing {
