@@ -177,6 +177,12 @@ func TestMDNSDiscoveryNetns(t *testing.T) {
 	for _, p := range pairs {
 		ev := members[p[0]].waitEvent(t, 60*time.Second, "CONNECTED", ids[p[1]])
 		found := members[p[0]].event("FOUND", ids[p[1]])
+		if found == nil {
+			t.Fatalf("%s connected to %s without finding it", p[0], p[1])
+		}
+		if !strings.HasPrefix(found.rest, "[/ip4/10.77.1.") || strings.Contains(found.rest, "127.0.0.1") {
+			t.Errorf("%s found %s at %s, want its 10.77.1.0/24 address only", p[0], p[1], found.rest)
+		}
 		t.Logf("%s found %s %v after its StartDiscovery (%v after the test started its processes); connected %v after StartDiscovery; addrs %s",
 			p[0], p[1], found.sinceStart, found.at.Sub(start).Round(time.Millisecond), ev.sinceStart, found.rest)
 	}
