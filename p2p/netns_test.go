@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -348,9 +349,41 @@ func TestMDNSHelperProcess(t *testing.T) {
 	result := "ok"
 	if err := hs.Close(); err != nil {
 		result = err.Error()
+	} else if left := discoveryGoroutines(5 * time.Second); left != "" {
+		result = "discovery goroutines left after Close: " + left
 	}
 	emit("CLOSED", hs.ID(), result)
 	_ = d.Close() // idempotent after the Host's Close
+}
+
+// discoveryGoroutines waits up to timeout for every goroutine of the mDNS
+// stack (ours, go-libp2p's mdns, zeroconf) to end, and returns the stack of
+// one still running, or "".
+func discoveryGoroutines(timeout time.Duration) string {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		left := ""
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "zeroconf") || strings.Contains(g, "discovery/mdns") ||
+				strings.Contains(g, "p2p.(*Discovery)") || strings.Contains(g, "p2p.notifee") {
+				left = g
+				break
+			}
+		}
+		if left == "" {
+			return ""
+		}
+		select {
+		case <-deadline.C:
+			return strings.ReplaceAll(left, "\n", " | ")
+		case <-tick.C:
+		}
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
