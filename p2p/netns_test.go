@@ -48,7 +48,7 @@ type netnsLAN struct {
 
 // newNetnsLAN creates the LAN and deletes it (with every link in it) when
 // the test ends, failed or not. It skips the test under -short, when not
-// root, or without the ip command.
+// root, without the ip command, or where namespaces cannot be created.
 func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
 	t.Helper()
 	if testing.Short() {
@@ -63,9 +63,20 @@ func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
 	base := fmt.Sprintf("concord-mdns-%d-%d", os.Getpid(), netnsSeq.Add(1))
 	lan := &netnsLAN{ns: make(map[string]string, len(members))}
 	run := func(args ...string) { t.Helper(); lan.ip(t, args...) }
+	first := true
 	addNS := func(name string) {
 		t.Helper()
-		run("netns", "add", name)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, "ip", "netns", "add", name).CombinedOutput()
+		cancel()
+		switch {
+		case err != nil && first:
+			// Root in an unprivileged container cannot.
+			t.Skipf("skipping: cannot create a network namespace (ip netns add: %v: %s)", err, bytes.TrimSpace(out))
+		case err != nil:
+			t.Fatalf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
+		}
+		first = false
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
