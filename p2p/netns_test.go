@@ -316,10 +316,19 @@ func TestMDNSHelperProcess(t *testing.T) {
 	outMu.Unlock()
 	// Like the Node: a found peer's addresses go to AddPeer, whose
 	// keep-connected loop dials it. found only records and returns.
+	// found may still run while this goroutine stops (until the Host's
+	// Close returns), so wg.Add and wg.Wait are kept apart by stopping.
 	var wg sync.WaitGroup
+	var stopMu sync.Mutex
+	stopping := false
 	d, err := hs.StartDiscovery(service, func(ai peer.AddrInfo) {
 		emit("FOUND", ai.ID, fmt.Sprint(ai.Addrs))
 		hs.AddPeer(ai.ID, ai.Addrs)
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if stopping {
+			return
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -354,6 +363,9 @@ func TestMDNSHelperProcess(t *testing.T) {
 	case <-timer.C:
 		t.Errorf("not stopped by the parent within %v", helperLifetime)
 	}
+	stopMu.Lock()
+	stopping = true
+	stopMu.Unlock()
 	cancel()
 	wg.Wait()
 	// The Host's Close alone must stop discovery (it waits for it).
