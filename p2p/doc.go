@@ -15,6 +15,11 @@
 // peers are cached in dataDir/peers.json so that a restarted member finds the
 // team again without anyone typing an address.
 //
+// On a LAN, members also find each other with no address typed:
+// [Host.StartDiscovery] announces the host over multicast DNS under a
+// per-team service name ([ServiceName]) and reports the peers it hears;
+// the caller decides whom to add.
+//
 // Concord's own stream protocols ([ProtoPropose], [ProtoJoin]) exchange
 // length-prefixed frames, see [WriteFrame] and [ReadFrame].
 package p2p
