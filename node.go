@@ -121,6 +121,11 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		return nil, err
 	}
 	n.refreshTeam()
+	// LAN discovery: members find each other after restarts and address
+	// changes with no address typed; only members' addresses are kept.
+	if _, err := n.host.StartDiscovery(p2p.ServiceName(conf.TeamID), n.discovered); err != nil {
+		n.log.Warn("LAN discovery not started", "err", err)
+	}
 	if err := n.startProbes(); err != nil {
 		return nil, err
 	}
@@ -151,6 +156,13 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	n.goRun(n.inviteSweep)
 	n.runTime(runCtx)
 	return n, nil
+}
+
+// discovered hears of a peer on the LAN announcing our team's service.
+func (n *Node) discovered(ai peer.AddrInfo) {
+	if n.team.isMember(ai.ID) {
+		n.host.AddPeer(ai.ID, ai.Addrs)
+	}
 }
 
 // online says whether a member is reachable: its probes answer.

@@ -104,7 +104,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		libp2p.Identity(priv),
 		libp2p.ConnectionGater(g),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No port reuse: two members that dial each other at the same
+		// instant (LAN discovery makes that common) would otherwise share
+		// one TCP connection and both fail the Noise handshake. Port reuse
+		// only helps NAT traversal, which a LAN team does not do.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.DisableRelay(),

@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -277,4 +278,57 @@ type mdnsEvent struct {
 
 func (e mdnsEvent) String() string {
 	return fmt.Sprintf("%s %s %v %s", e.kind, e.peer, e.sinceStart, e.rest)
+}
+
+// TestMDNSClosedNetns: two teams with their own network keys and closed
+// gaters share one LAN AND one service name; members still find and connect
+// to their teammates only.
+func TestMDNSClosedNetns(t *testing.T) {
+	lan := newNetnsLAN(t, []string{"a", "b", "c", "d"})
+	service := ServiceName("same")
+	dirs, ids := map[string]string{}, map[string]peer.ID{}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		dirs[n] = filepath.Join(t.TempDir(), n)
+		if err := os.MkdirAll(dirs[n], 0o700); err != nil {
+			t.Fatal(err)
+		}
+		k, err := LoadIdentity(dirs[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n], _ = peer.IDFromPrivateKey(k)
+	}
+	env := func(psk string, allowed ...string) []string {
+		var a []string
+		for _, n := range allowed {
+			a = append(a, ids[n].String())
+		}
+		return []string{"CONCORD_TEST_MDNS_PSK=" + psk, "CONCORD_TEST_MDNS_ALLOWED=" + strings.Join(a, ",")}
+	}
+	k1, k2 := strings.Repeat("1", 32), strings.Repeat("2", 32)
+	m := map[string]*mdnsChild{
+		"a": startMDNSChild(t, lan, "a", service, dirs["a"], env(k1, "b")...),
+		"b": startMDNSChild(t, lan, "b", service, dirs["b"], env(k1, "a")...),
+		"c": startMDNSChild(t, lan, "c", service, dirs["c"], env(k2, "d")...),
+		"d": startMDNSChild(t, lan, "d", service, dirs["d"], env(k2, "c")...),
+	}
+	for _, p := range [][2]string{{"a", "b"}, {"b", "a"}, {"c", "d"}, {"d", "c"}} {
+		ev := m[p[0]].waitEvent(t, 60*time.Second, "CONNECTED", ids[p[1]])
+		t.Logf("%s connected to %s %v after StartDiscovery", p[0], p[1], ev.sinceStart)
+	}
+	for _, c := range m {
+		c.askToStop()
+	}
+	for n, c := range m {
+		c.stop(t, 30*time.Second)
+		for o, id := range ids {
+			same := (n == "a" || n == "b") == (o == "a" || o == "b")
+			if !same && c.event("CONNECTED", id) != nil {
+				t.Errorf("%s connected to %s of the other team", n, o)
+			}
+		}
+		c.mu.Lock()
+		t.Logf("%s events: %v", n, c.events)
+		c.mu.Unlock()
+	}
 }

@@ -136,7 +136,7 @@ type mdnsChild struct {
 // every peer it finds, with its data in dir (a fresh directory if dir is
 // ""). The process is killed when the test ends, before the namespaces are
 // deleted.
-func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string) *mdnsChild {
+func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string, env ...string) *mdnsChild {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -148,7 +148,7 @@ func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string) *mdn
 	c := &mdnsChild{name: name, service: service, exited: make(chan struct{})}
 	c.cmd = exec.Command("ip", "netns", "exec", lan.ns[name], exe,
 		"-test.run=^TestMDNSHelperProcess$", "-test.timeout="+(helperLifetime+time.Minute).String())
-	c.cmd.Env = append(os.Environ(), envMDNSService+"="+service, envMDNSDir+"="+dir)
+	c.cmd.Env = append(append(os.Environ(), envMDNSService+"="+service, envMDNSDir+"="+dir), env...)
 	c.cmd.Stderr = &c.stderr
 	c.cmd.WaitDelay = 5 * time.Second
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
@@ -303,7 +303,19 @@ func TestMDNSHelperProcess(t *testing.T) {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hs, err := New(t.Context(), Config{DataDir: os.Getenv(envMDNSDir), Listen: []string{DefaultListenAddr}, Logger: logger})
+	cfg := Config{DataDir: os.Getenv(envMDNSDir), Listen: []string{DefaultListenAddr}, Logger: logger}
+	if k := os.Getenv("CONCORD_TEST_MDNS_PSK"); k != "" {
+		cfg.PSK = []byte(k)
+		cfg.Closed = true
+		for _, s := range strings.Split(os.Getenv("CONCORD_TEST_MDNS_ALLOWED"), ",") {
+			id, err := peer.Decode(s)
+			if err != nil {
+				t.Fatalf("allowed %q: %v", s, err)
+			}
+			cfg.Allowed = append(cfg.Allowed, id)
+		}
+	}
+	hs, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
