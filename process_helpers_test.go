@@ -99,11 +99,19 @@ const cliTimeout = 30 * time.Second
 // is a *cliError carrying stderr. Safe to call from any goroutine once
 // buildConcord has run.
 func cli(t *testing.T, args ...string) (string, error) {
+	return cliIn(t, "", args...)
+}
+
+// cliIn is cli run inside network namespace ns ("" for the test's own).
+func cliIn(t *testing.T, ns string, args ...string) (string, error) {
 	bin := buildConcord(t)
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if ns != "" {
+		cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
@@ -128,6 +136,7 @@ type proc struct {
 	dir     string
 	id      string // peer ID, from init/join
 	logPath string
+	netns   string // network namespace to run in ("" for the test's own)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -182,6 +191,9 @@ func (p *proc) start() {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(buildConcord(t), "run", "--data", p.dir, "--log-level", "info")
+	if p.netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", p.netns, buildConcord(t), "run", "--data", p.dir, "--log-level", "info")
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"concord/internal/netlab"
 )
 
 func TestServiceName(t *testing.T) {
@@ -161,7 +163,7 @@ func TestDiscoveryLifecycle(t *testing.T) {
 // of another. Nobody is given an address. Each member must find and
 // connect to its teammate, and never report the other team's members.
 func TestMDNSDiscoveryNetns(t *testing.T) {
-	lan := newNetnsLAN(t, []string{"a", "b", "c", "d"})
+	lan := netlab.NewLAN(t, []string{"a", "b", "c", "d"})
 	teamAB, teamCD := ServiceName("team-ab"), ServiceName("team-cd")
 	start := time.Now()
 	members := map[string]*mdnsChild{
@@ -209,7 +211,7 @@ func TestMDNSDiscoveryNetns(t *testing.T) {
 // with no address given, after one restarts (same identity, new port) and
 // after its IP address changes (announced within discoveryRecheck, 10 s).
 func TestMDNSRediscoveryNetns(t *testing.T) {
-	lan := newNetnsLAN(t, []string{"a", "b"})
+	lan := netlab.NewLAN(t, []string{"a", "b"})
 	team := ServiceName("team-ab")
 	bDir := filepath.Join(t.TempDir(), "b")
 	a := startMDNSChild(t, lan, "a", team, "")
@@ -238,8 +240,8 @@ func TestMDNSRediscoveryNetns(t *testing.T) {
 	// New IP address: b moves from 10.77.1.2 to 10.77.1.12 (deleted
 	// first: deleting a primary address deletes its secondaries).
 	changed := time.Now()
-	lan.ip(t, "-n", lan.ns["b"], "addr", "del", "10.77.1.2/24", "dev", "eth0")
-	lan.ip(t, "-n", lan.ns["b"], "addr", "add", "10.77.1.12/24", "dev", "eth0")
+	lan.IP(t, "-n", lan.NS("b"), "addr", "del", "10.77.1.2/24", "dev", "eth0")
+	lan.IP(t, "-n", lan.NS("b"), "addr", "add", "10.77.1.12/24", "dev", "eth0")
 	moved := "/ip4/10.77.1.12/tcp/" + port
 	found = a.waitMatch(t, 60*time.Second, "FOUND b at "+moved, func(e mdnsEvent) bool {
 		return e.kind == "FOUND" && e.peer == idB && strings.Contains(e.rest, moved)
@@ -284,7 +286,7 @@ func (e mdnsEvent) String() string {
 // gaters share one LAN AND one service name; members still find and connect
 // to their teammates only.
 func TestMDNSClosedNetns(t *testing.T) {
-	lan := newNetnsLAN(t, []string{"a", "b", "c", "d"})
+	lan := netlab.NewLAN(t, []string{"a", "b", "c", "d"})
 	service := ServiceName("same")
 	dirs, ids := map[string]string{}, map[string]peer.ID{}
 	for _, n := range []string{"a", "b", "c", "d"} {

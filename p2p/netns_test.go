@@ -19,11 +19,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/internal/netlab"
 )
 
 // Environment of a helper process; envMDNSService set means "be a helper".
@@ -34,89 +35,6 @@ const (
 
 // helperLifetime bounds a helper process that its parent forgot to stop.
 const helperLifetime = 3 * time.Minute
-
-// netnsSeq keeps namespace names unique across -count runs in one process.
-var netnsSeq atomic.Int64
-
-// netnsLAN is a private LAN, 10.77.1.0/24: a hub namespace holding a
-// bridge, and one namespace per member, linked to the bridge by a veth pair
-// whose member end is eth0 (10.77.1.N/24, multicast on). Nothing is created
-// in the test's own namespace.
-type netnsLAN struct {
-	ns map[string]string // member name → namespace name
-}
-
-// newNetnsLAN creates the LAN and deletes it (with every link in it) when
-// the test ends, failed or not. It skips the test under -short, when not
-// root, without the ip command, or where namespaces cannot be created.
-func newNetnsLAN(t *testing.T, members []string) *netnsLAN {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping network namespace test in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: network namespaces need root (mDNS cannot be tested on loopback, which has no multicast)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: the ip command (iproute2) is needed to create network namespaces")
-	}
-	base := fmt.Sprintf("concord-mdns-%d-%d", os.Getpid(), netnsSeq.Add(1))
-	lan := &netnsLAN{ns: make(map[string]string, len(members))}
-	run := func(args ...string) { t.Helper(); lan.ip(t, args...) }
-	first := true
-	addNS := func(name string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := exec.CommandContext(ctx, "ip", "netns", "add", name).CombinedOutput()
-		cancel()
-		switch {
-		case err != nil && first:
-			// Root in an unprivileged container cannot.
-			t.Skipf("skipping: cannot create a network namespace (ip netns add: %v: %s)", err, bytes.TrimSpace(out))
-		case err != nil:
-			t.Fatalf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
-		}
-		first = false
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if out, err := exec.CommandContext(ctx, "ip", "netns", "del", name).CombinedOutput(); err != nil {
-				t.Errorf("deleting network namespace %s: %v: %s", name, err, bytes.TrimSpace(out))
-			}
-		})
-	}
-
-	hub := base + "-hub"
-	addNS(hub)
-	run("-n", hub, "link", "set", "lo", "up")
-	// No IGMP snooping: nothing on this LAN answers IGMP queries.
-	run("-n", hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
-	run("-n", hub, "link", "set", "br0", "up")
-
-	for i, m := range members {
-		ns := base + "-" + m
-		addNS(ns)
-		lan.ns[m] = ns
-		port := "to-" + m
-		// Both ends are created in their namespaces directly.
-		run("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", hub)
-		run("-n", ns, "link", "set", "lo", "up")
-		run("-n", ns, "addr", "add", fmt.Sprintf("10.77.1.%d/24", i+1), "dev", "eth0")
-		run("-n", ns, "link", "set", "eth0", "multicast", "on", "up")
-		run("-n", hub, "link", "set", port, "master", "br0", "multicast", "on", "up")
-	}
-	return lan
-}
-
-// ip runs the ip command with args, failing the test on error.
-func (l *netnsLAN) ip(t *testing.T, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-}
 
 // mdnsChild is a helper process running one host with discovery.
 type mdnsChild struct {
@@ -136,7 +54,7 @@ type mdnsChild struct {
 // every peer it finds, with its data in dir (a fresh directory if dir is
 // ""). The process is killed when the test ends, before the namespaces are
 // deleted.
-func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string, env ...string) *mdnsChild {
+func startMDNSChild(t *testing.T, lan *netlab.LAN, name, service, dir string, env ...string) *mdnsChild {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -146,7 +64,7 @@ func startMDNSChild(t *testing.T, lan *netnsLAN, name, service, dir string, env 
 		dir = filepath.Join(t.TempDir(), name)
 	}
 	c := &mdnsChild{name: name, service: service, exited: make(chan struct{})}
-	c.cmd = exec.Command("ip", "netns", "exec", lan.ns[name], exe,
+	c.cmd = exec.Command("ip", "netns", "exec", lan.NS(name), exe,
 		"-test.run=^TestMDNSHelperProcess$", "-test.timeout="+(helperLifetime+time.Minute).String())
 	c.cmd.Env = append(append(os.Environ(), envMDNSService+"="+service, envMDNSDir+"="+dir), env...)
 	c.cmd.Stderr = &c.stderr

@@ -4,9 +4,10 @@
 #   gcc, pkg-config, X11/OpenGL headers: the cgo Fyne GUI build
 #   chrony: the time tests run a real NTP server on 127.0.0.1 (never touching the system clock)
 #   xvfb, xdotool, x11-apps, imagemagick: the GUI smoke test (virtual display, typing, screenshot)
+#   iproute2: network namespaces for the LAN discovery tests (loopback has no multicast)
 set -euo pipefail
 pkgs=(make gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
-  libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick)
+  libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick iproute2)
 need=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
