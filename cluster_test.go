@@ -145,13 +145,22 @@ func (c *testCluster) waitVoters(n int) {
 	})
 }
 
+// leader returns the index of the member that leads, waiting up to 10 s
+// for one (an election may be under way, more so on a loaded machine); -1
+// if none does.
 func (c *testCluster) leader() int {
-	for i, n := range c.nodes {
-		if n != nil && n.Status().Role == "leader" {
-			return i
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for i, n := range c.nodes {
+			if n != nil && n.Status().Role == "leader" {
+				return i
+			}
 		}
+		if time.Now().After(deadline) {
+			return -1
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
 	}
-	return -1
 }
 
 // histories returns each running member's #general as IDs in order.
