@@ -14,7 +14,7 @@ import (
 
 // A voter that quits cleanly hands its seat over: after giving up the
 // leadership it asks the leader, over ProtoLeave, to promote the healthiest
-// stable non-voter and then demote it, so the team keeps its voters while
+// stable non-voter in its place, so the team keeps its voters while
 // it is away instead of waiting for autopilot to notice it is gone.
 
 const leaveTimeout = 3 * time.Second
@@ -46,8 +46,8 @@ func (r *Replica) handOverSeat() {
 	r.log.Info("seat hand-over", "answer", string(b), "err", err)
 }
 
-// serveLeave is the leader's side: promote a stable non-voter, then demote
-// the member asking.
+// serveLeave is the leader's side: demote the member asking, then promote
+// the healthiest non-voter.
 func (r *Replica) serveLeave(s network.Stream) {
 	defer s.Close()
 	from := s.Conn().RemotePeer()
@@ -58,24 +58,30 @@ func (r *Replica) serveLeave(s network.Stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	answer := "kept"
+	// Demote first, then promote: the other way round there would be one
+	// voter too many for a moment, and autopilot, reconciling meanwhile,
+	// would demote the newest voter, the heir.
 	if heir := r.heir(from.String()); heir != "" {
-		if r.changeConfig(ctx, "promote heir", string(heir), r.raft.AddVoter(heir, raft.ServerAddress(heir), 0, flushTimeout)) &&
-			r.changeConfig(ctx, "demote leaving voter", from.String(), r.raft.DemoteVoter(raft.ServerID(from.String()), 0, flushTimeout)) {
+		if r.changeConfig(ctx, "demote leaving voter", from.String(), r.raft.DemoteVoter(raft.ServerID(from.String()), 0, flushTimeout)) &&
+			r.changeConfig(ctx, "promote heir", string(heir), r.raft.AddVoter(heir, raft.ServerAddress(heir), 0, flushTimeout)) {
 			answer = "handed to " + string(heir)
 		}
 	}
 	_ = p2p.WriteFrame(s, []byte(answer))
 }
 
-// heir is the non-voter that has been healthy longest ("" if none).
+// heir is the non-voter that has been healthy longest ("" if none). The
+// seat is taken from the current configuration: autopilot's state may be
+// a moment old.
 func (r *Replica) heir(leaving string) raft.ServerID {
 	st := r.pilot.state()
+	_, nonvoters := r.Configuration()
 	if st == nil {
 		return ""
 	}
 	var best *autopilot.ServerState
 	for id, srv := range st.Servers {
-		if string(id) == leaving || srv.State != autopilot.RaftNonVoter || !srv.Health.Healthy {
+		if string(id) == leaving || !slices.Contains(nonvoters, string(id)) || !srv.Health.Healthy {
 			continue
 		}
 		if best == nil || srv.Health.StableSince.Before(best.Health.StableSince) {
