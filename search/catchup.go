@@ -1,0 +1,146 @@
+package search
+
+import (
+	"context"
+	"fmt"
+
+	"concord/storage"
+)
+
+// Source is what CatchUp reads: *storage.Store satisfies it. History must
+// behave as storage.Store.History: the newest q.Limit messages below seq
+// q.Before (0: from the end), in ascending seq order.
+type Source interface {
+	Channels() ([]storage.Channel, error)
+	History(channel string, q storage.Query) ([]storage.Message, error)
+}
+
+var _ Source = (*storage.Store)(nil)
+
+// catchUpPage is how many messages CatchUp reads and writes at a time.
+const catchUpPage = 2000
+
+// CatchUp indexes every message of src with a Raft index above Indexed(),
+// then records the highest index seen as covered. Run it on start, before or
+// while Add is fed from apply: Adds made during a catch-up are indexed at
+// once but only move Indexed when the catch-up completes, so a crash in the
+// middle leaves Indexed where it was and the next CatchUp starts over.
+// It stops early, without recording progress, when ctx is done.
+func (ix *Index) CatchUp(ctx context.Context, src Source) error {
+	ix.wmu.Lock()
+	from := ix.indexed
+	ix.catchingUp++
+	ix.wmu.Unlock()
+	high, err := ix.scan(ctx, src, from)
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.catchingUp--
+	if err != nil {
+		return err
+	}
+	high = max(high, ix.pendingMax)
+	if ix.catchingUp == 0 {
+		ix.pendingMax = 0
+	}
+	return ix.setIndexedLocked(ctx, high)
+}
+
+// Rebuild empties the index and indexes all of src again, for use after a
+// snapshot restore replaced the store's contents.
+func (ix *Index) Rebuild(ctx context.Context, src Source) error {
+	if ix.isClosed() {
+		return ErrClosed
+	}
+	ix.wmu.Lock()
+	err := ix.clearLocked(ctx)
+	ix.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	return ix.CatchUp(ctx, src)
+}
+
+func (ix *Index) clearLocked(ctx context.Context) error {
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("clear", err)
+	}
+	defer tx.Rollback()
+	for _, s := range []string{
+		`DELETE FROM msgs`,
+		`INSERT INTO fts(fts) VALUES ('delete-all')`,
+		`UPDATE meta SET v=0 WHERE k='indexed'`,
+	} {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return wrap("clear", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("clear", err)
+	}
+	ix.indexed = 0
+	return nil
+}
+
+// scan adds src's messages above from and returns the highest Raft index
+// it saw. It pages each channel backwards from its end, so a restart reads
+// only what the index has not seen (a channel's seq order is its Raft index
+// order), and each page is a short read transaction on the store.
+func (ix *Index) scan(ctx context.Context, src Source, from uint64) (uint64, error) {
+	chans, err := src.Channels()
+	if err != nil {
+		return 0, fmt.Errorf("search: catch up: %w", err)
+	}
+	high := from
+	for _, ch := range chans {
+		var before uint64
+		for {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("search: catch up: %w", err)
+			}
+			page, err := src.History(ch.Name, storage.Query{Before: before, Limit: ix.page})
+			if err != nil {
+				return 0, fmt.Errorf("search: catch up %q: %w", ch.Name, err)
+			}
+			var done bool
+			page, before, done = trimPage(page, from, ix.page)
+			for _, m := range page {
+				high = max(high, m.Index)
+			}
+			if err := ix.add(ctx, page, false); err != nil {
+				return 0, err
+			}
+			if done {
+				break
+			}
+		}
+	}
+	return high, nil
+}
+
+// trimPage keeps the messages of page above from. When the page is full and
+// reaches no older than from, it also leaves out the messages of its oldest
+// Raft entry (unless that is the whole page), so that an entry's messages
+// are added in one go and keep their order; next is the Before of the next
+// page. done says the channel needs no older page.
+func trimPage(page []storage.Message, from uint64, size int) (keep []storage.Message, next uint64, done bool) {
+	if len(page) == 0 {
+		return nil, 0, true
+	}
+	if page[0].Index <= from || page[0].Seq <= 1 || len(page) < size {
+		i := 0
+		for i < len(page) && page[i].Index <= from {
+			i++
+		}
+		return page[i:], 0, true
+	}
+	oldest := page[0].Index
+	i := 0
+	for i < len(page) && page[i].Index == oldest {
+		i++
+	}
+	if i == len(page) {
+		return page, page[0].Seq, false
+	}
+	return page[i:], page[i].Seq, false
+}
