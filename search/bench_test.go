@@ -30,6 +30,10 @@ var candidates = map[string]openFunc{
 		ix, err := Open(Config{Dir: dir})
 		return sqliteCandidate{ix}, err
 	},
+	"sqlite-noprefix": func(dir string) (candidate, error) {
+		ix, err := open(Config{Dir: dir}, "")
+		return sqliteCandidate{ix}, err
+	},
 }
 
 type sqliteCandidate struct{ ix *Index }

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"concord/storage"
 )
@@ -24,40 +25,53 @@ const catchUpPage = 2000
 // then records the highest index seen as covered. Run it on start, before or
 // while Add is fed from apply: Adds made during a catch-up are indexed at
 // once but only move Indexed when the catch-up completes, so a crash in the
-// middle leaves Indexed where it was and the next CatchUp starts over.
+// middle leaves Indexed where it was and the next CatchUp starts over. After
+// a failed CatchUp, Indexed stays put until one succeeds.
 // It stops early, without recording progress, when ctx is done.
 func (ix *Index) CatchUp(ctx context.Context, src Source) error {
-	ix.wmu.Lock()
-	from := ix.indexed
-	ix.catchingUp++
-	ix.wmu.Unlock()
-	high, err := ix.scan(ctx, src, from)
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
-	ix.catchingUp--
-	if err != nil {
-		return err
-	}
-	high = max(high, ix.pendingMax)
-	if ix.catchingUp == 0 {
-		ix.pendingMax = 0
-	}
-	return ix.setIndexedLocked(ctx, high)
+	return ix.catchUp(ctx, src, false)
 }
 
 // Rebuild empties the index and indexes all of src again, for use after a
 // snapshot restore replaced the store's contents.
 func (ix *Index) Rebuild(ctx context.Context, src Source) error {
+	return ix.catchUp(ctx, src, true)
+}
+
+func (ix *Index) catchUp(ctx context.Context, src Source, clear bool) error {
 	if ix.isClosed() {
 		return ErrClosed
 	}
 	ix.wmu.Lock()
-	err := ix.clearLocked(ctx)
+	if clear {
+		if err := ix.clearLocked(ctx); err != nil {
+			ix.wmu.Unlock()
+			return err
+		}
+	}
+	from := ix.indexed
+	ix.catchingUp++
 	ix.wmu.Unlock()
+	start := time.Now()
+	high, n, err := ix.scan(ctx, src, from)
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.catchingUp--
+	if err == nil {
+		err = ix.setIndexedLocked(ctx, max(high, ix.pendingMax))
+	}
 	if err != nil {
+		ix.catchUpFailed = true
 		return err
 	}
-	return ix.CatchUp(ctx, src)
+	if ix.catchingUp == 0 {
+		ix.catchUpFailed = false
+		ix.pendingMax = 0
+	}
+	if n > 0 {
+		ix.log.Info("caught up", "from", from, "index", ix.indexed, "messages", n, "took", time.Since(start))
+	}
+	return nil
 }
 
 func (ix *Index) clearLocked(ctx context.Context) error {
@@ -83,39 +97,40 @@ func (ix *Index) clearLocked(ctx context.Context) error {
 }
 
 // scan adds src's messages above from and returns the highest Raft index
-// it saw. It pages each channel backwards from its end, so a restart reads
+// it saw and how many messages it read. It pages each channel backwards from its end, so a restart reads
 // only what the index has not seen (a channel's seq order is its Raft index
 // order), and each page is a short read transaction on the store.
-func (ix *Index) scan(ctx context.Context, src Source, from uint64) (uint64, error) {
+func (ix *Index) scan(ctx context.Context, src Source, from uint64) (high uint64, n int, err error) {
 	chans, err := src.Channels()
 	if err != nil {
-		return 0, fmt.Errorf("search: catch up: %w", err)
+		return 0, 0, fmt.Errorf("search: catch up: %w", err)
 	}
-	high := from
+	high = from
 	for _, ch := range chans {
 		var before uint64
 		for {
 			if err := ctx.Err(); err != nil {
-				return 0, fmt.Errorf("search: catch up: %w", err)
+				return 0, 0, fmt.Errorf("search: catch up: %w", err)
 			}
 			page, err := src.History(ch.Name, storage.Query{Before: before, Limit: ix.page})
 			if err != nil {
-				return 0, fmt.Errorf("search: catch up %q: %w", ch.Name, err)
+				return 0, 0, fmt.Errorf("search: catch up %q: %w", ch.Name, err)
 			}
 			var done bool
 			page, before, done = trimPage(page, from, ix.page)
 			for _, m := range page {
 				high = max(high, m.Index)
 			}
+			n += len(page)
 			if err := ix.add(ctx, page, false); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			if done {
 				break
 			}
 		}
 	}
-	return high, nil
+	return high, n, nil
 }
 
 // trimPage keeps the messages of page above from. When the page is full and

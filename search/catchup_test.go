@@ -217,11 +217,21 @@ func TestCatchUpInterrupted(t *testing.T) {
 	if ix.Indexed() != 0 {
 		t.Fatalf("an interrupted catch-up moved Indexed to %d", ix.Indexed())
 	}
+	// Live Adds after a failed catch-up must not cover what it missed.
+	if err := ix.Add(store.apply(c, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Indexed() != 0 {
+		t.Fatalf("a live Add after a failed catch-up moved Indexed to %d", ix.Indexed())
+	}
 	if err := ix.CatchUp(context.Background(), store); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(indexedIDs(t, ix)), len(store.ids()); got != want {
 		t.Fatalf("indexed %d messages, want %d", got, want)
+	}
+	if ix.Indexed() != store.index {
+		t.Fatalf("Indexed = %d, want %d", ix.Indexed(), store.index)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 
 	"concord/storage"
@@ -44,12 +45,18 @@ var schema = []string{
 		channel TEXT NOT NULL,
 		seq     INTEGER NOT NULL,
 		idx     INTEGER NOT NULL)`,
-	// contentless: the text lives in the store; contentless_delete keeps
-	// the door open for edits and deletes.
-	`CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, content='',
-		contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
 	`INSERT OR IGNORE INTO meta(k, v) VALUES ('version', 1), ('indexed', 0)`,
 }
+
+// ftsTable is the FTS5 table: contentless (the text lives in the store),
+// contentless_delete to keep the door open for edits and deletes, and
+// prefix indexes (%s) so that "ab*" does not merge the doclists of every
+// term starting with "ab": see docs/benchmarks.md.
+const ftsTable = `CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, content='',
+	contentless_delete=1, tokenize='unicode61 remove_diacritics 2'%s)`
+
+// defaultPrefixes are the prefix lengths FTS5 keeps an index for.
+const defaultPrefixes = "2 3"
 
 // Index is a member's full-text index. It is safe for concurrent use: Add
 // calls are serialised, searches run beside them (SQLite WAL).
@@ -62,7 +69,9 @@ type Index struct {
 	wmu        sync.Mutex // serialises writers
 	indexed    uint64     // guarded by wmu; mirrors meta 'indexed'
 	catchingUp int        // guarded by wmu; >0 while CatchUp runs
-	pendingMax uint64     // guarded by wmu; highest Index added during catch-up
+	// catchUpFailed (guarded by wmu) holds Indexed after a failed CatchUp.
+	catchUpFailed bool
+	pendingMax    uint64 // guarded by wmu; highest Index Added while held
 
 	closeOnce sync.Once
 	closeErr  error
@@ -72,6 +81,12 @@ type Index struct {
 // Open opens (or creates) the index in cfg.Dir. A file that is not a valid
 // index gives an error wrapping ErrCorrupt.
 func Open(cfg Config) (*Index, error) {
+	return open(cfg, defaultPrefixes)
+}
+
+// open is Open with the FTS5 prefix lengths of a new index ("" for none);
+// the benchmark compares them.
+func open(cfg Config, prefixes string) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -90,16 +105,19 @@ func Open(cfg Config) (*Index, error) {
 	db.SetMaxOpenConns(cfg.Readers + 1)
 	db.SetMaxIdleConns(cfg.Readers + 1)
 	ix := &Index{cfg: cfg, log: cfg.Logger.With("component", "search"), db: db, page: catchUpPage, closed: make(chan struct{})}
-	if err := ix.init(); err != nil {
+	if err := ix.init(prefixes); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return ix, nil
 }
 
-func (ix *Index) init() error {
+func (ix *Index) init(prefixes string) error {
 	ctx := context.Background()
-	for _, s := range schema {
+	if prefixes != "" {
+		prefixes = fmt.Sprintf(", prefix='%s'", prefixes)
+	}
+	for _, s := range append(slices.Clone(schema), fmt.Sprintf(ftsTable, prefixes)) {
 		if _, err := ix.db.ExecContext(ctx, s); err != nil {
 			return wrap("open", err)
 		}
@@ -129,8 +147,10 @@ func (ix *Index) Indexed() uint64 {
 
 // Add indexes msgs in one transaction and records the highest Raft index
 // among them as covered. Messages already indexed (same ID) are skipped, so
-// replaying a batch is harmless. Pass messages in apply order: the order of
-// messages within one Raft entry is the order they are added.
+// replaying a batch is harmless. Pass messages in apply order, and all the
+// messages of one Raft entry in the same call (several entries per call are
+// fine): Indexed counts whole entries, so an entry split across two calls
+// with a crash in between would lose its second part until a Rebuild.
 func (ix *Index) Add(msgs []storage.Message) error {
 	return ix.add(context.Background(), msgs, true)
 }
@@ -190,8 +210,9 @@ func (ix *Index) add(ctx context.Context, msgs []storage.Message, advance bool) 
 		}
 		next[m.Index] = rid + 1
 	}
+	hold := ix.catchingUp > 0 || ix.catchUpFailed
 	covered := ix.indexed
-	if advance && ix.catchingUp == 0 && high > covered {
+	if advance && !hold && high > covered {
 		covered = high
 		if _, err := tx.ExecContext(ctx, `UPDATE meta SET v=? WHERE k='indexed'`, int64(covered)); err != nil {
 			return wrap("add", err)
@@ -201,7 +222,7 @@ func (ix *Index) add(ctx context.Context, msgs []storage.Message, advance bool) 
 		return wrap("add", err)
 	}
 	ix.indexed = covered
-	if advance && ix.catchingUp > 0 {
+	if advance && hold {
 		ix.pendingMax = max(ix.pendingMax, high)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"concord/storage"
@@ -347,5 +348,38 @@ func TestManyMessagesInOneEntry(t *testing.T) {
 	}
 	if got := ids(hits); !slices.Equal(got, []string{"m2999", "m2998", "m2997"}) {
 		t.Fatalf("newest hits = %v", got)
+	}
+}
+
+// TestSearchPlanWalksNewestFirst guards the property the latency rests on:
+// SQLite answers "newest first" by walking the FTS5 doclist backwards and
+// stopping at the limit, never by sorting every match.
+func TestSearchPlanWalksNewestFirst(t *testing.T) {
+	ix := mustOpen(t, t.TempDir())
+	if err := ix.Add(fixture); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ix.db.Query(`EXPLAIN QUERY PLAN `+searchSQL(2), `"server"`, "general", "ops", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	t.Logf("plan: %q", plan)
+	if len(plan) != 2 || !strings.Contains(plan[0], "VIRTUAL TABLE INDEX") || !strings.Contains(plan[1], "INTEGER PRIMARY KEY") {
+		t.Errorf("plan does not drive the search from FTS5 with a rowid lookup per match: %q", plan)
+	}
+	for _, d := range plan {
+		if strings.Contains(d, "TEMP B-TREE") {
+			t.Errorf("plan sorts the matches: %q", plan)
+		}
 	}
 }

@@ -35,12 +35,7 @@ func (ix *Index) Search(ctx context.Context, query string, channels []string, li
 		args = append(args, c)
 	}
 	args = append(args, limit)
-	// FTS5 walks the doclist backwards for ORDER BY rowid DESC, so the
-	// query stops after limit rows that pass the channel filter.
-	q := `SELECT m.id, m.channel, m.seq, m.idx FROM fts JOIN msgs m ON m.rid = fts.rowid
-		WHERE fts MATCH ? AND m.channel IN (?` + strings.Repeat(",?", len(channels)-1) + `)
-		ORDER BY fts.rowid DESC LIMIT ?`
-	rows, err := ix.db.QueryContext(ctx, q, args...)
+	rows, err := ix.db.QueryContext(ctx, searchSQL(len(channels)), args...)
 	if err != nil {
 		return nil, ix.searchErr(ctx, err)
 	}
@@ -69,4 +64,13 @@ func (ix *Index) searchErr(ctx context.Context, err error) error {
 		return ErrClosed
 	}
 	return wrap("query", err)
+}
+
+// searchSQL is the search statement for n channels. FTS5 walks the doclist
+// backwards for ORDER BY rowid DESC, so the query stops after limit rows
+// that pass the channel filter instead of sorting every match.
+func searchSQL(n int) string {
+	return `SELECT m.id, m.channel, m.seq, m.idx FROM fts JOIN msgs m ON m.rid = fts.rowid
+		WHERE fts MATCH ? AND m.channel IN (?` + strings.Repeat(",?", n-1) + `)
+		ORDER BY fts.rowid DESC LIMIT ?`
 }
