@@ -17,7 +17,8 @@
 //
 // Searching: the user's text is treated as plain words (every word must
 // match, in any column order); FTS5 syntax characters are never interpreted,
-// except a trailing '*' on a word, which asks for a prefix match. Hits come
+// except a trailing '*' on a word of two letters or more, which asks for a
+// prefix match. Hits come
 // newest first (commit order), which is what a chat user scans for and what
 // FTS5 can answer without scoring every match.
 //
