@@ -15,12 +15,11 @@
 // index has not seen yet. Re-adding a message ID is a no-op, which makes
 // replays and overlapping catch-up harmless.
 //
-// Searching: the user's text is treated as plain words (every word must
-// match, in any column order); FTS5 syntax characters are never interpreted,
+// Searching: the user's text is treated as plain words, every one of which
+// must occur, in any order; FTS5 syntax characters are never interpreted,
 // except a trailing '*' on a word of two letters or more, which asks for a
-// prefix match. Hits come
-// newest first (commit order), which is what a chat user scans for and what
-// FTS5 can answer without scoring every match.
+// prefix match. Hits come newest first (commit order), which is what a chat
+// user scans for and what FTS5 can answer without scoring every match.
 //
 // The package is a leaf like storage: it imports storage's types only.
 package search

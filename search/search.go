@@ -11,9 +11,11 @@ const MaxLimit = 1000
 
 // Search returns up to limit messages of the given channels whose text
 // contains every word of query, newest first (commit order). limit <= 0
-// means 50. Words are matched case- and accent-insensitively; a word ending
-// in '*' (two letters or more) matches as a prefix. An empty query (or one without any letter or
-// digit) gives ErrEmptyQuery, an empty channel list ErrNoChannels.
+// means 50, and at most MaxLimit are returned. Words match case- and
+// accent-insensitively; a word ending in '*' (two letters or more) matches
+// as a prefix. An empty query, or one without any letter or digit, gives
+// ErrEmptyQuery; an empty channel list gives ErrNoChannels. Pass the
+// channels the member may read: the index itself knows no permissions.
 func (ix *Index) Search(ctx context.Context, query string, channels []string, limit int) ([]Hit, error) {
 	if ix.isClosed() {
 		return nil, ErrClosed
