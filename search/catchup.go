@@ -18,8 +18,12 @@ type Source interface {
 
 var _ Source = (*storage.Store)(nil)
 
-// catchUpPage is how many messages CatchUp reads and writes at a time.
-const catchUpPage = 2000
+// catchUpPage is the most messages CatchUp reads and writes at a time;
+// firstPage is the first page's size for each channel.
+const (
+	catchUpPage = 2000
+	firstPage   = 64
+)
 
 // CatchUp indexes every message of src with a Raft index above Indexed(),
 // then records the highest index seen as covered. Run it on start, before or
@@ -52,6 +56,11 @@ func (ix *Index) catchUp(ctx context.Context, src Source, clear bool) error {
 	from := ix.indexed
 	ix.catchingUp++
 	ix.wmu.Unlock()
+	ix.scanMu.Lock()
+	defer ix.scanMu.Unlock()
+	if clear {
+		ix.seen = nil
+	}
 	start := time.Now()
 	high, n, err := ix.scan(ctx, src, from)
 	ix.wmu.Lock()
@@ -67,6 +76,9 @@ func (ix *Index) catchUp(ctx context.Context, src Source, clear bool) error {
 	if ix.catchingUp == 0 {
 		ix.catchUpFailed = false
 		ix.pendingMax = 0
+	}
+	if ix.afterCatchUp != nil {
+		ix.afterCatchUp(ix.indexed)
 	}
 	if n > 0 {
 		ix.log.Info("caught up", "from", from, "index", ix.indexed, "messages", n, "took", time.Since(start))
@@ -97,7 +109,8 @@ func (ix *Index) clearLocked(ctx context.Context) error {
 }
 
 // scan adds src's messages above from and returns the highest Raft index
-// it saw and how many messages it read. It pages each channel backwards from its end, so a restart reads
+// it saw and how many messages it read. It skips a channel whose message
+// count is the one a previous scan completed with. Caller holds scanMu. It pages each channel backwards from its end, so a restart reads
 // only what the index has not seen (a channel's seq order is its Raft index
 // order), and each page is a short read transaction on the store.
 func (ix *Index) scan(ctx context.Context, src Source, from uint64) (high uint64, n int, err error) {
@@ -106,18 +119,27 @@ func (ix *Index) scan(ctx context.Context, src Source, from uint64) (high uint64
 		return 0, 0, fmt.Errorf("search: catch up: %w", err)
 	}
 	high = from
+	if ix.seen == nil {
+		ix.seen = map[string]uint64{}
+	}
 	for _, ch := range chans {
+		if ix.seen[ch.Name] == ch.Messages && ch.Messages > 0 {
+			continue // no new message since the last catch-up
+		}
 		var before uint64
+		// Start small: the usual catch-up (Follow) finds a few new messages.
+		limit := min(firstPage, ix.page)
 		for {
 			if err := ctx.Err(); err != nil {
 				return 0, 0, fmt.Errorf("search: catch up: %w", err)
 			}
-			page, err := src.History(ch.Name, storage.Query{Before: before, Limit: ix.page})
+			page, err := src.History(ch.Name, storage.Query{Before: before, Limit: limit})
 			if err != nil {
 				return 0, 0, fmt.Errorf("search: catch up %q: %w", ch.Name, err)
 			}
 			var done bool
-			page, before, done = trimPage(page, from, ix.page)
+			page, before, done = trimPage(page, from, limit)
+			limit = min(2*limit, ix.page)
 			for _, m := range page {
 				high = max(high, m.Index)
 			}
@@ -129,6 +151,7 @@ func (ix *Index) scan(ctx context.Context, src Source, from uint64) (high uint64
 				break
 			}
 		}
+		ix.seen[ch.Name] = ch.Messages
 	}
 	return high, n, nil
 }

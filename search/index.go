@@ -73,6 +73,11 @@ type Index struct {
 	catchUpFailed bool
 	pendingMax    uint64 // guarded by wmu; highest Index Added while held
 
+	scanMu sync.Mutex        // serialises catch-ups
+	seen   map[string]uint64 // guarded by scanMu; channel -> messages scanned
+
+	afterCatchUp func(indexed uint64) // tests: called after each successful catch-up
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
