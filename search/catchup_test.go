@@ -122,7 +122,7 @@ func TestCatchUp(t *testing.T) {
 		{"fresh index, small store", 0, testPage / 2, 3 * 2},
 		{"fresh index, several pages per channel", 0, 3 * testPage * 2, 3 * 8},
 		{"nothing missed", 500, 0, 3},
-		{"a few missed", 1000, 40, 3 * 2},
+		{"a few missed", 600, 40, 3 * 2},
 		{"many missed", 1000, 3 * testPage, 3 * 4},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,7 @@ import (
 func TestConcurrentAddSearch(t *testing.T) {
 	ix := mustOpen(t, t.TempDir())
 	c := newCorpus(9, 2000, 4)
-	const writers, readers, rounds = 2, 4, 20
+	const writers, readers, rounds = 2, 3, 10
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	work := make(chan int)

@@ -91,6 +91,7 @@ func TestSearch(t *testing.T) {
 		{"unbalanced quote", `"server`, allChans, 0, []string{"c1", "a2", "a1"}},
 		{"stray operators", `server ^ - + : * ( ) {`, allChans, 0, []string{"c1", "a2", "a1"}},
 		{"leading minus", "-server", allChans, 0, []string{"c1", "a2", "a1"}},
+		{"NUL byte separates words", "server\x00down", allChans, 0, []string{"a2"}},
 		{"emoji word dropped", "🎉 tower タワー", allChans, 0, []string{}},
 		{"emoji with word", "🎉 タワー", allChans, 0, []string{"a4"}},
 	}

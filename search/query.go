@@ -21,6 +21,8 @@ const minPrefix = 2
 // result is "" and the caller reports ErrEmptyQuery.
 func matchExpr(query string) string {
 	var terms []string
+	// FTS5's parser stops a string at NUL; no word contains one anyway.
+	query = strings.ReplaceAll(query, "\x00", " ")
 	for _, w := range strings.Fields(query) {
 		prefix := strings.HasSuffix(w, "*")
 		w = strings.TrimRight(w, "*")
