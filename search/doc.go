@@ -9,11 +9,14 @@
 // store, so it trades durability for speed (WAL, synchronous=NORMAL) and a
 // corrupt file is reported as ErrCorrupt for the caller to Remove and rebuild.
 //
-// Feeding it: call Add with the messages the store applied, in apply order.
-// Each Add is one transaction that also records the highest Raft index it
-// covered (Indexed), so after a restart CatchUp reads only the messages the
-// index has not seen yet. Re-adding a message ID is a no-op, which makes
-// replays and overlapping catch-up harmless.
+// Feeding it: the simplest hook is `go ix.Follow(ctx, store)`, which catches
+// up on start and then after every apply, reading only the channels that
+// grew, without touching the apply path. Alternatively call Add with the
+// messages the store applied, in apply order, a Raft entry's messages in one
+// call, and CatchUp(ctx, store) on start. Each Add is one transaction that
+// also records the highest Raft index it covered (Indexed), so after a
+// restart CatchUp reads only the messages the index has not seen. Re-adding
+// a message ID is a no-op, which makes replays and overlaps harmless.
 //
 // Searching: the user's text is treated as plain words, every one of which
 // must occur, in any order; FTS5 syntax characters are never interpreted,
