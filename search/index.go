@@ -207,8 +207,14 @@ func (ix *Index) add(ctx context.Context, msgs []storage.Message, advance bool) 
 			return wrap("add", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			// Ignored: the ID is indexed already (a replay), or, which
+			// would be a bug, the rowid was taken.
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM msgs WHERE id = ?`, m.ID).Scan(&one); err != nil {
+				return fmt.Errorf("search: add %s: rowid %d taken: %w", m.ID, rid, err)
+			}
 			next[m.Index] = rid
-			continue // already indexed
+			continue
 		}
 		if _, err := insText.ExecContext(ctx, rid, m.Text); err != nil {
 			return wrap("add", err)
