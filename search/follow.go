@@ -1,0 +1,37 @@
+package search
+
+import (
+	"context"
+	"fmt"
+
+	"concord/storage"
+)
+
+// Applied is what Follow watches: *storage.Store satisfies it.
+type Applied interface {
+	Source
+	// AppliedIndex is the Raft index of the last entry the store applied.
+	AppliedIndex() uint64
+	// WaitApplied blocks until AppliedIndex() >= index or ctx ends.
+	WaitApplied(ctx context.Context, index uint64) error
+}
+
+var _ Applied = (*storage.Store)(nil)
+
+// Follow keeps the index up to date with src until ctx ends: it catches up,
+// waits for the store to apply more, catches up again, and so on. Bursts of
+// applies coalesce into one catch-up, so a busy store never waits for the
+// index; each catch-up reads only the channels that grew. It returns ctx's
+// error when ctx ends, and a catch-up's or the store's error otherwise
+// (ErrCorrupt: Close, Remove, Open and Follow again).
+func (ix *Index) Follow(ctx context.Context, src Applied) error {
+	for {
+		next := src.AppliedIndex()
+		if err := ix.CatchUp(ctx, src); err != nil {
+			return err
+		}
+		if err := src.WaitApplied(ctx, next+1); err != nil {
+			return fmt.Errorf("search: follow: %w", err)
+		}
+	}
+}
