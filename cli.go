@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"reply":    cmdReply,
 	"dm":       cmdDM,
 	"attach":   cmdAttach,
+	"search":   cmdSearch,
 	"fetch":    cmdFetch,
 	"role":     cmdRole,
 	"recover":  cmdRecover,

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -139,5 +142,47 @@ func cmdDM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, out.ID)
+	return nil
+}
+
+// cmdSearch is `concord search --data DIR [--channel C] [--limit N] [--json] QUERY`.
+func cmdSearch(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("search", stderr)
+	channel := fs.String("channel", "", "search one channel (default: every channel you read)")
+	limit := fs.Int("limit", 50, "at most N results, newest first")
+	asJSON := fs.Bool("json", false, "one JSON object per line, as history")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return errors.New("give the words to search for (a trailing * matches a prefix)")
+	}
+	c, err := newClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	q := url.Values{"q": {strings.Join(pos, " ")}, "channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
+	if *asJSON {
+		return c.stream(ctx, stdout, "/v1/search", q)
+	}
+	var buf strings.Builder
+	if err := c.stream(ctx, &buf, "/v1/search", q); err != nil {
+		return err
+	}
+	seen := map[string]historyRow{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var row historyRow
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			return fmt.Errorf("bad answer from the member: %w", err)
+		}
+		fmt.Fprintf(stdout, "#%-12s ", row.Channel)
+		printHistoryRow(stdout, row, seen)
+	}
 	return nil
 }

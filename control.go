@@ -63,6 +63,7 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("POST /v1/delete", cs.chatOp)
 	mux.HandleFunc("POST /v1/react", cs.chatOp)
 	mux.HandleFunc("POST /v1/dm", cs.dm)
+	mux.HandleFunc("GET /v1/search", cs.search)
 	mux.HandleFunc("POST /v1/attach", cs.file)
 	mux.HandleFunc("POST /v1/fetch", cs.file)
 	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)

@@ -29,6 +29,7 @@ commands:
   delete    delete a message (yours; any, for an admin)
   react     add or take back an emoji reaction on a message
   dm        send an end-to-end encrypted private message (--to MEMBER[,MEMBER])
+  search    full-text search of the channels you read (newest first)
   attach    send a file (up to 100 MB) to a channel
   fetch     save the file a message carries (--out PATH)
   channels  list or create channels

@@ -17,6 +17,7 @@ import (
 	"concord/dm"
 	"concord/failover"
 	"concord/p2p"
+	"concord/search"
 	"concord/storage"
 	"concord/timesync"
 )
@@ -52,6 +53,7 @@ type Node struct {
 	team        team
 	boxKey      *dm.Key       // this member's X25519 key for private messages
 	blobs       *blob.Store   // attachment bytes, DATA/blobs
+	search      *search.Index // full-text index, DATA/search.db
 	removed     chan struct{} // closed when this member learns it was removed
 	removedOnce sync.Once
 	removal     storage.Removal
@@ -112,6 +114,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.search, err = openSearch(cfg.Dir, n); err != nil {
+		return nil, err
+	}
 	listen := conf.Listen
 	if len(cfg.Listen) > 0 {
 		listen = cfg.Listen
@@ -153,6 +158,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	n.host.Host().SetStreamHandler(protoRemoved, n.serveRemoved)
 	n.host.Host().SetStreamHandler(protoBlob, n.serveBlob)
 	n.goRun(n.autoFetch)
+	n.goRun(n.followSearch)
 	n.goRun(n.inviteSweep)
 	n.runTime(runCtx)
 	return n, nil
@@ -216,6 +222,9 @@ func (n *Node) closeParts() error {
 	}
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
+	}
+	if n.search != nil {
+		errs = append(errs, n.search.Close()) // its follower stopped with n.wg
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

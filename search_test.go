@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestSearchOnEveryMember: a message is found on every member within a
+// second of its commit; deleted messages and private conversations are not.
+func TestSearchOnEveryMember(t *testing.T) {
+	c := newTestCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	id, err := c.nodes[1].Send(ctx, "general", "the quarterly roadmap is ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Now()
+	gone, err := c.nodes[1].Send(ctx, "general", "roadmap draft, ignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.nodes[0].DM(ctx, []string{"m1"}, "secret roadmap"); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range c.nodes {
+		waitFor(t, time.Second-time.Since(committed)+time.Second, "the message to be searchable", func() bool {
+			msgs, err := n.Search(ctx, "quarterly", "", 10)
+			return err == nil && len(msgs) == 1 && msgs[0].ID == id
+		})
+		t.Logf("m%d finds it %v after commit", i, time.Since(committed).Round(time.Millisecond))
+	}
+	if err := c.nodes[1].Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	c.waitConverged()
+	msgs, err := c.nodes[2].Search(ctx, "roadm*", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+	}
+	if !slices.Equal(ids, []string{id}) {
+		t.Fatalf("roadm* found %v, want only %s (not the deleted one, not the private one)", ids, id)
+	}
+	if _, err := c.nodes[0].Search(ctx, "  ", "", 10); err == nil {
+		t.Fatal("an empty query was accepted")
+	}
+}
