@@ -162,15 +162,7 @@ func (cs *controlServer) dm(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	id, err := cs.node.DM(ctx, req.To, req.Text)
-	if errors.Is(err, ErrQueued) {
-		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
-		return
-	}
-	if err != nil {
-		cs.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	cs.answerSend(w, id, err)
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -265,14 +265,21 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	if text == "" {
 		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
 	}
-	c, err := newClient(*data)
+	return postID(*data, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},
+		*timeout+5*time.Second, stdout)
+}
+
+// postID posts body to the running member and prints the message ID it
+// answers with.
+func postID(data, path string, body any, timeout time.Duration, stdout io.Writer) error {
+	c, err := newClient(data)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out struct{ ID string }
-	if err := c.call(ctx, http.MethodPost, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait}, &out); err != nil {
+	if err := c.call(ctx, http.MethodPost, path, body, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.ID)

@@ -102,19 +102,8 @@ func cmdReply(args []string, stdout, stderr io.Writer) error {
 	if len(pos) < 2 {
 		return errors.New("give the ID of the message to answer and the text")
 	}
-	c, err := newClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
-	defer cancel()
-	var out struct{ ID string }
 	req := sendRequest{ReplyTo: pos[0], Text: strings.Join(pos[1:], " "), TimeoutMS: timeout.Milliseconds()}
-	if err := c.call(ctx, http.MethodPost, "/v1/send", req, &out); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, out.ID)
-	return nil
+	return postID(*data, "/v1/send", req, *timeout+5*time.Second, stdout)
 }
 
 // clip cuts s to at most n runes, marking the cut.
@@ -137,12 +126,7 @@ func cmdDM(args []string, stdout, stderr io.Writer) error {
 	if *to == "" || len(pos) == 0 {
 		return errors.New("give --to MEMBER[,MEMBER] and the text")
 	}
-	var out struct{ ID string }
-	if err := callMember(*data, http.MethodPost, "/v1/dm", dmRequest{To: splitList(*to), Text: strings.Join(pos, " ")}, &out); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, out.ID)
-	return nil
+	return postID(*data, "/v1/dm", dmRequest{To: splitList(*to), Text: strings.Join(pos, " ")}, requestTimeout, stdout)
 }
 
 // cmdSearch is `concord search --data DIR [--channel C] [--limit N] [--json] QUERY`.

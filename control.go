@@ -137,15 +137,35 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	} else {
 		id, err = cs.node.send(ctx, storage.Envelope{Channel: orDefault(req.Channel, "general"), Text: req.Text}, !req.NoWait)
 	}
-	if errors.Is(err, ErrQueued) {
+	cs.answerSend(w, id, err)
+}
+
+// answerSend answers a send: the ID once committed, 202 with the ID when
+// it is queued but not committed in time, an error otherwise.
+func (cs *controlServer) answerSend(w http.ResponseWriter, id string, err error) {
+	switch {
+	case errors.Is(err, ErrQueued):
 		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
-		return
-	}
-	if err != nil {
+	case err != nil:
 		cs.fail(w, err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"id": id})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// writeRows streams messages as history rows (NDJSON).
+func (cs *controlServer) writeRows(w http.ResponseWriter, msgs []storage.Message) {
+	names := map[string]string{}
+	if members, err := cs.node.Members(); err == nil {
+		for _, m := range members {
+			names[m.ID] = m.Name
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, m := range msgs {
+		_ = enc.Encode(newHistoryRow(m, names))
+	}
 }
 
 func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
@@ -158,17 +178,7 @@ func (cs *controlServer) history(w http.ResponseWriter, r *http.Request) {
 		cs.fail(w, err)
 		return
 	}
-	names := map[string]string{}
-	if members, err := cs.node.Members(); err == nil {
-		for _, m := range members {
-			names[m.ID] = m.Name
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	for _, m := range msgs {
-		_ = enc.Encode(newHistoryRow(m, names))
-	}
+	cs.writeRows(w, msgs)
 }
 
 type channelRow struct {

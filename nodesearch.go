@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
-
-	"encoding/json"
 
 	"concord/search"
 	"concord/storage"
@@ -96,15 +93,5 @@ func (cs *controlServer) search(w http.ResponseWriter, r *http.Request) {
 		cs.fail(w, err)
 		return
 	}
-	names := map[string]string{}
-	if members, err := cs.node.Members(); err == nil {
-		for _, m := range members {
-			names[m.ID] = m.Name
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	for _, m := range slices.Clip(msgs) {
-		_ = enc.Encode(newHistoryRow(m, names))
-	}
+	cs.writeRows(w, msgs)
 }
