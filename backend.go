@@ -203,6 +203,19 @@ func (b *guiBackend) Send(ctx context.Context, channel, text string) (string, er
 	return id, err
 }
 
+// Retry implements app.Backend.
+func (b *guiBackend) Retry(ctx context.Context, id string) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	err = n.Retry(ctx, id)
+	if errors.Is(err, ErrQueued) {
+		return fmt.Errorf("%w (%w)", app.ErrQueued, err)
+	}
+	return err
+}
+
 // History implements app.Backend.
 func (b *guiBackend) History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error) {
 	n, err := b.node()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"concord/app"
+	"concord/storage"
 )
 
 func newTestBackend(t *testing.T, dir string) *guiBackend {
@@ -89,6 +90,28 @@ func TestGUIBackend(t *testing.T) {
 	older, err := a.History(ctx, "random", page[0].Seq, 2)
 	if err != nil || len(older) != 2 || older[0].Text != "b" || older[1].Text != "c" {
 		t.Fatalf("older page: %v %+v", err, older)
+	}
+	// Retry: a message the team refused (failed in the outbox) goes again
+	// under its own ID.
+	n, err := a.node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := storage.Envelope{ID: newMessageID(), Author: n.ID().String(), Channel: "random", Text: "again", SentAt: n.clock.Now().UTC()}
+	if _, err := n.outbox.Put(env, n.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.outbox.MarkFailed(env.ID, "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Retry(ctx, env.ID); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if last, err := a.History(ctx, "random", 0, 1); err != nil || len(last) != 1 || last[0].ID != env.ID {
+		t.Fatalf("history after Retry: %v %+v", err, last)
+	}
+	if err := a.Retry(ctx, "no-such-id"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Retry of an unknown ID: %v, want ErrNotFound", err)
 	}
 	st, err := a.Status(ctx)
 	if err != nil || st.Team != "Ops" || st.Role != "leader" || st.Total != 0 {

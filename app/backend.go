@@ -17,6 +17,11 @@ type Backend interface {
 	// in the outbox and will be delivered later (the ID is still returned);
 	// any other error means it was not accepted.
 	Send(ctx context.Context, channel, text string) (id string, err error)
+	// Retry puts the user's message id, which the team refused, back in the
+	// queue and waits like Send: nil once it is committed, an error
+	// wrapping ErrQueued while it waits for quorum, any other error if it
+	// cannot be retried (unknown ID) or was refused again.
+	Retry(ctx context.Context, id string) error
 	// History pages backwards: up to limit committed messages of channel
 	// whose Seq is below before (before == 0: the newest), oldest first.
 	History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error)

@@ -41,6 +41,7 @@ func newChat(u *UI) *chat {
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
+	c.messages.onRetry = c.retry
 	c.composer = newComposer(c.send)
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -178,12 +179,33 @@ func (c *chat) send(text string) {
 	c.messages.pend = c.pending[channel]
 	c.messages.rebuild()
 	c.messages.scrollToBottom()
-	var id string
+	c.deliver(channel, p)
+}
+
+// retry sends a failed message again: one the outbox never took (no ID)
+// as a new message, one the team refused by its ID, so it keeps its place
+// and cannot arrive twice.
+func (c *chat) retry(p *pending) {
+	if c.current == "" || p.state != stateFailed {
+		return
+	}
+	p.state = stateSending
+	c.messages.rebuild()
+	c.deliver(c.current, p)
+}
+
+// deliver hands p to the Backend in the background and records the outcome.
+func (c *chat) deliver(channel string, p *pending) {
+	id := p.id // read here: sent writes it on the UI thread
 	c.u.cfg.Go(func() {
 		ctx, cancel := context.WithTimeout(c.u.ctx, c.u.cfg.SendTimeout)
+		defer cancel()
 		var err error
-		id, err = c.u.cfg.Backend.Send(ctx, channel, text)
-		cancel()
+		if id == "" {
+			id, err = c.u.cfg.Backend.Send(ctx, channel, p.text)
+		} else {
+			err = c.u.cfg.Backend.Retry(ctx, id)
+		}
 		c.u.cfg.Do(func() { c.sent(channel, p, id, err) })
 	})
 }

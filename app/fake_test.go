@@ -19,8 +19,12 @@ type fakeBackend struct {
 	msgs     map[string][]storage.Message
 	members  []storage.Member
 	status   Status
-	offline  bool   // Send returns ErrQueued
-	sendErr  error  // Send fails with it
+	offline  bool              // Send returns ErrQueued
+	sendErr  error             // Send fails with it
+	refuse   bool              // Send stores the message, then the team refuses it
+	refused  map[string]string // ID -> text of refused messages, for Retry
+	retryErr error             // Retry fails with it
+	retried  []string
 	joinCode string // the only valid invite code
 	created  struct{ team, name string }
 	joined   struct{ code, name string }
@@ -38,6 +42,7 @@ func newFakeBackend() *fakeBackend {
 		self:     "12D3KooWself00",
 		channels: []storage.Channel{{Name: "general", CreatedAt: now}, {Name: "random", CreatedAt: now}},
 		msgs:     map[string][]storage.Message{},
+		refused:  map[string]string{},
 		members: []storage.Member{
 			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin},
 			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember},
@@ -83,6 +88,12 @@ func (f *fakeBackend) Send(ctx context.Context, channel, text string) (string, e
 	f.sent = append(f.sent, storage.Envelope{Channel: channel, Text: text})
 	if f.sendErr != nil {
 		return "", f.sendErr
+	}
+	if f.refuse {
+		f.seq++
+		id := fmt.Sprintf("refused-%d", f.seq)
+		f.refused[id] = text
+		return id, errors.New("refused: no such channel")
 	}
 	if f.offline {
 		f.seq++
@@ -178,5 +189,24 @@ func (f *fakeBackend) JoinTeam(ctx context.Context, code, name string) error {
 		return fmt.Errorf("join: %w: %w", ErrBadInvite, errors.New("token signature does not verify"))
 	}
 	f.joined.code, f.joined.name = code, name
+	return nil
+}
+
+// Retry commits a refused message (known by its ID) unless retryErr is set.
+func (f *fakeBackend) Retry(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, id)
+	if f.retryErr != nil {
+		return f.retryErr
+	}
+	text, ok := f.refused[id]
+	if !ok {
+		return errors.New("no such message")
+	}
+	delete(f.refused, id)
+	m := f.commitLocked("general", f.self, text)
+	m.ID = id
+	f.msgs["general"][len(f.msgs["general"])-1] = m
 	return nil
 }

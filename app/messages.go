@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -35,7 +34,8 @@ const (
 type line struct {
 	header bool
 	text   string
-	state  string // delivery state, on the first line of an own message
+	state  string   // delivery state, on the first line of an own message
+	pend   *pending // the pending message on its first line, nil for committed ones
 }
 
 // messageView shows a bounded window of one channel's messages.
@@ -53,6 +53,7 @@ type messageView struct {
 	loc      *time.Location
 	now      func() time.Time
 	onTop    func() // item 0 became visible: page older messages
+	onRetry  func(p *pending)
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
@@ -63,13 +64,7 @@ func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *mess
 		names: func(id string) string { return shortID(id) }}
 	v.list = widget.NewList(
 		func() int { return len(v.lines) },
-		func() fyne.CanvasObject {
-			text := widget.NewLabel("")
-			text.Truncation = fyne.TextTruncateEllipsis
-			state := widget.NewLabel("")
-			state.Importance = widget.LowImportance
-			return container.NewBorder(nil, nil, nil, state, text)
-		},
+		func() fyne.CanvasObject { return newMsgRow(v.retry) },
 		v.update,
 	)
 	v.list.HideSeparators = true
@@ -84,18 +79,16 @@ func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
 	if id < 0 || id >= len(v.lines) {
 		return
 	}
-	l := v.lines[id]
-	text, state, ok := rowLabels(o)
-	if !ok {
-		return
+	if r, ok := o.(*msgRow); ok {
+		r.set(v.lines[id])
 	}
-	text.TextStyle = fyne.TextStyle{Bold: l.header}
-	text.SetText(l.text)
-	state.Importance = widget.LowImportance
-	if l.state == stateFailed {
-		state.Importance = widget.DangerImportance
+}
+
+// retry is a failed row's retry link being tapped.
+func (v *messageView) retry(p *pending) {
+	if v.onRetry != nil && p != nil && p.state == stateFailed {
+		v.onRetry(p)
 	}
-	state.SetText(l.state)
 }
 
 // reset clears the view for another channel.
@@ -191,7 +184,7 @@ func (v *messageView) rebuild() {
 	v.lines = v.lines[:0]
 	var prevAuthor string
 	var prevAt time.Time
-	emit := func(author string, at time.Time, text, state string) {
+	emit := func(author string, at time.Time, text, state string, p *pending) {
 		if author != prevAuthor || at.Sub(prevAt) > groupGap || prevAt.IsZero() {
 			v.lines = append(v.lines, line{header: true, text: v.names(author) + "  " + v.stamp(at)})
 		}
@@ -199,16 +192,16 @@ func (v *messageView) rebuild() {
 		for i, t := range wrap(text) {
 			l := line{text: t}
 			if i == 0 && author == v.self && v.self != "" {
-				l.state = state
+				l.state, l.pend = state, p
 			}
 			v.lines = append(v.lines, l)
 		}
 	}
 	for _, m := range v.msgs {
-		emit(m.Author, m.CommittedAt, m.Text, stateSent)
+		emit(m.Author, m.CommittedAt, m.Text, stateSent, nil)
 	}
 	for _, p := range v.pend {
-		emit(v.self, p.sentAt, p.text, p.state)
+		emit(v.self, p.sentAt, p.text, p.state, p)
 	}
 	v.list.Refresh()
 }
@@ -259,18 +252,6 @@ func (v *messageView) scrollToBottom() {
 	if n := len(v.lines); n > 0 {
 		v.list.ScrollTo(n - 1)
 	}
-}
-
-// rowLabels takes apart a row made by the lists' CreateItem: a Border
-// container of a main label and a trailing label.
-func rowLabels(o fyne.CanvasObject) (main, trailing *widget.Label, ok bool) {
-	c, ok := o.(*fyne.Container)
-	if !ok || len(c.Objects) < 2 {
-		return nil, nil, false
-	}
-	main, ok1 := c.Objects[0].(*widget.Label)
-	trailing, ok2 := c.Objects[1].(*widget.Label)
-	return main, trailing, ok1 && ok2
 }
 
 // firstLine is the start of text for a one-line preview.
