@@ -40,6 +40,8 @@ type guiBackend struct {
 	listen  []string // listen addresses for a new member (default guiListen)
 	ntp     []string // NTP servers for a new member (default: public pools)
 
+	confMu sync.Mutex // serialises config.json rewrites
+
 	mu      sync.Mutex // guards everything below
 	n       *Node
 	cs      *controlServer

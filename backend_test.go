@@ -113,6 +113,28 @@ func TestGUIBackend(t *testing.T) {
 	if err := a.Retry(ctx, "no-such-id"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Retry of an unknown ID: %v, want ErrNotFound", err)
 	}
+	// Settings: the name is committed to the team, both go to config.json.
+	set, err := a.Settings(ctx)
+	if err != nil || set.Name != "ann" || !filepath.IsAbs(set.DataDir) || len(set.NTP) != 1 {
+		t.Fatalf("settings: %v %+v", err, set)
+	}
+	for _, bad := range []app.Settings{{Name: ""}, {Name: "ann", NTP: []string{"host:x"}}, {Name: "ann", NTP: []string{"a b"}}} {
+		if err := a.SaveSettings(ctx, bad); err == nil {
+			t.Errorf("SaveSettings(%+v): want an error", bad)
+		}
+	}
+	if err := a.SaveSettings(ctx, app.Settings{Name: "annie", NTP: []string{"127.0.0.1:1234", "[::1]:123", "pool.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	if conf, err := loadConfig(a.dir); err != nil || conf.Name != "annie" || len(conf.NTP) != 3 {
+		t.Fatalf("config after SaveSettings: %v %+v", err, conf)
+	}
+	if m, err := n.store.Member(n.ID().String()); err != nil || m.Name != "annie" || m.Role != storage.RoleAdmin {
+		t.Fatalf("member record after rename: %v %+v", err, m)
+	}
+	if err := a.SaveSettings(ctx, app.Settings{Name: "ann", NTP: noNTP}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := a.Status(ctx)
 	if err != nil || st.Team != "Ops" || st.Role != "leader" || st.Total != 0 {
 		t.Fatalf("status: %v %+v", err, st)

@@ -40,6 +40,12 @@ type Backend interface {
 	// producer never blocks); the returned func unsubscribes and closes the
 	// channel.
 	Events() (<-chan Event, func())
+	// Settings reads this member's settings.
+	Settings(ctx context.Context) (Settings, error)
+	// SaveSettings stores s (DataDir is not editable and ignored): the
+	// display name is committed to the team, the NTP servers are kept for
+	// the next start. An invalid value gives an error saying which.
+	SaveSettings(ctx context.Context, s Settings) error
 	// CreateTeam creates a new team on first run, with this member as admin.
 	CreateTeam(ctx context.Context, team, name string) error
 	// JoinTeam joins a team with an invite code on first run. An invalid or

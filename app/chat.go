@@ -6,6 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"concord/storage"
@@ -26,6 +27,8 @@ type chat struct {
 	title    *widget.Label
 	invite   *widget.Button
 	code     *widget.Entry
+	gear     *widget.Button
+	settings *settingsDialog // the open settings dialog, if any
 	content  fyne.CanvasObject
 
 	current string
@@ -48,7 +51,8 @@ func newChat(u *UI) *chat {
 	c.code = widget.NewEntry()
 	c.code.Hide()
 	c.invite = widget.NewButton("Invite…", c.makeInvite)
-	head := container.NewBorder(nil, c.code, nil, c.invite, c.title)
+	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
+	head := container.NewBorder(nil, c.code, nil, container.NewHBox(c.invite, c.gear), c.title)
 	right := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22

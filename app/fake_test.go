@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type fakeBackend struct {
 	refused  map[string]string // ID -> text of refused messages, for Retry
 	retryErr error             // Retry fails with it
 	retried  []string
+	settings Settings
 	joinCode string // the only valid invite code
 	created  struct{ team, name string }
 	joined   struct{ code, name string }
@@ -43,6 +45,7 @@ func newFakeBackend() *fakeBackend {
 		channels: []storage.Channel{{Name: "general", CreatedAt: now}, {Name: "random", CreatedAt: now}},
 		msgs:     map[string][]storage.Message{},
 		refused:  map[string]string{},
+		settings: Settings{Name: "ann", NTP: []string{"ntp.example:123"}, DataDir: "/home/ann/.concord"},
 		members: []storage.Member{
 			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin},
 			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember},
@@ -208,5 +211,32 @@ func (f *fakeBackend) Retry(ctx context.Context, id string) error {
 	m := f.commitLocked("general", f.self, text)
 	m.ID = id
 	f.msgs["general"][len(f.msgs["general"])-1] = m
+	return nil
+}
+
+func (f *fakeBackend) Settings(ctx context.Context) (Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.settings
+	s.NTP = append([]string(nil), s.NTP...)
+	return s, nil
+}
+
+// SaveSettings refuses an NTP server with a port that is not a number, like a real
+// backend refuses one it cannot parse; a new name renames self.
+func (f *fakeBackend) SaveSettings(ctx context.Context, s Settings) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, srv := range s.NTP {
+		if strings.Contains(srv, ":x") {
+			return fmt.Errorf("NTP server %q: bad port", srv)
+		}
+	}
+	f.settings.Name, f.settings.NTP = s.Name, s.NTP
+	for i := range f.members {
+		if f.members[i].ID == f.self {
+			f.members[i].Name = s.Name
+		}
+	}
 	return nil
 }

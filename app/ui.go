@@ -124,6 +124,7 @@ func (u *UI) ShowWelcome() {
 func (u *UI) ShowChat() {
 	u.chat = newChat(u)
 	u.cfg.Window.SetContent(u.chat.content)
+	u.cfg.Window.SetMainMenu(u.chat.menu())
 	u.subscribe()
 	u.chat.start()
 }
