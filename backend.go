@@ -252,12 +252,30 @@ func (b *guiBackend) CreateChannel(ctx context.Context, name string) error {
 }
 
 // Members implements app.Backend.
-func (b *guiBackend) Members(ctx context.Context) ([]storage.Member, error) {
+func (b *guiBackend) Members(ctx context.Context) ([]app.Member, error) {
 	n, err := b.node()
 	if err != nil {
 		return nil, err
 	}
-	return n.Members()
+	rows, err := n.MemberList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	leader := n.replica.Status().Leader
+	out := make([]app.Member, len(rows))
+	for i, r := range rows {
+		out[i] = app.Member{ID: r.ID, Name: r.Name, Role: r.Role, Voter: r.Voter, Online: r.Online, Leader: r.ID == leader}
+	}
+	return out, nil
+}
+
+// errNoRemoval: the Node cannot remove members yet (membership work in
+// progress); the member panel shows this sentence.
+var errNoRemoval = errors.New("this version cannot remove members yet")
+
+// RemoveMember implements app.Backend.
+func (b *guiBackend) RemoveMember(ctx context.Context, id string) error {
+	return errNoRemoval
 }
 
 // Status implements app.Backend.

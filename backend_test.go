@@ -159,6 +159,12 @@ func TestGUIBackend(t *testing.T) {
 	if err != nil || len(members) != 2 {
 		t.Fatalf("members: %v %+v", err, members)
 	}
+	for _, m := range members {
+		isA := m.ID == n.ID().String()
+		if m.Leader != isA || (isA && (!m.Voter || m.Role != storage.RoleAdmin)) || (!isA && (m.Name != "bob" || !m.Online)) {
+			t.Errorf("member as bob sees it: %+v", m)
+		}
+	}
 	bob, unsubB := b.Events()
 	id2, err := a.Send(ctx, "general", "welcome bob")
 	if err != nil {

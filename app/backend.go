@@ -29,8 +29,12 @@ type Backend interface {
 	Channels(ctx context.Context) ([]storage.Channel, error)
 	// CreateChannel creates a channel (no error if it already exists).
 	CreateChannel(ctx context.Context, name string) error
-	// Members lists the team's members.
-	Members(ctx context.Context) ([]storage.Member, error)
+	// Members lists the team's members with their vote, liveness and
+	// leadership.
+	Members(ctx context.Context) ([]Member, error)
+	// RemoveMember removes member id from the team (admins only): it loses
+	// its vote and is cut off.
+	RemoveMember(ctx context.Context, id string) error
 	// Status reports this member's view of the team.
 	Status(ctx context.Context) (Status, error)
 	// Invite returns a new invite code for another member to join with.

@@ -6,6 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -24,12 +25,17 @@ type chat struct {
 	messages *messageView
 	composer *composer
 	status   *statusBar
+	panel    *memberPanel
 	title    *widget.Label
-	invite   *widget.Button
-	code     *widget.Entry
+	people   *widget.Button // shows or hides the member panel
 	gear     *widget.Button
 	settings *settingsDialog // the open settings dialog, if any
-	content  fyne.CanvasObject
+
+	// The last dialogs opened, for tests.
+	confirm    *dialog.ConfirmDialog
+	inviteCode *widget.Label
+	copyCode   *widget.Button
+	content    fyne.CanvasObject
 
 	current string
 	self    string
@@ -48,12 +54,13 @@ func newChat(u *UI) *chat {
 	c.composer = newComposer(c.send)
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	c.code = widget.NewEntry()
-	c.code.Hide()
-	c.invite = widget.NewButton("Invite…", c.makeInvite)
+	c.panel = newMemberPanel(c)
+	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
-	head := container.NewBorder(nil, c.code, nil, container.NewHBox(c.invite, c.gear), c.title)
-	right := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.people, c.gear), c.title)
+	middle := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	right := container.NewHSplit(middle, c.panel.content)
+	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22
 	c.content = container.NewBorder(nil, c.status.content, nil, nil, split)
@@ -115,6 +122,7 @@ func (c *chat) handle(ev Event) {
 		}
 	case EventStatus:
 		c.refreshStatus()
+		c.refreshMembers() // who is online and who leads
 	case EventChannels:
 		c.refreshChannels()
 	}
@@ -289,55 +297,10 @@ func (c *chat) refreshStatus() {
 	})
 }
 
-// refreshMembers reloads member names; at most one call at a time.
-func (c *chat) refreshMembers() {
-	if c.members {
-		return
-	}
-	c.members = true
-	var ms []storage.Member
-	c.u.background(func(ctx context.Context) (err error) {
-		ms, err = c.u.cfg.Backend.Members(ctx)
-		return err
-	}, func(err error) {
-		c.members = false
-		if err != nil {
-			c.u.log.Warn("members", "err", err)
-			return
-		}
-		for _, m := range ms {
-			c.names[m.ID] = m.Name
-		}
-		c.messages.rebuild()
-	})
-}
-
 // name is the display name of a member ID.
 func (c *chat) name(id string) string {
 	if n := c.names[id]; n != "" {
 		return n
 	}
 	return shortID(id)
-}
-
-// makeInvite shows a fresh invite code, selectable for copying, and puts it
-// on the clipboard.
-func (c *chat) makeInvite() {
-	var code string
-	c.invite.Disable()
-	c.u.background(func(ctx context.Context) (err error) {
-		code, err = c.u.cfg.Backend.Invite(ctx)
-		return err
-	}, func(err error) {
-		c.invite.Enable()
-		if err != nil {
-			c.code.SetText("Could not make an invite: " + oneLine(err))
-		} else {
-			c.code.SetText(code)
-			if a := fyne.CurrentApp(); a != nil {
-				a.Clipboard().SetContent(code)
-			}
-		}
-		c.code.Show()
-	})
 }

@@ -150,16 +150,6 @@ func TestHistoryPaging(t *testing.T) {
 	}
 }
 
-func TestInvite(t *testing.T) {
-	h := newHarness(t)
-	c := h.openChat()
-	test.Tap(c.invite)
-	h.settle()
-	if !c.code.Visible() || c.code.Text != "good-code" {
-		t.Fatalf("code %q", c.code.Text)
-	}
-}
-
 func TestWrap(t *testing.T) {
 	long := strings.Repeat("word ", 30)
 	tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,26 +15,28 @@ import (
 // fakeBackend is an in-memory Backend. Tests drive it with push and the
 // fields below; it is safe for concurrent use.
 type fakeBackend struct {
-	mu       sync.Mutex
-	self     string
-	channels []storage.Channel
-	msgs     map[string][]storage.Message
-	members  []storage.Member
-	status   Status
-	offline  bool              // Send returns ErrQueued
-	sendErr  error             // Send fails with it
-	refuse   bool              // Send stores the message, then the team refuses it
-	refused  map[string]string // ID -> text of refused messages, for Retry
-	retryErr error             // Retry fails with it
-	retried  []string
-	settings Settings
-	joinCode string // the only valid invite code
-	created  struct{ team, name string }
-	joined   struct{ code, name string }
-	sent     []storage.Envelope
-	subs     []chan Event
-	seq      int
-	now      time.Time
+	mu        sync.Mutex
+	self      string
+	channels  []storage.Channel
+	msgs      map[string][]storage.Message
+	members   []Member
+	removed   []string
+	removeErr error
+	status    Status
+	offline   bool              // Send returns ErrQueued
+	sendErr   error             // Send fails with it
+	refuse    bool              // Send stores the message, then the team refuses it
+	refused   map[string]string // ID -> text of refused messages, for Retry
+	retryErr  error             // Retry fails with it
+	retried   []string
+	settings  Settings
+	joinCode  string // the only valid invite code
+	created   struct{ team, name string }
+	joined    struct{ code, name string }
+	sent      []storage.Envelope
+	subs      []chan Event
+	seq       int
+	now       time.Time
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -46,9 +49,9 @@ func newFakeBackend() *fakeBackend {
 		msgs:     map[string][]storage.Message{},
 		refused:  map[string]string{},
 		settings: Settings{Name: "ann", NTP: []string{"ntp.example:123"}, DataDir: "/home/ann/.concord"},
-		members: []storage.Member{
-			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin},
-			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember},
+		members: []Member{
+			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin, Voter: true, Online: true, Leader: true},
+			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember, Voter: true, Online: true},
 		},
 		status: Status{Self: "12D3KooWself00", Team: "Ann's team", Role: "leader", Leader: "12D3KooWself00",
 			Connected: 1, Total: 1, ClockSource: "ntp", ClockOffset: 12 * time.Millisecond},
@@ -137,10 +140,27 @@ func (f *fakeBackend) CreateChannel(ctx context.Context, name string) error {
 	return nil
 }
 
-func (f *fakeBackend) Members(ctx context.Context) ([]storage.Member, error) {
+func (f *fakeBackend) Members(ctx context.Context) ([]Member, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]storage.Member(nil), f.members...), nil
+	return append([]Member(nil), f.members...), nil
+}
+
+func (f *fakeBackend) RemoveMember(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, id)
+	if f.removeErr != nil {
+		return f.removeErr
+	}
+	f.members = slices.DeleteFunc(f.members, func(m Member) bool { return m.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) setMembers(ms ...Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members = ms
 }
 
 func (f *fakeBackend) Status(ctx context.Context) (Status, error) {

@@ -24,3 +24,13 @@ func (c *chat) openSettings() {
 		c.refreshMembers()
 	})
 }
+
+// toggleMembers shows or hides the member panel.
+func (c *chat) toggleMembers() {
+	if c.panel.content.Visible() {
+		c.panel.content.Hide()
+	} else {
+		c.panel.content.Show()
+	}
+	c.content.Refresh()
+}
