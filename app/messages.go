@@ -1,11 +1,13 @@
 package app
 
 import (
+	"image/color"
 	"sort"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -16,8 +18,9 @@ import (
 // belongs to the same group (shown without a header).
 const groupGap = 5 * time.Minute
 
-// wrapAt is the soft wrap width, in runes, of a displayed text line; a row
-// narrower than that truncates with an ellipsis.
+// wrapAt is the soft wrap width, in runes, of a displayed text line until
+// the list knows its width (then messageView.wrapAt follows it); a line
+// wider than its row still truncates with an ellipsis.
 const wrapAt = 100
 
 // Delivery states of the user's own messages.
@@ -57,10 +60,12 @@ type messageView struct {
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
+	wrapAt   int     // runes per line at the list's width
+	width    float32 // the list's width wrapAt was computed for
 }
 
 func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *messageView {
-	v := &messageView{loc: loc, now: now, maxMsgs: maxMsgs, maxTotal: 10 * maxMsgs,
+	v := &messageView{loc: loc, now: now, maxMsgs: maxMsgs, maxTotal: 10 * maxMsgs, wrapAt: wrapAt,
 		names: func(id string) string { return shortID(id) }}
 	v.list = widget.NewList(
 		func() int { return len(v.lines) },
@@ -68,8 +73,81 @@ func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *mess
 		v.update,
 	)
 	v.list.HideSeparators = true
-	v.content = v.list
+	// Chat lines sit closer than form rows: less padding in the list.
+	v.content = container.New(&widthLayout{onWidth: v.setWidth}, container.NewThemeOverride(v.list, compactTheme{}))
 	return v
+}
+
+// setWidth re-wraps the messages for a list this wide: as many runes as
+// fit beside the state column.
+func (v *messageView) setWidth(w float32) {
+	th := v.list.Theme()
+	size := th.Size(theme.SizeNameText)
+	// Typical text, plus a tenth for lines with more wide letters; the rare
+	// line that still does not fit ends with an ellipsis.
+	sample := "The quick brown fox jumps over the lazy dog, 0123456789 times."
+	perRune := fyne.MeasureText(sample, size, fyne.TextStyle{}).Width / float32(len(sample)) * 1.1
+	state := fyne.MeasureText(stateSending+" retry", size, fyne.TextStyle{}).Width
+	avail := w - state - 6*th.Size(theme.SizeNamePadding) - th.Size(theme.SizeNameScrollBar)
+	n := max(int(avail/perRune), 20)
+	if n == v.wrapAt {
+		return
+	}
+	follow := v.following()
+	v.wrapAt, v.width = n, w
+	v.rebuild()
+	if follow {
+		v.scrollToBottom()
+	}
+}
+
+// widthLayout gives its one object all the space and reports width changes.
+type widthLayout struct {
+	onWidth func(w float32)
+	w       float32
+}
+
+func (l *widthLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+	if size.Width != l.w && size.Width > 0 {
+		l.w = size.Width
+		l.onWidth(size.Width)
+	}
+}
+
+func (l *widthLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	if len(objs) == 0 {
+		return fyne.Size{}
+	}
+	return objs[0].MinSize()
+}
+
+// compactTheme is the current theme with less padding, for the message list.
+type compactTheme struct{}
+
+func (compactTheme) cur() fyne.Theme {
+	if a := fyne.CurrentApp(); a != nil {
+		return a.Settings().Theme()
+	}
+	return theme.DefaultTheme()
+}
+
+func (t compactTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	return t.cur().Color(n, v)
+}
+func (t compactTheme) Font(s fyne.TextStyle) fyne.Resource     { return t.cur().Font(s) }
+func (t compactTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.cur().Icon(n) }
+func (t compactTheme) Size(n fyne.ThemeSizeName) float32 {
+	switch n {
+	case theme.SizeNameInnerPadding:
+		return 2
+	case theme.SizeNamePadding:
+		return 2
+	}
+	return t.cur().Size(n)
 }
 
 func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
@@ -165,7 +243,10 @@ func (v *messageView) overflows() bool {
 // rowHeight is the height of one row and its separator: all rows are equal.
 func (v *messageView) rowHeight() float32 {
 	if v.rowH == 0 {
-		v.rowH = v.list.CreateItem().MinSize().Height + v.list.Theme().Size(theme.SizeNamePadding)
+		// Measured as the list measures it: in the list's (compact) theme.
+		item := v.list.CreateItem()
+		container.NewThemeOverride(item, compactTheme{})
+		v.rowH = item.MinSize().Height + compactTheme{}.Size(theme.SizeNamePadding)
 	}
 	return v.rowH
 }
@@ -189,7 +270,7 @@ func (v *messageView) rebuild() {
 			v.lines = append(v.lines, line{header: true, text: v.names(author) + "  " + v.stamp(at)})
 		}
 		prevAuthor, prevAt = author, at
-		for i, t := range wrap(text) {
+		for i, t := range wrap(text, v.wrapAt) {
 			l := line{text: t}
 			if i == 0 && author == v.self && v.self != "" {
 				l.state, l.pend = state, p
@@ -217,14 +298,14 @@ func (v *messageView) stamp(t time.Time) string {
 }
 
 // wrap splits text into display lines: at newlines, and long lines at
-// spaces near wrapAt runes.
-func wrap(text string) []string {
+// spaces near n runes.
+func wrap(text string, n int) []string {
 	var out []string
 	for _, para := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		r := []rune(para)
-		for len(r) > wrapAt {
-			cut := wrapAt
-			for i := wrapAt; i > wrapAt/2; i-- {
+		for len(r) > n {
+			cut := n
+			for i := n; i > n/2; i-- {
 				if r[i] == ' ' {
 					cut = i
 					break
@@ -256,7 +337,7 @@ func (v *messageView) scrollToBottom() {
 
 // firstLine is the start of text for a one-line preview.
 func firstLine(text string) string {
-	l := wrap(text)[0]
+	l := wrap(text, wrapAt)[0]
 	if len(l) < len(strings.TrimSpace(text)) {
 		l += " …"
 	}
