@@ -6,8 +6,11 @@ DATA     ?= $(HOME)/.concord
 NAME     ?= $(shell whoami)
 LISTEN   ?= /ip4/0.0.0.0/tcp/0
 export LANG ?= C.UTF-8
+# Fyne's animations off: its blinking cursor redraws the window 60 times a
+# second while it fades, most of the GUI's idle CPU (docs/benchmarks.md).
+GUITAGS  ?= no_animations
 
-.PHONY: all build headless run test test-short bench fuzz vet clean deps
+.PHONY: all build headless run test test-short bench gui-bench fuzz vet clean deps
 
 all: build
 
@@ -17,7 +20,7 @@ deps:
 	$(GO) mod download
 
 build:
-	$(GO) build -o $(BIN)/concord .
+	$(GO) build -tags '$(GUITAGS)' -o $(BIN)/concord .
 
 # A static binary with no cgo, for always-on members and FROM scratch images.
 headless:
@@ -45,6 +48,12 @@ test-short:
 # Benchmarks, printed as ratios against raw hashicorp/raft measured in the same run.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./bench/... .
+
+# The GUI under Xvfb on a channel of GUI_BENCH_MESSAGES (default 100000)
+# messages: start to interactive, RSS, idle CPU (docs/benchmarks.md).
+# GUI_BENCH_SCREENSHOT=file.png keeps a screenshot of the last run.
+gui-bench: deps build
+	GUI_BENCH_BIN=$(abspath $(BIN))/concord GUI_BENCH_TAGS='$(GUITAGS)' $(GO) test -tags guibench -run '^TestGUIBench$$' -count=1 -v -timeout 30m . | grep -E '^(gui-bench|---|ok|FAIL)|seeded|Error|error'
 
 # Run each fuzzer for a short while (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s

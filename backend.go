@@ -29,6 +29,7 @@ const (
 	statusEvery     = time.Second // how often EventStatus is pushed
 	maxCatchUpBurst = 1000        // most EventMessages pushed per channel per advance
 	guiListen       = "/ip4/0.0.0.0/tcp/0"
+	replayPoll      = 100 * time.Millisecond
 )
 
 var errNoMemberYet = errors.New("this member is not running yet: create or join a team first")
@@ -130,6 +131,28 @@ func (b *guiBackend) waitTeamState(ctx context.Context) {
 		if err := n.store.WaitApplied(ctx, n.store.AppliedIndex()+1); err != nil {
 			b.log.Warn("no channels replicated yet; showing the chat anyway", "err", err)
 			return
+		}
+	}
+}
+
+// waitReplayed waits until raft has applied every entry it knows to be
+// committed: after a start, until the log has been replayed. It polls (raft
+// offers no notification) every replayPoll.
+func (b *guiBackend) waitReplayed(ctx context.Context) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(replayPoll)
+	defer t.Stop()
+	for {
+		if rs := n.replica.Status(); rs.Leader != "" && rs.AppliedIndex >= rs.CommitIndex {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 }

@@ -170,8 +170,17 @@ func (c *chat) fetch(channel string, before uint64) {
 		// Still "loading" while the rows are redrawn at the old offset, so
 		// row 0 passing by does not ask for the next page at once.
 		c.messages.addOlder(page, limit)
+		// `make gui-bench` times start-to-interactive by "channel shown"
+		// and counts pages fetched on scrolling by "channel page".
 		if before == 0 {
 			c.messages.scrollToBottom()
+			c.u.log.Info("channel shown", "channel", channel, "messages", len(page))
+			if f := c.u.cfg.Shown; f != nil {
+				c.u.cfg.Shown = nil
+				f()
+			}
+		} else {
+			c.u.log.Info("channel page", "channel", channel, "before", before, "messages", len(page))
 		}
 		c.messages.loading = false
 		if c.messages.hasOlder && !c.messages.overflows() {
@@ -291,7 +300,7 @@ func (c *chat) refreshStatus() {
 			c.messages.rebuild()
 		}
 		c.status.set(st)
-		if w := c.u.cfg.Window; w != nil && st.Team != "" {
+		if w := c.u.cfg.Window; w != nil && st.Team != "" && w.Title() != "Concord — "+st.Team {
 			w.SetTitle("Concord — " + st.Team)
 		}
 	})
