@@ -241,7 +241,7 @@ func measureGUI(t *testing.T, bin, dir string, env []string) guiRun {
 	// Scroll up through older pages with the mouse wheel over the messages.
 	before := countLog(logPath, `msg="channel page"`)
 	r.scrollCPU = cpuDuring(t, cmd.Process.Pid, func() {
-		if out, err := xdo(env, "mousemove", "--window", win, "500", "300", "click", "--repeat", "400", "--delay", "15", "4"); err != nil {
+		if out, err := xdo(env, "mousemove", "--window", win, "500", "300", "click", "--repeat", "1000", "--delay", "10", "4"); err != nil {
 			t.Fatalf("xdotool scroll: %v: %s", err, out)
 		}
 	})
