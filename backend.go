@@ -292,13 +292,13 @@ func (b *guiBackend) Members(ctx context.Context) ([]app.Member, error) {
 	return out, nil
 }
 
-// errNoRemoval: the Node cannot remove members yet (membership work in
-// progress); the member panel shows this sentence.
-var errNoRemoval = errors.New("this version cannot remove members yet")
-
 // RemoveMember implements app.Backend.
 func (b *guiBackend) RemoveMember(ctx context.Context, id string) error {
-	return errNoRemoval
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	return n.RemoveMember(ctx, id)
 }
 
 // Status implements app.Backend.

@@ -174,6 +174,18 @@ func TestGUIBackend(t *testing.T) {
 	unsubB()
 	unsubB() // idempotent
 
+	// An admin removes bob: he is gone from the list.
+	bn, err := b.node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RemoveMember(ctx, bn.ID().String()); err != nil {
+		t.Fatalf("RemoveMember: %v", err)
+	}
+	if ms, err := a.Members(ctx); err != nil || len(ms) != 1 || ms[0].ID != n.ID().String() {
+		t.Fatalf("members after removing bob: %v %+v", err, ms)
+	}
+
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

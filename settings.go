@@ -14,9 +14,9 @@ import (
 	"concord/storage"
 )
 
-// Rename commits this member's new display name to the team: the member
-// record is replaced with the same one under the new name (OpAddMember adds
-// or updates).
+// Rename commits this member's new display name to the team: its own
+// member record again under the new name (OpAddMember by the member itself
+// updates its name; role and join time stay).
 func (n *Node) Rename(ctx context.Context, name string) error {
 	if err := validMemberName(name); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -29,7 +29,7 @@ func (n *Node) Rename(ctx context.Context, name string) error {
 		return nil
 	}
 	self.Name = name
-	_, err = n.commit(ctx, storage.Op{Kind: storage.OpAddMember, Member: &self})
+	_, err = n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self})
 	return err
 }
 
