@@ -248,3 +248,16 @@ func TestWrapFollowsWidth(t *testing.T) {
 		}
 	}
 }
+
+// Deleted and edited messages say so.
+func TestDeletedAndEdited(t *testing.T) {
+	h := newHarness(t)
+	h.fake.commit("general", "12D3KooWbob000", "oops")
+	b := h.fake.commit("general", "12D3KooWbob000", "typo")
+	h.fake.msgs["general"][0].Deleted, h.fake.msgs["general"][0].Text = true, ""
+	h.fake.msgs["general"][1].EditedAt, h.fake.msgs["general"][1].Text = b.CommittedAt.Add(time.Minute), "fixed"
+	c := h.openChat()
+	if got := joined(c.messages); got != "[bob  09:00]\n(message deleted)\nfixed (edited)" {
+		t.Fatalf("rows:\n%s", got)
+	}
+}

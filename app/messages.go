@@ -279,12 +279,24 @@ func (v *messageView) rebuild() {
 		}
 	}
 	for _, m := range v.msgs {
-		emit(m.Author, m.CommittedAt, m.Text, stateSent, nil)
+		emit(m.Author, m.CommittedAt, shownText(m), stateSent, nil)
 	}
 	for _, p := range v.pend {
 		emit(v.self, p.sentAt, p.text, p.state, p)
 	}
 	v.list.Refresh()
+}
+
+// shownText is a committed message's text as shown: deleted and edited
+// messages say so.
+func shownText(m storage.Message) string {
+	switch {
+	case m.Deleted:
+		return "(message deleted)"
+	case !m.EditedAt.IsZero():
+		return m.Text + " (edited)"
+	}
+	return m.Text
 }
 
 // stamp formats t in local time: the time of day today, else with the date.

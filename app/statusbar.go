@@ -73,12 +73,12 @@ func clockText(st Status) (text string, ok bool) {
 	if src == "" {
 		src = "system"
 	}
-	off := st.ClockOffset
+	off := st.ClockOffset.Round(time.Millisecond) // rounded first: no "-0s"
 	sign := "+"
 	if off < 0 {
 		sign, off = "-", -off
 	}
-	text = fmt.Sprintf("clock: %s %s%s", src, sign, off.Round(time.Millisecond))
+	text = fmt.Sprintf("clock: %s %s%s", src, sign, off)
 	if off > clockWarn {
 		return "⚠ " + text + " (system clock is off by more than 1 s)", false
 	}
