@@ -60,8 +60,7 @@ type messageView struct {
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
-	wrapAt   int     // runes per line at the list's width
-	width    float32 // the list's width wrapAt was computed for
+	wrapAt   int // runes per line at the list's width
 }
 
 func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *messageView {
@@ -94,7 +93,7 @@ func (v *messageView) setWidth(w float32) {
 		return
 	}
 	follow := v.following()
-	v.wrapAt, v.width = n, w
+	v.wrapAt = n
 	v.rebuild()
 	if follow {
 		v.scrollToBottom()
