@@ -6,8 +6,11 @@ DATA     ?= $(HOME)/.concord
 NAME     ?= $(shell whoami)
 LISTEN   ?= /ip4/0.0.0.0/tcp/0
 export LANG ?= C.UTF-8
+# Fyne's animations off: its blinking cursor redraws the window 60 times a
+# second while it fades, most of the GUI's idle CPU (docs/benchmarks.md).
+GUITAGS  ?= no_animations
 
-.PHONY: all build headless run test test-short bench fuzz vet clean deps
+.PHONY: all build headless run test test-short bench gui-bench screenshots package fuzz vet clean deps
 
 all: build
 
@@ -17,7 +20,7 @@ deps:
 	$(GO) mod download
 
 build:
-	$(GO) build -o $(BIN)/concord .
+	$(GO) build -tags '$(GUITAGS)' -o $(BIN)/concord .
 
 # A static binary with no cgo, for always-on members and FROM scratch images.
 headless:
@@ -46,6 +49,36 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./bench/... .
 
+# The GUI under Xvfb on a channel of GUI_BENCH_MESSAGES (default 100000)
+# messages: start to interactive, RSS, idle CPU (docs/benchmarks.md).
+# GUI_BENCH_SCREENSHOT=file.png keeps a screenshot of the last run.
+gui-bench: deps build
+	GUI_BENCH_BIN=$(abspath $(BIN))/concord GUI_BENCH_TAGS='$(GUITAGS)' $(GO) test -tags guibench -run '^TestGUIBench$$' -count=1 -v -timeout 30m . | grep -E '^(gui-bench|---|ok|FAIL)|seeded|Error|error'
+
+# The README's screenshots (docs/screenshots/), taken of the real GUI under Xvfb.
+screenshots: deps
+	$(GO) test -tags guishots -run '^TestGUIScreenshots$$' -count=1 -v -timeout 10m .
+
+# Desktop packages in $(DIST)/: Concord.tar.xz (Linux) and Concord.exe
+# (Windows, cross-compiled with Debian's mingw-w64). The fyne tool is
+# installed with go install, outside our module: it needs a newer Fyne than
+# go.mod's. fyne package bumps FyneApp.toml's Build on every run; the file
+# is put back so packaging leaves the tree clean.
+FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
+FYNE      ?= $(shell $(GO) env GOPATH)/bin/fyne
+DIST      ?= dist
+package:
+	./tools/install-deps.sh package
+	test -x $(FYNE) || (cd / && $(GO) install $(FYNE_TOOL))
+	mkdir -p $(DIST)
+	cp FyneApp.toml $(DIST)/.FyneApp.toml.orig
+	$(FYNE) package -os linux -release -tags '$(GUITAGS)' && mv Concord.tar.xz $(DIST)/; \
+	  st=$$?; cp $(DIST)/.FyneApp.toml.orig FyneApp.toml; exit $$st
+	CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 $(FYNE) package -os windows -release -tags '$(GUITAGS)' && mv Concord.exe $(DIST)/; \
+	  st=$$?; cp $(DIST)/.FyneApp.toml.orig FyneApp.toml; exit $$st
+	rm $(DIST)/.FyneApp.toml.orig
+	ls -l $(DIST)
+
 # Run each fuzzer for a short while (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
 fuzz:
@@ -55,4 +88,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseInvite -fuzztime $(FUZZTIME) .
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

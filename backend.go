@@ -29,6 +29,7 @@ const (
 	statusEvery     = time.Second // how often EventStatus is pushed
 	maxCatchUpBurst = 1000        // most EventMessages pushed per channel per advance
 	guiListen       = "/ip4/0.0.0.0/tcp/0"
+	replayPoll      = 100 * time.Millisecond
 )
 
 var errNoMemberYet = errors.New("this member is not running yet: create or join a team first")
@@ -39,6 +40,8 @@ type guiBackend struct {
 	control bool     // serve the CLI's control socket while the node runs
 	listen  []string // listen addresses for a new member (default guiListen)
 	ntp     []string // NTP servers for a new member (default: public pools)
+
+	confMu sync.Mutex // serialises config.json rewrites
 
 	mu      sync.Mutex // guards everything below
 	n       *Node
@@ -132,6 +135,28 @@ func (b *guiBackend) waitTeamState(ctx context.Context) {
 	}
 }
 
+// waitReplayed waits until raft has applied every entry it knows to be
+// committed: after a start, until the log has been replayed. It polls (raft
+// offers no notification) every replayPoll.
+func (b *guiBackend) waitReplayed(ctx context.Context) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(replayPoll)
+	defer t.Stop()
+	for {
+		if rs := n.replica.Status(); rs.Leader != "" && rs.AppliedIndex >= rs.CommitIndex {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // node returns the running node, or errNoMemberYet.
 func (b *guiBackend) node() (*Node, error) {
 	b.mu.Lock()
@@ -203,6 +228,19 @@ func (b *guiBackend) Send(ctx context.Context, channel, text string) (string, er
 	return id, err
 }
 
+// Retry implements app.Backend.
+func (b *guiBackend) Retry(ctx context.Context, id string) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	err = n.Retry(ctx, id)
+	if errors.Is(err, ErrQueued) {
+		return fmt.Errorf("%w (%w)", app.ErrQueued, err)
+	}
+	return err
+}
+
 // History implements app.Backend.
 func (b *guiBackend) History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error) {
 	n, err := b.node()
@@ -237,12 +275,30 @@ func (b *guiBackend) CreateChannel(ctx context.Context, name string) error {
 }
 
 // Members implements app.Backend.
-func (b *guiBackend) Members(ctx context.Context) ([]storage.Member, error) {
+func (b *guiBackend) Members(ctx context.Context) ([]app.Member, error) {
 	n, err := b.node()
 	if err != nil {
 		return nil, err
 	}
-	return n.Members()
+	rows, err := n.MemberList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	leader := n.replica.Status().Leader
+	out := make([]app.Member, len(rows))
+	for i, r := range rows {
+		out[i] = app.Member{ID: r.ID, Name: r.Name, Role: r.Role, Voter: r.Voter, Online: r.Online, Leader: r.ID == leader}
+	}
+	return out, nil
+}
+
+// RemoveMember implements app.Backend.
+func (b *guiBackend) RemoveMember(ctx context.Context, id string) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	return n.RemoveMember(ctx, id)
 }
 
 // Status implements app.Backend.

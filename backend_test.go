@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"concord/app"
+	"concord/storage"
 )
 
 func newTestBackend(t *testing.T, dir string) *guiBackend {
@@ -90,6 +91,50 @@ func TestGUIBackend(t *testing.T) {
 	if err != nil || len(older) != 2 || older[0].Text != "b" || older[1].Text != "c" {
 		t.Fatalf("older page: %v %+v", err, older)
 	}
+	// Retry: a message the team refused (failed in the outbox) goes again
+	// under its own ID.
+	n, err := a.node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := storage.Envelope{ID: newMessageID(), Author: n.ID().String(), Channel: "random", Text: "again", SentAt: n.clock.Now().UTC()}
+	if _, err := n.outbox.Put(env, n.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.outbox.MarkFailed(env.ID, "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Retry(ctx, env.ID); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if last, err := a.History(ctx, "random", 0, 1); err != nil || len(last) != 1 || last[0].ID != env.ID {
+		t.Fatalf("history after Retry: %v %+v", err, last)
+	}
+	if err := a.Retry(ctx, "no-such-id"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Retry of an unknown ID: %v, want ErrNotFound", err)
+	}
+	// Settings: the name is committed to the team, both go to config.json.
+	set, err := a.Settings(ctx)
+	if err != nil || set.Name != "ann" || !filepath.IsAbs(set.DataDir) || len(set.NTP) != 1 {
+		t.Fatalf("settings: %v %+v", err, set)
+	}
+	for _, bad := range []app.Settings{{Name: ""}, {Name: "ann", NTP: []string{"host:x"}}, {Name: "ann", NTP: []string{"a b"}}} {
+		if err := a.SaveSettings(ctx, bad); err == nil {
+			t.Errorf("SaveSettings(%+v): want an error", bad)
+		}
+	}
+	if err := a.SaveSettings(ctx, app.Settings{Name: "annie", NTP: []string{"127.0.0.1:1234", "[::1]:123", "pool.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	if conf, err := loadConfig(a.dir); err != nil || conf.Name != "annie" || len(conf.NTP) != 3 {
+		t.Fatalf("config after SaveSettings: %v %+v", err, conf)
+	}
+	if m, err := n.store.Member(n.ID().String()); err != nil || m.Name != "annie" || m.Role != storage.RoleAdmin {
+		t.Fatalf("member record after rename: %v %+v", err, m)
+	}
+	if err := a.SaveSettings(ctx, app.Settings{Name: "ann", NTP: noNTP}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := a.Status(ctx)
 	if err != nil || st.Team != "Ops" || st.Role != "leader" || st.Total != 0 {
 		t.Fatalf("status: %v %+v", err, st)
@@ -114,6 +159,12 @@ func TestGUIBackend(t *testing.T) {
 	if err != nil || len(members) != 2 {
 		t.Fatalf("members: %v %+v", err, members)
 	}
+	for _, m := range members {
+		isA := m.ID == n.ID().String()
+		if m.Leader != isA || (isA && (!m.Voter || m.Role != storage.RoleAdmin)) || (!isA && (m.Name != "bob" || !m.Online)) {
+			t.Errorf("member as bob sees it: %+v", m)
+		}
+	}
 	bob, unsubB := b.Events()
 	id2, err := a.Send(ctx, "general", "welcome bob")
 	if err != nil {
@@ -122,6 +173,18 @@ func TestGUIBackend(t *testing.T) {
 	waitEvent(t, bob, app.EventMessage, func(ev app.Event) bool { return ev.Message.ID == id2 })
 	unsubB()
 	unsubB() // idempotent
+
+	// An admin removes bob: he is gone from the list.
+	bn, err := b.node()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RemoveMember(ctx, bn.ID().String()); err != nil {
+		t.Fatalf("RemoveMember: %v", err)
+	}
+	if ms, err := a.Members(ctx); err != nil || len(ms) != 1 || ms[0].ID != n.ID().String() {
+		t.Fatalf("members after removing bob: %v %+v", err, ms)
+	}
 
 	if err := a.Close(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -238,7 +240,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 }
 
 // hasDisplay reports whether a window can be opened (X11 or Wayland).
-func hasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
+// hasDisplay reports whether a window can open: on X11 and Wayland
+// systems when a display is set; Windows and macOS always have one.
+func hasDisplay() bool {
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+// defaultDataDir is where a member started without --data keeps its data:
+// ~/.concord, as `make run` uses.
+func defaultDataDir() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".concord"), nil
+}
 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)

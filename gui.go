@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
@@ -73,6 +74,17 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 		Window:  w,
 		Logger:  log,
 		Do:      fyne.Do,
+		// Starting parses fonts and replays the Raft log (after the first
+		// election, often after the window shows): tens of MB of garbage
+		// that Go hands back to the OS only slowly. Hand it back once both
+		// are done (RSS, docs/benchmarks.md).
+		Shown: func() {
+			go func() {
+				if b.waitReplayed(ctx) == nil {
+					debug.FreeOSMemory()
+				}
+			}()
+		},
 		Notify: func(title, body string) {
 			// Only while the window is in the background: in front, the
 			// message list and unread counts say it already.

@@ -6,7 +6,6 @@ package main
 // with xdotool like a user, next to a headless member driven by the CLI.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -29,41 +28,8 @@ func TestGUISmoke(t *testing.T) {
 	}
 	buildConcord(t)
 
-	// A virtual X server for B's window, on a display number it picks
-	// itself (-displayfd), so a display left in use elsewhere is no problem.
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	xvfb := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
-	xvfb.ExtraFiles = []*os.File{pw}
-	if err := xvfb.Start(); err != nil {
-		t.Fatalf("start Xvfb: %v", err)
-	}
-	pw.Close()
-	t.Cleanup(func() {
-		_ = xvfb.Process.Kill()
-		_ = xvfb.Wait()
-	})
-	_ = pr.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	pr.Close()
-	if err != nil {
-		t.Fatalf("Xvfb did not report its display: %v", err)
-	}
-	guiDisplay := ":" + strings.TrimSpace(line)
-	t.Logf("Xvfb on display %s", guiDisplay)
-	xenv := append(os.Environ(), "DISPLAY="+guiDisplay, "LIBGL_ALWAYS_SOFTWARE=1", "LANG=en_US.UTF-8")
-	x := func(args ...string) (string, error) {
-		cmd := exec.Command("xdotool", args...)
-		cmd.Env = xenv
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	waitFor(t, 10*time.Second, "Xvfb to accept clients", func() bool {
-		_, err := x("getmouselocation")
-		return err == nil
-	})
+	xenv := startXvfb(t)
+	x := func(args ...string) (string, error) { return xdo(xenv, args...) }
 
 	// A: created and run headlessly with the CLI.
 	root := t.TempDir()

@@ -47,6 +47,13 @@ Run 'concord <command> -h' for a command's flags.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 && haveGUI && hasDisplay() {
+		// Started from a desktop launcher (the Linux package's .desktop
+		// entry, the Windows .exe): the window, on the default data dir.
+		if dir, err := defaultDataDir(); err == nil {
+			args = []string{"run", "--data", dir}
+		}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2

@@ -130,6 +130,37 @@ func (n *Node) send(ctx context.Context, env storage.Envelope, wait bool) (strin
 	return env.ID, nil
 }
 
+// Retry puts a message the team refused back in the queue (the user pressed
+// retry) and waits like Send. It keeps its ID and its place before later
+// messages, so it can never be delivered twice. A message already
+// committed is not an error; one still queued gives ErrQueued.
+func (n *Node) Retry(ctx context.Context, id string) error {
+	e, err := n.outbox.Get(id)
+	if err != nil {
+		return err
+	}
+	switch e.State {
+	case storage.OutboxSent:
+		return nil
+	case storage.OutboxQueued:
+		return ErrQueued
+	}
+	if err := n.outbox.Retry(id); err != nil {
+		return err
+	}
+	t := n.drain.Add(e.Envelope)
+	t.Stored(nil)
+	index, err := t.Wait(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
+		}
+		return err
+	}
+	n.noteAcked(index)
+	return nil
+}
+
 // proposer adapts the replica to the drainer.
 type proposer struct{ r *consensus.Replica }
 

@@ -56,6 +56,7 @@ func (n *Node) Status() statusJSON {
 	members, _ := n.store.Members()
 	for _, m := range members {
 		if m.ID == st.ID {
+			st.Name = m.Name // renamed since start (config.json follows)
 			continue
 		}
 		h := health[m.ID]

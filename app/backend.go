@@ -17,6 +17,11 @@ type Backend interface {
 	// in the outbox and will be delivered later (the ID is still returned);
 	// any other error means it was not accepted.
 	Send(ctx context.Context, channel, text string) (id string, err error)
+	// Retry puts the user's message id, which the team refused, back in the
+	// queue and waits like Send: nil once it is committed, an error
+	// wrapping ErrQueued while it waits for quorum, any other error if it
+	// cannot be retried (unknown ID) or was refused again.
+	Retry(ctx context.Context, id string) error
 	// History pages backwards: up to limit committed messages of channel
 	// whose Seq is below before (before == 0: the newest), oldest first.
 	History(ctx context.Context, channel string, before uint64, limit int) ([]storage.Message, error)
@@ -24,8 +29,12 @@ type Backend interface {
 	Channels(ctx context.Context) ([]storage.Channel, error)
 	// CreateChannel creates a channel (no error if it already exists).
 	CreateChannel(ctx context.Context, name string) error
-	// Members lists the team's members.
-	Members(ctx context.Context) ([]storage.Member, error)
+	// Members lists the team's members with their vote, liveness and
+	// leadership.
+	Members(ctx context.Context) ([]Member, error)
+	// RemoveMember removes member id from the team (admins only): it loses
+	// its vote and is cut off.
+	RemoveMember(ctx context.Context, id string) error
 	// Status reports this member's view of the team.
 	Status(ctx context.Context) (Status, error)
 	// Invite returns a new invite code for another member to join with.
@@ -35,6 +44,12 @@ type Backend interface {
 	// producer never blocks); the returned func unsubscribes and closes the
 	// channel.
 	Events() (<-chan Event, func())
+	// Settings reads this member's settings.
+	Settings(ctx context.Context) (Settings, error)
+	// SaveSettings stores s (DataDir is not editable and ignored): the
+	// display name is committed to the team, the NTP servers are kept for
+	// the next start. An invalid value gives an error saying which.
+	SaveSettings(ctx context.Context, s Settings) error
 	// CreateTeam creates a new team on first run, with this member as admin.
 	CreateTeam(ctx context.Context, team, name string) error
 	// JoinTeam joins a team with an invite code on first run. An invalid or

@@ -172,3 +172,15 @@ func (v *channelView) showError(msg string) {
 	v.errLabel.SetText(msg)
 	v.errLabel.Show()
 }
+
+// rowLabels takes apart a row made by the lists' CreateItem: a Border
+// container of a main label and a trailing label.
+func rowLabels(o fyne.CanvasObject) (main, trailing *widget.Label, ok bool) {
+	c, ok := o.(*fyne.Container)
+	if !ok || len(c.Objects) < 2 {
+		return nil, nil, false
+	}
+	main, ok1 := c.Objects[0].(*widget.Label)
+	trailing, ok2 := c.Objects[1].(*widget.Label)
+	return main, trailing, ok1 && ok2
+}

@@ -6,6 +6,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"concord/storage"
@@ -23,10 +25,17 @@ type chat struct {
 	messages *messageView
 	composer *composer
 	status   *statusBar
+	panel    *memberPanel
 	title    *widget.Label
-	invite   *widget.Button
-	code     *widget.Entry
-	content  fyne.CanvasObject
+	people   *widget.Button // shows or hides the member panel
+	gear     *widget.Button
+	settings *settingsDialog // the open settings dialog, if any
+
+	// The last dialogs opened, for tests.
+	confirm    *dialog.ConfirmDialog
+	inviteCode *widget.Label
+	copyCode   *widget.Button
+	content    fyne.CanvasObject
 
 	current string
 	self    string
@@ -41,14 +50,17 @@ func newChat(u *UI) *chat {
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
+	c.messages.onRetry = c.retry
 	c.composer = newComposer(c.send)
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	c.code = widget.NewEntry()
-	c.code.Hide()
-	c.invite = widget.NewButton("Invite…", c.makeInvite)
-	head := container.NewBorder(nil, c.code, nil, c.invite, c.title)
-	right := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	c.panel = newMemberPanel(c)
+	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
+	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.people, c.gear), c.title)
+	middle := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	right := container.NewHSplit(middle, c.panel.content)
+	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22
 	c.content = container.NewBorder(nil, c.status.content, nil, nil, split)
@@ -110,6 +122,7 @@ func (c *chat) handle(ev Event) {
 		}
 	case EventStatus:
 		c.refreshStatus()
+		c.refreshMembers() // who is online and who leads
 	case EventChannels:
 		c.refreshChannels()
 	}
@@ -157,8 +170,17 @@ func (c *chat) fetch(channel string, before uint64) {
 		// Still "loading" while the rows are redrawn at the old offset, so
 		// row 0 passing by does not ask for the next page at once.
 		c.messages.addOlder(page, limit)
+		// `make gui-bench` times start-to-interactive by "channel shown"
+		// and counts pages fetched on scrolling by "channel page".
 		if before == 0 {
 			c.messages.scrollToBottom()
+			c.u.log.Info("channel shown", "channel", channel, "messages", len(page))
+			if f := c.u.cfg.Shown; f != nil {
+				c.u.cfg.Shown = nil
+				f()
+			}
+		} else {
+			c.u.log.Info("channel page", "channel", channel, "before", before, "messages", len(page))
 		}
 		c.messages.loading = false
 		if c.messages.hasOlder && !c.messages.overflows() {
@@ -178,12 +200,33 @@ func (c *chat) send(text string) {
 	c.messages.pend = c.pending[channel]
 	c.messages.rebuild()
 	c.messages.scrollToBottom()
-	var id string
+	c.deliver(channel, p)
+}
+
+// retry sends a failed message again: one the outbox never took (no ID)
+// as a new message, one the team refused by its ID, so it keeps its place
+// and cannot arrive twice.
+func (c *chat) retry(p *pending) {
+	if c.current == "" || p.state != stateFailed {
+		return
+	}
+	p.state = stateSending
+	c.messages.rebuild()
+	c.deliver(c.current, p)
+}
+
+// deliver hands p to the Backend in the background and records the outcome.
+func (c *chat) deliver(channel string, p *pending) {
+	id := p.id // read here: sent writes it on the UI thread
 	c.u.cfg.Go(func() {
 		ctx, cancel := context.WithTimeout(c.u.ctx, c.u.cfg.SendTimeout)
+		defer cancel()
 		var err error
-		id, err = c.u.cfg.Backend.Send(ctx, channel, text)
-		cancel()
+		if id == "" {
+			id, err = c.u.cfg.Backend.Send(ctx, channel, p.text)
+		} else {
+			err = c.u.cfg.Backend.Retry(ctx, id)
+		}
 		c.u.cfg.Do(func() { c.sent(channel, p, id, err) })
 	})
 }
@@ -257,32 +300,9 @@ func (c *chat) refreshStatus() {
 			c.messages.rebuild()
 		}
 		c.status.set(st)
-		if w := c.u.cfg.Window; w != nil && st.Team != "" {
+		if w := c.u.cfg.Window; w != nil && st.Team != "" && w.Title() != "Concord — "+st.Team {
 			w.SetTitle("Concord — " + st.Team)
 		}
-	})
-}
-
-// refreshMembers reloads member names; at most one call at a time.
-func (c *chat) refreshMembers() {
-	if c.members {
-		return
-	}
-	c.members = true
-	var ms []storage.Member
-	c.u.background(func(ctx context.Context) (err error) {
-		ms, err = c.u.cfg.Backend.Members(ctx)
-		return err
-	}, func(err error) {
-		c.members = false
-		if err != nil {
-			c.u.log.Warn("members", "err", err)
-			return
-		}
-		for _, m := range ms {
-			c.names[m.ID] = m.Name
-		}
-		c.messages.rebuild()
 	})
 }
 
@@ -292,26 +312,4 @@ func (c *chat) name(id string) string {
 		return n
 	}
 	return shortID(id)
-}
-
-// makeInvite shows a fresh invite code, selectable for copying, and puts it
-// on the clipboard.
-func (c *chat) makeInvite() {
-	var code string
-	c.invite.Disable()
-	c.u.background(func(ctx context.Context) (err error) {
-		code, err = c.u.cfg.Backend.Invite(ctx)
-		return err
-	}, func(err error) {
-		c.invite.Enable()
-		if err != nil {
-			c.code.SetText("Could not make an invite: " + oneLine(err))
-		} else {
-			c.code.SetText(code)
-			if a := fyne.CurrentApp(); a != nil {
-				a.Clipboard().SetContent(code)
-			}
-		}
-		c.code.Show()
-	})
 }

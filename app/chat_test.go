@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 )
 
@@ -150,16 +151,6 @@ func TestHistoryPaging(t *testing.T) {
 	}
 }
 
-func TestInvite(t *testing.T) {
-	h := newHarness(t)
-	c := h.openChat()
-	test.Tap(c.invite)
-	h.settle()
-	if !c.code.Visible() || c.code.Text != "good-code" {
-		t.Fatalf("code %q", c.code.Text)
-	}
-}
-
 func TestWrap(t *testing.T) {
 	long := strings.Repeat("word ", 30)
 	tests := []struct {
@@ -174,7 +165,7 @@ func TestWrap(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := wrap(tc.in)
+			got := wrap(tc.in, wrapAt)
 			if len(got) != tc.want {
 				t.Fatalf("wrap gave %d lines %q, want %d", len(got), got, tc.want)
 			}
@@ -201,12 +192,14 @@ func TestHistoryFillsShortView(t *testing.T) {
 // While the user follows the newest messages (and they overflow the
 // view), only MaxMessages are kept; older ones page back in on scrolling up.
 func TestLiveWindowIsBounded(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxMessages = 15 })
+	// MaxMessages must be more than a screenful (the 600 px test window
+	// shows about 18 rows), or row 0 in view pages the dropped ones back.
+	h := newHarness(t, func(c *Config) { c.MaxMessages = 30 })
 	c := h.openChat()
-	for i := 1; i <= 30; i++ {
+	for i := 1; i <= 60; i++ {
 		h.push(Event{Kind: EventMessage, Message: h.fake.commit("general", "12D3KooWbob000", fmt.Sprint("m", i))})
 	}
-	if len(c.messages.msgs) != 15 || c.messages.msgs[0].Text != "m16" || !c.messages.hasOlder {
+	if len(c.messages.msgs) != 30 || c.messages.msgs[0].Text != "m31" || !c.messages.hasOlder {
 		t.Fatalf("%d msgs from %q, hasOlder %v", len(c.messages.msgs), c.messages.msgs[0].Text, c.messages.hasOlder)
 	}
 }
@@ -233,5 +226,38 @@ func TestOpensGeneralWhenChannelsArriveLate(t *testing.T) {
 	}
 	if h.win.Canvas().Focused() != c.composer {
 		t.Error("composer should have focus")
+	}
+}
+
+// Lines wrap at the width of the list, and re-wrap when it changes.
+func TestWrapFollowsWidth(t *testing.T) {
+	h := newHarness(t)
+	h.fake.commit("general", "12D3KooWbob000", strings.Repeat("word ", 60))
+	c := h.openChat()
+	rows := func() int { return len(c.messages.lines) }
+	h.win.Resize(fyne.NewSize(1400, 600))
+	wide, wideAt := rows(), c.messages.wrapAt
+	h.win.Resize(fyne.NewSize(600, 600))
+	narrow, narrowAt := rows(), c.messages.wrapAt
+	if narrowAt >= wideAt || narrow <= wide {
+		t.Fatalf("wide: %d rows at %d runes; narrow: %d rows at %d runes", wide, wideAt, narrow, narrowAt)
+	}
+	for _, l := range c.messages.lines {
+		if n := len([]rune(l.text)); n > narrowAt {
+			t.Errorf("line of %d runes, wrap at %d: %q", n, narrowAt, l.text)
+		}
+	}
+}
+
+// Deleted and edited messages say so.
+func TestDeletedAndEdited(t *testing.T) {
+	h := newHarness(t)
+	h.fake.commit("general", "12D3KooWbob000", "oops")
+	b := h.fake.commit("general", "12D3KooWbob000", "typo")
+	h.fake.msgs["general"][0].Deleted, h.fake.msgs["general"][0].Text = true, ""
+	h.fake.msgs["general"][1].EditedAt, h.fake.msgs["general"][1].Text = b.CommittedAt.Add(time.Minute), "fixed"
+	c := h.openChat()
+	if got := joined(c.messages); got != "[bob  09:00]\n(message deleted)\nfixed (edited)" {
+		t.Fatalf("rows:\n%s", got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,21 +15,28 @@ import (
 // fakeBackend is an in-memory Backend. Tests drive it with push and the
 // fields below; it is safe for concurrent use.
 type fakeBackend struct {
-	mu       sync.Mutex
-	self     string
-	channels []storage.Channel
-	msgs     map[string][]storage.Message
-	members  []storage.Member
-	status   Status
-	offline  bool   // Send returns ErrQueued
-	sendErr  error  // Send fails with it
-	joinCode string // the only valid invite code
-	created  struct{ team, name string }
-	joined   struct{ code, name string }
-	sent     []storage.Envelope
-	subs     []chan Event
-	seq      int
-	now      time.Time
+	mu        sync.Mutex
+	self      string
+	channels  []storage.Channel
+	msgs      map[string][]storage.Message
+	members   []Member
+	removed   []string
+	removeErr error
+	status    Status
+	offline   bool              // Send returns ErrQueued
+	sendErr   error             // Send fails with it
+	refuse    bool              // Send stores the message, then the team refuses it
+	refused   map[string]string // ID -> text of refused messages, for Retry
+	retryErr  error             // Retry fails with it
+	retried   []string
+	settings  Settings
+	joinCode  string // the only valid invite code
+	created   struct{ team, name string }
+	joined    struct{ code, name string }
+	sent      []storage.Envelope
+	subs      []chan Event
+	seq       int
+	now       time.Time
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -38,9 +47,11 @@ func newFakeBackend() *fakeBackend {
 		self:     "12D3KooWself00",
 		channels: []storage.Channel{{Name: "general", CreatedAt: now}, {Name: "random", CreatedAt: now}},
 		msgs:     map[string][]storage.Message{},
-		members: []storage.Member{
-			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin},
-			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember},
+		refused:  map[string]string{},
+		settings: Settings{Name: "ann", NTP: []string{"ntp.example:123"}, DataDir: "/home/ann/.concord"},
+		members: []Member{
+			{ID: "12D3KooWself00", Name: "ann", Role: storage.RoleAdmin, Voter: true, Online: true, Leader: true},
+			{ID: "12D3KooWbob000", Name: "bob", Role: storage.RoleMember, Voter: true, Online: true},
 		},
 		status: Status{Self: "12D3KooWself00", Team: "Ann's team", Role: "leader", Leader: "12D3KooWself00",
 			Connected: 1, Total: 1, ClockSource: "ntp", ClockOffset: 12 * time.Millisecond},
@@ -84,6 +95,12 @@ func (f *fakeBackend) Send(ctx context.Context, channel, text string) (string, e
 	if f.sendErr != nil {
 		return "", f.sendErr
 	}
+	if f.refuse {
+		f.seq++
+		id := fmt.Sprintf("refused-%d", f.seq)
+		f.refused[id] = text
+		return id, errors.New("refused: no such channel")
+	}
 	if f.offline {
 		f.seq++
 		f.status.Queued++
@@ -123,10 +140,27 @@ func (f *fakeBackend) CreateChannel(ctx context.Context, name string) error {
 	return nil
 }
 
-func (f *fakeBackend) Members(ctx context.Context) ([]storage.Member, error) {
+func (f *fakeBackend) Members(ctx context.Context) ([]Member, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]storage.Member(nil), f.members...), nil
+	return append([]Member(nil), f.members...), nil
+}
+
+func (f *fakeBackend) RemoveMember(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, id)
+	if f.removeErr != nil {
+		return f.removeErr
+	}
+	f.members = slices.DeleteFunc(f.members, func(m Member) bool { return m.ID == id })
+	return nil
+}
+
+func (f *fakeBackend) setMembers(ms ...Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.members = ms
 }
 
 func (f *fakeBackend) Status(ctx context.Context) (Status, error) {
@@ -178,5 +212,51 @@ func (f *fakeBackend) JoinTeam(ctx context.Context, code, name string) error {
 		return fmt.Errorf("join: %w: %w", ErrBadInvite, errors.New("token signature does not verify"))
 	}
 	f.joined.code, f.joined.name = code, name
+	return nil
+}
+
+// Retry commits a refused message (known by its ID) unless retryErr is set.
+func (f *fakeBackend) Retry(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, id)
+	if f.retryErr != nil {
+		return f.retryErr
+	}
+	text, ok := f.refused[id]
+	if !ok {
+		return errors.New("no such message")
+	}
+	delete(f.refused, id)
+	m := f.commitLocked("general", f.self, text)
+	m.ID = id
+	f.msgs["general"][len(f.msgs["general"])-1] = m
+	return nil
+}
+
+func (f *fakeBackend) Settings(ctx context.Context) (Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.settings
+	s.NTP = append([]string(nil), s.NTP...)
+	return s, nil
+}
+
+// SaveSettings refuses an NTP server with a port that is not a number, like a real
+// backend refuses one it cannot parse; a new name renames self.
+func (f *fakeBackend) SaveSettings(ctx context.Context, s Settings) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, srv := range s.NTP {
+		if strings.Contains(srv, ":x") {
+			return fmt.Errorf("NTP server %q: bad port", srv)
+		}
+	}
+	f.settings.Name, f.settings.NTP = s.Name, s.NTP
+	for i := range f.members {
+		if f.members[i].ID == f.self {
+			f.members[i].Name = s.Name
+		}
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	h.win = test.NewWindow(nil)
 	h.win.Resize(fyne.NewSize(900, 600))
 	cfg := Config{
-		Backend: h.fake, Window: h.win, Location: time.UTC,
+		Backend: h.fake, Window: h.win, Location: time.UTC, Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return h.fake.now },
 		Do:  func(f func()) { h.q <- f },
 		Go:  func(f func()) { f() },

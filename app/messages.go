@@ -1,6 +1,7 @@
 package app
 
 import (
+	"image/color"
 	"sort"
 	"strings"
 	"time"
@@ -17,8 +18,9 @@ import (
 // belongs to the same group (shown without a header).
 const groupGap = 5 * time.Minute
 
-// wrapAt is the soft wrap width, in runes, of a displayed text line; a row
-// narrower than that truncates with an ellipsis.
+// wrapAt is the soft wrap width, in runes, of a displayed text line until
+// the list knows its width (then messageView.wrapAt follows it); a line
+// wider than its row still truncates with an ellipsis.
 const wrapAt = 100
 
 // Delivery states of the user's own messages.
@@ -35,7 +37,8 @@ const (
 type line struct {
 	header bool
 	text   string
-	state  string // delivery state, on the first line of an own message
+	state  string   // delivery state, on the first line of an own message
+	pend   *pending // the pending message on its first line, nil for committed ones
 }
 
 // messageView shows a bounded window of one channel's messages.
@@ -53,28 +56,97 @@ type messageView struct {
 	loc      *time.Location
 	now      func() time.Time
 	onTop    func() // item 0 became visible: page older messages
+	onRetry  func(p *pending)
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
+	wrapAt   int // runes per line at the list's width
 }
 
 func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *messageView {
-	v := &messageView{loc: loc, now: now, maxMsgs: maxMsgs, maxTotal: 10 * maxMsgs,
+	v := &messageView{loc: loc, now: now, maxMsgs: maxMsgs, maxTotal: 10 * maxMsgs, wrapAt: wrapAt,
 		names: func(id string) string { return shortID(id) }}
 	v.list = widget.NewList(
 		func() int { return len(v.lines) },
-		func() fyne.CanvasObject {
-			text := widget.NewLabel("")
-			text.Truncation = fyne.TextTruncateEllipsis
-			state := widget.NewLabel("")
-			state.Importance = widget.LowImportance
-			return container.NewBorder(nil, nil, nil, state, text)
-		},
+		func() fyne.CanvasObject { return newMsgRow(v.retry) },
 		v.update,
 	)
 	v.list.HideSeparators = true
-	v.content = v.list
+	// Chat lines sit closer than form rows: less padding in the list.
+	v.content = container.New(&widthLayout{onWidth: v.setWidth}, container.NewThemeOverride(v.list, compactTheme{}))
 	return v
+}
+
+// setWidth re-wraps the messages for a list this wide: as many runes as
+// fit beside the state column.
+func (v *messageView) setWidth(w float32) {
+	th := v.list.Theme()
+	size := th.Size(theme.SizeNameText)
+	// Typical text, plus a tenth for lines with more wide letters; the rare
+	// line that still does not fit ends with an ellipsis.
+	sample := "The quick brown fox jumps over the lazy dog, 0123456789 times."
+	perRune := fyne.MeasureText(sample, size, fyne.TextStyle{}).Width / float32(len(sample)) * 1.1
+	state := fyne.MeasureText(stateSending+" retry", size, fyne.TextStyle{}).Width
+	avail := w - state - 6*th.Size(theme.SizeNamePadding) - th.Size(theme.SizeNameScrollBar)
+	n := max(int(avail/perRune), 20)
+	if n == v.wrapAt {
+		return
+	}
+	follow := v.following()
+	v.wrapAt = n
+	v.rebuild()
+	if follow {
+		v.scrollToBottom()
+	}
+}
+
+// widthLayout gives its one object all the space and reports width changes.
+type widthLayout struct {
+	onWidth func(w float32)
+	w       float32
+}
+
+func (l *widthLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+	if size.Width != l.w && size.Width > 0 {
+		l.w = size.Width
+		l.onWidth(size.Width)
+	}
+}
+
+func (l *widthLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	if len(objs) == 0 {
+		return fyne.Size{}
+	}
+	return objs[0].MinSize()
+}
+
+// compactTheme is the current theme with less padding, for the message list.
+type compactTheme struct{}
+
+func (compactTheme) cur() fyne.Theme {
+	if a := fyne.CurrentApp(); a != nil {
+		return a.Settings().Theme()
+	}
+	return theme.DefaultTheme()
+}
+
+func (t compactTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	return t.cur().Color(n, v)
+}
+func (t compactTheme) Font(s fyne.TextStyle) fyne.Resource     { return t.cur().Font(s) }
+func (t compactTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.cur().Icon(n) }
+func (t compactTheme) Size(n fyne.ThemeSizeName) float32 {
+	switch n {
+	case theme.SizeNameInnerPadding:
+		return 2
+	case theme.SizeNamePadding:
+		return 2
+	}
+	return t.cur().Size(n)
 }
 
 func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
@@ -84,18 +156,16 @@ func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
 	if id < 0 || id >= len(v.lines) {
 		return
 	}
-	l := v.lines[id]
-	text, state, ok := rowLabels(o)
-	if !ok {
-		return
+	if r, ok := o.(*msgRow); ok {
+		r.set(v.lines[id])
 	}
-	text.TextStyle = fyne.TextStyle{Bold: l.header}
-	text.SetText(l.text)
-	state.Importance = widget.LowImportance
-	if l.state == stateFailed {
-		state.Importance = widget.DangerImportance
+}
+
+// retry is a failed row's retry link being tapped.
+func (v *messageView) retry(p *pending) {
+	if v.onRetry != nil && p != nil && p.state == stateFailed {
+		v.onRetry(p)
 	}
-	state.SetText(l.state)
 }
 
 // reset clears the view for another channel.
@@ -172,7 +242,10 @@ func (v *messageView) overflows() bool {
 // rowHeight is the height of one row and its separator: all rows are equal.
 func (v *messageView) rowHeight() float32 {
 	if v.rowH == 0 {
-		v.rowH = v.list.CreateItem().MinSize().Height + v.list.Theme().Size(theme.SizeNamePadding)
+		// Measured as the list measures it: in the list's (compact) theme.
+		item := v.list.CreateItem()
+		container.NewThemeOverride(item, compactTheme{})
+		v.rowH = item.MinSize().Height + compactTheme{}.Size(theme.SizeNamePadding)
 	}
 	return v.rowH
 }
@@ -191,26 +264,38 @@ func (v *messageView) rebuild() {
 	v.lines = v.lines[:0]
 	var prevAuthor string
 	var prevAt time.Time
-	emit := func(author string, at time.Time, text, state string) {
+	emit := func(author string, at time.Time, text, state string, p *pending) {
 		if author != prevAuthor || at.Sub(prevAt) > groupGap || prevAt.IsZero() {
 			v.lines = append(v.lines, line{header: true, text: v.names(author) + "  " + v.stamp(at)})
 		}
 		prevAuthor, prevAt = author, at
-		for i, t := range wrap(text) {
+		for i, t := range wrap(text, v.wrapAt) {
 			l := line{text: t}
 			if i == 0 && author == v.self && v.self != "" {
-				l.state = state
+				l.state, l.pend = state, p
 			}
 			v.lines = append(v.lines, l)
 		}
 	}
 	for _, m := range v.msgs {
-		emit(m.Author, m.CommittedAt, m.Text, stateSent)
+		emit(m.Author, m.CommittedAt, shownText(m), stateSent, nil)
 	}
 	for _, p := range v.pend {
-		emit(v.self, p.sentAt, p.text, p.state)
+		emit(v.self, p.sentAt, p.text, p.state, p)
 	}
 	v.list.Refresh()
+}
+
+// shownText is a committed message's text as shown: deleted and edited
+// messages say so.
+func shownText(m storage.Message) string {
+	switch {
+	case m.Deleted:
+		return "(message deleted)"
+	case !m.EditedAt.IsZero():
+		return m.Text + " (edited)"
+	}
+	return m.Text
 }
 
 // stamp formats t in local time: the time of day today, else with the date.
@@ -224,14 +309,14 @@ func (v *messageView) stamp(t time.Time) string {
 }
 
 // wrap splits text into display lines: at newlines, and long lines at
-// spaces near wrapAt runes.
-func wrap(text string) []string {
+// spaces near n runes.
+func wrap(text string, n int) []string {
 	var out []string
 	for _, para := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		r := []rune(para)
-		for len(r) > wrapAt {
-			cut := wrapAt
-			for i := wrapAt; i > wrapAt/2; i-- {
+		for len(r) > n {
+			cut := n
+			for i := n; i > n/2; i-- {
 				if r[i] == ' ' {
 					cut = i
 					break
@@ -261,21 +346,9 @@ func (v *messageView) scrollToBottom() {
 	}
 }
 
-// rowLabels takes apart a row made by the lists' CreateItem: a Border
-// container of a main label and a trailing label.
-func rowLabels(o fyne.CanvasObject) (main, trailing *widget.Label, ok bool) {
-	c, ok := o.(*fyne.Container)
-	if !ok || len(c.Objects) < 2 {
-		return nil, nil, false
-	}
-	main, ok1 := c.Objects[0].(*widget.Label)
-	trailing, ok2 := c.Objects[1].(*widget.Label)
-	return main, trailing, ok1 && ok2
-}
-
 // firstLine is the start of text for a one-line preview.
 func firstLine(text string) string {
-	l := wrap(text)[0]
+	l := wrap(text, wrapAt)[0]
 	if len(l) < len(strings.TrimSpace(text)) {
 		l += " …"
 	}

@@ -27,22 +27,27 @@ func newStatusBar() *statusBar {
 	return b
 }
 
-// set shows st.
+// set shows st. An unchanged bar is left alone: the status arrives every
+// second, and each redraw of the window costs CPU (idle CPU target).
 func (b *statusBar) set(st Status) {
 	text, ok := teamText(st)
-	b.team.SetText(text)
-	b.team.Importance = widget.MediumImportance
-	if !ok {
-		b.team.Importance = widget.WarningImportance
-	}
-	b.team.Refresh()
+	setLabel(b.team, text, ok, widget.MediumImportance)
 	text, ok = clockText(st)
-	b.clock.SetText(text)
-	b.clock.Importance = widget.LowImportance
+	setLabel(b.clock, text, ok, widget.LowImportance)
+}
+
+// setLabel shows text in l, with normal importance when ok and a warning
+// otherwise, and refreshes l only when that changes it.
+func setLabel(l *widget.Label, text string, ok bool, normal widget.Importance) {
+	imp := normal
 	if !ok {
-		b.clock.Importance = widget.WarningImportance
+		imp = widget.WarningImportance
 	}
-	b.clock.Refresh()
+	if l.Text == text && l.Importance == imp {
+		return
+	}
+	l.Text, l.Importance = text, imp
+	l.Refresh()
 }
 
 // teamText says how the member is linked to its team; ok is false without
@@ -68,12 +73,12 @@ func clockText(st Status) (text string, ok bool) {
 	if src == "" {
 		src = "system"
 	}
-	off := st.ClockOffset
+	off := st.ClockOffset.Round(time.Millisecond) // rounded first: no "-0s"
 	sign := "+"
 	if off < 0 {
 		sign, off = "-", -off
 	}
-	text = fmt.Sprintf("clock: %s %s%s", src, sign, off.Round(time.Millisecond))
+	text = fmt.Sprintf("clock: %s %s%s", src, sign, off)
 	if off > clockWarn {
 		return "⚠ " + text + " (system clock is off by more than 1 s)", false
 	}

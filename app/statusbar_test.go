@@ -21,6 +21,8 @@ func TestStatusText(t *testing.T) {
 			"connected to 4 of 4 · 2 queued", true, "clock: peer -300ms", true},
 		{"no quorum", Status{Connected: 0, Total: 4, Queued: 3, ClockSource: "system", ClockOffset: 1500 * time.Millisecond},
 			"no quorum: 3 queued", false, "⚠ clock: system +1.5s (system clock is off by more than 1 s)", false},
+		{"tiny negative offset", Status{Leader: "L", ClockSource: "peer", ClockOffset: -200 * time.Microsecond},
+			"you are the team's only member", true, "clock: peer +0s", true},
 		{"big negative offset", Status{Leader: "L", ClockOffset: -2 * time.Second},
 			"you are the team's only member", true, "⚠ clock: system -2s (system clock is off by more than 1 s)", false},
 	}

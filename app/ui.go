@@ -37,6 +37,10 @@ type Config struct {
 	// background. Nil: no notifications.
 	Notify func(title, body string)
 
+	// Shown, if set, is called once on the UI thread when the first
+	// channel's newest messages are on screen: start-up is over.
+	Shown func()
+
 	// Do runs f on the UI thread; default fyne.Do. Tests replace it.
 	Do func(f func())
 	// Go runs f in the background; default a goroutine Close waits for.
@@ -124,6 +128,7 @@ func (u *UI) ShowWelcome() {
 func (u *UI) ShowChat() {
 	u.chat = newChat(u)
 	u.cfg.Window.SetContent(u.chat.content)
+	u.cfg.Window.SetMainMenu(u.chat.menu())
 	u.subscribe()
 	u.chat.start()
 }

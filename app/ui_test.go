@@ -51,3 +51,15 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatalf("%d subscriptions left", n)
 	}
 }
+
+// Config.Shown is called once, when the first channel is on screen.
+func TestShownOnce(t *testing.T) {
+	shown := 0
+	h := newHarness(t, func(c *Config) { c.Shown = func() { shown++ } })
+	c := h.openChat()
+	c.open("random")
+	h.settle()
+	if shown != 1 {
+		t.Fatalf("Shown called %d times, want 1", shown)
+	}
+}
