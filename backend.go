@@ -181,6 +181,17 @@ func (b *guiBackend) fatal() <-chan error {
 	return b.n.Fatal()
 }
 
+// removed is closed when the node learns it was removed from the team;
+// nil channel while no node runs.
+func (b *guiBackend) removed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == nil {
+		return nil
+	}
+	return b.n.Removed()
+}
+
 // Close stops the event pump, closes subscribers, the control socket and
 // the Node (which hands leadership over first). Idempotent.
 func (b *guiBackend) Close() error {

@@ -14,6 +14,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"concord/app"
@@ -122,8 +123,18 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 				log.Error("member stopped", "err", fatal)
 				fyne.Do(a.Quit)
 				return
+			case <-b.removed():
+				// Say why the team is gone, then quit when it is read.
+				msg := removedError(b.dir)
+				log.Warn("removed from the team", "err", msg)
+				fyne.Do(func() {
+					d := dialog.NewInformation("Removed from the team", msg.Error(), w)
+					d.SetOnClosed(a.Quit)
+					d.Show()
+				})
+				return
 			case <-started:
-				started = nil // look at b.fatal() again, now non-nil
+				started = nil // look at b.fatal() and b.removed() again, now non-nil
 			}
 		}
 	}()
