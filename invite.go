@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"concord/storage"
 )
@@ -54,7 +55,8 @@ const (
 	// DefaultInviteTTL is how long an invite stays valid unless --ttl says.
 	DefaultInviteTTL = 24 * time.Hour
 	maxInviteTTL     = 30 * 24 * time.Hour
-	maxInvitePeers   = 4
+	maxInvitePeers   = 3
+	maxInviteAddrs   = 3
 )
 
 // ErrBadInvite marks an invite code that cannot be used.
@@ -178,9 +180,16 @@ func (n *Node) Invite(ctx context.Context, ttl time.Duration) (string, error) {
 }
 
 // invitePeers lists where a joiner can reach the team: this member first,
-// then a few connected members.
+// then a few connected members, a few addresses each and without the
+// /p2p/ID part (the ID is beside them), to keep the code short.
 func (n *Node) invitePeers() []invitePeer {
-	peers := []invitePeer{{ID: n.ID().String(), Addrs: n.host.Addrs()}}
+	var own []string
+	for _, a := range n.host.Host().Addrs() {
+		if !manet.IsIPUnspecified(a) && len(own) < maxInviteAddrs {
+			own = append(own, a.String())
+		}
+	}
+	peers := []invitePeer{{ID: n.ID().String(), Addrs: own}}
 	members, _ := n.store.Members()
 	for _, m := range members {
 		id, err := peer.Decode(m.ID)
@@ -189,7 +198,9 @@ func (n *Node) invitePeers() []invitePeer {
 		}
 		p := invitePeer{ID: m.ID}
 		for _, a := range n.host.Host().Peerstore().Addrs(id) {
-			p.Addrs = append(p.Addrs, a.String())
+			if len(p.Addrs) < maxInviteAddrs {
+				p.Addrs = append(p.Addrs, a.String())
+			}
 		}
 		peers = append(peers, p)
 	}
