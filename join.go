@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 	"unicode"
@@ -191,7 +192,7 @@ func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string)
 	}
 	// The permanent host only binds the member's listen address (so the
 	// team learns where to reach it) and keeps the team's addresses.
-	perm, err := p2p.New(ctx, p2p.Config{DataDir: dir, Listen: listen, PSK: inv.Net, Closed: true})
+	perm, err := p2p.New(ctx, p2p.Config{DataDir: dir, Listen: listen, PSK: inv.Net, Closed: true, Logger: quiet})
 	if err != nil {
 		return "", err
 	}
@@ -250,7 +251,7 @@ func redeem(ctx context.Context, inv inviteCode, key crypto.PrivKey, perm *p2p.H
 		id, _ := peer.Decode(p.ID) // checked by parseInvite
 		allowed = append(allowed, id)
 	}
-	eph, err := p2p.New(ctx, p2p.Config{DataDir: tmp, Identity: key, PSK: inv.Net, Closed: true, Allowed: allowed,
+	eph, err := p2p.New(ctx, p2p.Config{DataDir: tmp, Identity: key, PSK: inv.Net, Closed: true, Allowed: allowed, Logger: quiet,
 		Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
 	if err != nil {
 		return resp, err
@@ -325,3 +326,7 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// quiet is the logger of the short-lived hosts of `concord join`: their
+// start/stop lines would only clutter the command's output.
+var quiet = slog.New(slog.DiscardHandler)
