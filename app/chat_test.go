@@ -8,6 +8,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+
+	"concord/storage"
 )
 
 func TestUnreadCounts(t *testing.T) {
@@ -259,5 +261,22 @@ func TestDeletedAndEdited(t *testing.T) {
 	c := h.openChat()
 	if got := joined(c.messages); got != "[bob  09:00]\n(message deleted)\nfixed (edited)" {
 		t.Fatalf("rows:\n%s", got)
+	}
+}
+
+// A reply quotes its parent; reactions and attachments are shown.
+func TestRepliesReactionsFiles(t *testing.T) {
+	h := newHarness(t)
+	q := h.fake.commit("general", "12D3KooWbob000", "lunch?")
+	r := h.fake.commit("general", "12D3KooWbob000", "or dinner")
+	f := h.fake.commit("general", "12D3KooWbob000", "plan.pdf")
+	h.fake.msgs["general"][0].Reactions = map[string][]string{"👍": {"a", "b"}}
+	h.fake.msgs["general"][1].ReplyTo = q.ID
+	h.fake.msgs["general"][2].File = &storage.FileRef{Name: "plan.pdf", Size: 2048, Type: "application/pdf"}
+	_, _ = r, f
+	c := h.openChat()
+	want := "[bob  09:00]\nlunch?   👍 2\n↪ bob: lunch?\nor dinner\n📎 plan.pdf (2.0 KB)"
+	if got := joined(c.messages); got != want {
+		t.Fatalf("rows:\n%s\nwant:\n%s", got, want)
 	}
 }

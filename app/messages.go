@@ -1,7 +1,9 @@
 package app
 
 import (
+	"fmt"
 	"image/color"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -277,8 +279,20 @@ func (v *messageView) rebuild() {
 			v.lines = append(v.lines, l)
 		}
 	}
+	byID := make(map[string]*storage.Message, len(v.msgs))
+	for i := range v.msgs {
+		byID[v.msgs[i].ID] = &v.msgs[i]
+	}
 	for _, m := range v.msgs {
-		emit(m.Author, m.CommittedAt, shownText(m), stateSent, nil)
+		text := shownText(m)
+		if m.ReplyTo != "" {
+			quote := "an earlier message"
+			if p := byID[m.ReplyTo]; p != nil {
+				quote = v.names(p.Author) + ": " + clip(bodyText(*p), 40)
+			}
+			text = "↪ " + quote + "\n" + text
+		}
+		emit(m.Author, m.CommittedAt, text, stateSent, nil)
 	}
 	for _, p := range v.pend {
 		emit(v.self, p.sentAt, p.text, p.state, p)
@@ -287,15 +301,55 @@ func (v *messageView) rebuild() {
 }
 
 // shownText is a committed message's text as shown: deleted and edited
-// messages say so.
+// messages say so, a file shows its name and size, reactions follow.
 func shownText(m storage.Message) string {
+	text := bodyText(m)
+	if m.Deleted {
+		return text
+	}
+	if !m.EditedAt.IsZero() {
+		text += " (edited)"
+	}
+	if len(m.Reactions) > 0 {
+		var rs []string
+		for emoji, who := range m.Reactions {
+			rs = append(rs, fmt.Sprintf("%s %d", emoji, len(who)))
+		}
+		slices.Sort(rs)
+		text += "   " + strings.Join(rs, "  ")
+	}
+	return text
+}
+
+// bodyText is what a message says: its text, or its file, or that it was
+// deleted.
+func bodyText(m storage.Message) string {
 	switch {
 	case m.Deleted:
 		return "(message deleted)"
-	case !m.EditedAt.IsZero():
-		return m.Text + " (edited)"
+	case m.File != nil:
+		return fmt.Sprintf("📎 %s (%s)", m.File.Name, sizeText(m.File.Size))
 	}
 	return m.Text
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// clip cuts s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // stamp formats t in local time: the time of day today, else with the date.
