@@ -17,6 +17,8 @@ import (
 // a one-line form to create a channel.
 type channelView struct {
 	names   []string
+	titles  map[string]string            // shown instead of "# name" (private conversations)
+	title   func(storage.Channel) string // sets titles; nil: "# name"
 	unread  map[string]int
 	current string
 
@@ -74,7 +76,11 @@ func (v *channelView) update(id widget.ListItemID, o fyne.CanvasObject) {
 		return
 	}
 	label.TextStyle = fyne.TextStyle{Bold: v.unread[name] > 0}
-	label.SetText("# " + name)
+	if t, ok := v.titles[name]; ok {
+		label.SetText(t)
+	} else {
+		label.SetText("# " + name)
+	}
 	if n := v.unread[name]; n > 0 {
 		count.SetText(fmt.Sprint(n))
 		count.Show()
@@ -87,8 +93,12 @@ func (v *channelView) update(id widget.ListItemID, o fyne.CanvasObject) {
 // setChannels replaces the list, keeping unread counts and the selection.
 func (v *channelView) setChannels(chs []storage.Channel) {
 	names := make([]string, 0, len(chs))
+	v.titles = map[string]string{}
 	for _, c := range chs {
 		names = append(names, c.Name)
+		if c.Members != nil && v.title != nil {
+			v.titles[c.Name] = v.title(c)
+		}
 	}
 	sort.Strings(names)
 	v.names = names

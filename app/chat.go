@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -47,6 +48,7 @@ type chat struct {
 func newChat(u *UI) *chat {
 	c := &chat{u: u, names: map[string]string{}, pending: pendingSet{}}
 	c.channels = newChannelView(c.open, c.createChannel)
+	c.channels.title = c.conversationTitle
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
@@ -312,4 +314,15 @@ func (c *chat) name(id string) string {
 		return n
 	}
 	return shortID(id)
+}
+
+// conversationTitle names a private conversation after the others in it.
+func (c *chat) conversationTitle(ch storage.Channel) string {
+	var who []string
+	for _, id := range ch.Members {
+		if id != c.self {
+			who = append(who, c.name(id))
+		}
+	}
+	return "🔒 " + strings.Join(who, ", ")
 }

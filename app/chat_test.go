@@ -280,3 +280,13 @@ func TestRepliesReactionsFiles(t *testing.T) {
 		t.Fatalf("rows:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A private conversation is listed under the other participants' names.
+func TestPrivateConversationTitle(t *testing.T) {
+	h := newHarness(t)
+	h.fake.channels = append(h.fake.channels, storage.Channel{Name: "dm-0123", Members: []string{h.fake.self, "12D3KooWbob000"}})
+	c := h.openChat()
+	if got := c.channels.titles["dm-0123"]; got != "🔒 bob" {
+		t.Fatalf("title %q, want %q", got, "🔒 bob")
+	}
+}
