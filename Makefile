@@ -10,7 +10,7 @@ export LANG ?= C.UTF-8
 # second while it fades, most of the GUI's idle CPU (docs/benchmarks.md).
 GUITAGS  ?= no_animations
 
-.PHONY: all build headless run test test-short bench gui-bench screenshots package fuzz vet clean deps
+.PHONY: all build headless image run test test-short bench gui-bench screenshots package fuzz vet clean deps chaos chaos-long
 
 all: build
 
@@ -25,6 +25,15 @@ build:
 # A static binary with no cgo, for always-on members and FROM scratch images.
 headless:
 	CGO_ENABLED=0 $(GO) build -tags headless -o $(BIN)/concord-headless .
+
+# A FROM scratch member image ($(IMAGE)) from the static headless binary,
+# built with the concord_chaos tag (a test-only clock-skew endpoint on the
+# control socket). The build context is a directory holding only the binary.
+IMAGE    ?= concord:test
+image:
+	rm -rf $(BIN)/image && mkdir -p $(BIN)/image
+	CGO_ENABLED=0 $(GO) build -tags headless,concord_chaos -o $(BIN)/image/concord .
+	docker build -q -t $(IMAGE) -f test/chaos/Dockerfile $(BIN)/image
 
 # Runs a member on $(DATA). With a display it opens the window, which handles
 # first run (create or join a team); without one, first run creates a team
