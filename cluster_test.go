@@ -269,9 +269,9 @@ func TestClusterReplicatesConcurrentSends(t *testing.T) {
 	c := newTestCluster(t, 3)
 	attempts := sendLoad(c, 4, 15, 10*time.Second)
 	c.waitConverged()
-	r := check(attempts, c.histories())
+	r := checkHistories(attempts, c.histories())
 	t.Log(r)
-	if !r.ok() || r.acked != len(attempts) {
+	if !r.OK() || r.Acked != len(attempts) {
 		t.Fatalf("replication broke its promise: %v", r)
 	}
 	// Commit times strictly increase in log order on every member.
@@ -312,12 +312,12 @@ func TestClusterSurvivesLeaderLoss(t *testing.T) {
 	c.nodes[l] = c.start(c.dirs[l])
 	wg.Wait()
 	c.waitConverged()
-	r := check(attempts, c.histories())
+	r := checkHistories(attempts, c.histories())
 	t.Log(r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("leader loss broke the promise: %v", r)
 	}
-	if r.acked < len(attempts)/2 {
+	if r.Acked < len(attempts)/2 {
 		t.Fatalf("too few sends succeeded through a leader change: %v", r)
 	}
 }
@@ -381,9 +381,9 @@ func TestClusterCatchesUpFromSnapshot(t *testing.T) {
 	})
 	c.nodes[down] = c.start(c.dirs[down])
 	c.waitConverged()
-	r := check(append(first, later...), c.histories())
+	r := checkHistories(append(first, later...), c.histories())
 	t.Log(r)
-	if !r.ok() || r.acked != r.attempted {
+	if !r.OK() || r.Acked != r.Attempted {
 		t.Fatalf("catch-up by snapshot broke the promise: %v", r)
 	}
 	t.Logf("member stopped at %d; leader snapshot %d; member snapshot %d", gone, latestSnapshot(t, leaderDir), latestSnapshot(t, c.dirs[down]))

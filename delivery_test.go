@@ -91,9 +91,9 @@ func TestMinorityPartitionQueuesThenDelivers(t *testing.T) {
 				waitDrained(t, c.nodes[m])
 			}
 			c.waitConverged()
-			r := check(attempts, c.histories())
+			r := checkHistories(attempts, c.histories())
 			t.Log(r)
-			if !r.ok() {
+			if !r.OK() {
 				t.Fatalf("partition broke the promise: %v", r)
 			}
 		})
@@ -143,9 +143,9 @@ func TestNoQuorumQueuesThenDrains(t *testing.T) {
 	c.nodes[b] = c.start(c.dirs[b])
 	waitDrained(t, c.nodes[s])
 	c.waitConverged()
-	r := check(attempts, c.histories())
+	r := checkHistories(attempts, c.histories())
 	t.Log(r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("no-quorum period broke the promise: %v", r)
 	}
 }
@@ -196,9 +196,9 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 		return err == nil && len(p) == 0
 	})
 	c.waitConverged()
-	r := check(append(before, after...), c.histories())
+	r := checkHistories(append(before, after...), c.histories())
 	t.Log(r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("a crash point broke exactly-once: %v", r)
 	}
 }
@@ -232,9 +232,9 @@ func TestCleanQuitHandsOverWithoutFailedSends(t *testing.T) {
 	<-done
 	c.nodes[l] = c.start(c.dirs[l])
 	c.waitConverged()
-	r := check(attempts, c.histories())
+	r := checkHistories(attempts, c.histories())
 	t.Log(r)
-	if !r.ok() || r.acked != r.attempted {
+	if !r.OK() || r.Acked != r.Attempted {
 		t.Fatalf("a clean quit of the leader failed sends or broke the promise: %v", r)
 	}
 }

@@ -31,9 +31,9 @@ func TestPlantedNoDedupIsCaught(t *testing.T) {
 		attempts = append(attempts, attempt{id: env.ID, author: "a", acked: true})
 	}
 	c.waitConverged()
-	r := check(attempts, c.histories())
+	r := checkHistories(attempts, c.histories())
 	t.Log(r)
-	if r.duplicated == 0 {
+	if r.Duplicated == 0 {
 		t.Fatalf("the checker missed the planted bug: %v", r)
 	}
 }

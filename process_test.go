@@ -29,7 +29,7 @@ func TestProcessThreeMembers(t *testing.T) {
 	attempts, failures := procSendLoad(t, tm.procs, "s", 3, 10, 10*time.Second, nil)
 	t.Logf("%d sends through 3 members in %v", len(attempts), time.Since(t1).Round(time.Millisecond))
 	logFailures(t, "steady state", failures)
-	r := check(attempts, tm.waitConverged())
+	r := checkHistories(attempts, tm.waitConverged())
 	t.Logf("steady state: %v", r)
 	out, err := cli(t, "members", "--data", tm.procs[1].dir, "--json")
 	if err != nil {
@@ -38,7 +38,7 @@ func TestProcessThreeMembers(t *testing.T) {
 	if strings.Count(out, `"voter":true`) != 3 || strings.Count(out, `"online":true`) != 3 || !strings.Contains(out, `"role":"admin"`) {
 		t.Fatalf("members should list 3 online voters, one admin:\n%s", out)
 	}
-	if !r.ok() || r.acked != len(attempts) {
+	if !r.OK() || r.Acked != len(attempts) {
 		t.Fatalf("replication broke its promise: %v", r)
 	}
 
@@ -83,9 +83,9 @@ func TestProcessThreeMembers(t *testing.T) {
 	hist := tm.waitConverged()
 	t.Logf("%s restarted and caught up in %v", victim.name, time.Since(t3).Round(time.Millisecond))
 	all := append(append([]attempt{}, attempts...), attempts2...)
-	r = check(all, hist)
+	r = checkHistories(all, hist)
 	t.Logf("after leader loss: %v", r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("leader loss broke the promise: %v", r)
 	}
 	for name, h := range hist {
@@ -133,9 +133,9 @@ func TestProcessRestartAll(t *testing.T) {
 	}
 	tm.waitVoters(3)
 	t.Logf("team re-formed in %v", time.Since(t1).Round(time.Millisecond))
-	r := check(attempts, tm.waitConverged())
+	r := checkHistories(attempts, tm.waitConverged())
 	t.Logf("after restart: %v", r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("restart lost or changed history: %v", r)
 	}
 
@@ -148,9 +148,9 @@ func TestProcessRestartAll(t *testing.T) {
 		attempts = append(attempts, attempt{id: strings.TrimSpace(out), author: "test", acked: true})
 	}
 	hist := tm.waitConverged()
-	r = check(attempts, hist)
+	r = checkHistories(attempts, hist)
 	t.Logf("sends after restart: %v", r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("sends after restart: %v", r)
 	}
 	for name, h := range hist {
@@ -253,9 +253,9 @@ func TestProcessLeaderKilledTenTimes(t *testing.T) {
 		victim.start()
 		tm.waitVoters(3)
 		all = append(all, attempts...)
-		r := check(all, tm.waitConverged())
+		r := checkHistories(all, tm.waitConverged())
 		t.Logf("round %d (killed %s): %v", round+1, victim.name, r)
-		if !r.ok() {
+		if !r.OK() {
 			t.Fatalf("round %d broke the promise: %v", round+1, r)
 		}
 	}
