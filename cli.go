@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"concord/timesync"
 )
 
 type command func(args []string, stdout, stderr io.Writer) error
@@ -186,6 +188,11 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// baseClock is the local clock `concord run` starts the member with; nil is
+// the system clock. The concord_chaos build replaces it with a clock the
+// chaos suite can skew (chaos.go).
+var baseClock timesync.Clock
+
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("run", stderr)
 	headless := fs.Bool("headless", false, "run without a window (the default when there is no display or the build has no GUI)")
@@ -217,7 +224,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		// the same control socket once the member runs.
 		return runGUI(ctx, *data, log)
 	}
-	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log})
+	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log, Clock: baseClock})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ func socketPath(dir string) string { return filepath.Join(dir, "concord.sock") }
 // maxSocketPath is the longest unix socket path Linux accepts (sun_path).
 const maxSocketPath = 107
 
+// extraRoutes are endpoints a build tag adds (concord_chaos: chaos.go).
+var extraRoutes []func(*http.ServeMux, *controlServer)
+
 type controlServer struct {
 	node *Node
 	log  *slog.Logger
@@ -71,6 +74,9 @@ func listenControl(n *Node, dir string, log *slog.Logger) (*controlServer, error
 	mux.HandleFunc("GET /v1/time", cs.time)
 	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
 	mux.HandleFunc("GET /v1/members", cs.members)
+	for _, add := range extraRoutes {
+		add(mux, cs)
+	}
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { cs.done <- cs.srv.Serve(ln) }()
 	return cs, nil
