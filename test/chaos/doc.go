@@ -1,0 +1,13 @@
+// Package chaos is Concord's chaos suite on real hosts: every member runs in
+// its own container (the FROM scratch image of `make image`) on a private
+// Docker network, the team is formed and driven only through the CLI, and
+// seeded nemeses kill, pause, partition and skew members while senders on
+// every member record each attempt. After healing and a full drain the
+// shared checker (internal/check) reads every channel on every member.
+//
+// The tests skip when no Docker engine answers and under -short. `make
+// chaos` runs each scenario once with 3 members; `make chaos-long` runs
+// CHAOS_RUNS seeded runs per scenario for CHAOS_MEMBERS="3 5". CHAOS_SEED
+// reproduces a run's nemesis schedule; failing runs keep their histories,
+// attempts and container logs under CHAOS_ARTIFACTS (printed).
+package chaos

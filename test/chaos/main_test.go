@@ -1,0 +1,149 @@
+package chaos
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A run's resources all carry this label, so nothing is left behind even
+// by a run that was killed: the next run removes what is older.
+const labelKey = "concord.chaos"
+
+var (
+	skipReason string // set by TestMain when the suite cannot run here
+	binDir     string // the host copy of the binary and the image contexts
+	imageTag   string // the member image built for this run
+
+	plantedOnce  sync.Once
+	plantedImage string
+	plantedErr   error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if testing.Short() {
+		skipReason = "chaos suite skipped under -short"
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	cancel()
+	if err != nil {
+		skipReason = fmt.Sprintf("no Docker engine answers: %v: %s", err, strings.TrimSpace(string(out)))
+		return m.Run()
+	}
+	removeStale()
+	dir, err := os.MkdirTemp("", "concord-chaos-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	tag := fmt.Sprintf("concord-chaos:%d", os.Getpid())
+	if err := buildImage(filepath.Join(dir, "image"), tag, "headless,concord_chaos"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	imageTag = tag
+	defer removeImage(tag)
+	defer func() {
+		if plantedImage != "" {
+			removeImage(plantedImage)
+		}
+	}()
+	return m.Run()
+}
+
+// requireDocker skips the test when the suite cannot run here.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
+
+// hostBinary is the static binary the image holds: the harness runs the
+// same CLI on the host against each member's bind-mounted control socket.
+func hostBinary() string { return filepath.Join(binDir, "image", "concord") }
+
+// buildImage builds the static headless binary with tags into dir and a
+// FROM scratch image from it (the context is dir: only the binary).
+func buildImage(dir, tag, tags string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", filepath.Join(dir, "concord"), "concord")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -tags %s: %v\n%s", tags, err, out)
+	}
+	img := exec.CommandContext(ctx, "docker", "build", "-q", "--label", label(), "-t", tag, "-f", "Dockerfile", dir)
+	if out, err := img.CombinedOutput(); err != nil {
+		return fmt.Errorf("docker build: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// planted returns the image of the planted-bug build (no dedup in the FSM),
+// built once on first use.
+func planted(t *testing.T) string {
+	t.Helper()
+	plantedOnce.Do(func() {
+		tag := fmt.Sprintf("concord-chaos-nodedup:%d", os.Getpid())
+		plantedErr = buildImage(filepath.Join(binDir, "nodedup"), tag, "headless,concord_chaos,concord_nodedup")
+		if plantedErr == nil {
+			plantedImage = tag
+		}
+	})
+	if plantedErr != nil {
+		t.Fatal(plantedErr)
+	}
+	return plantedImage
+}
+
+func removeImage(tag string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = exec.CommandContext(ctx, "docker", "rmi", "-f", tag).Run()
+}
+
+// removeStale removes containers, networks and images of earlier runs that
+// died before their cleanup, once they are an hour old (longer than any
+// run). Their label holds their creation time.
+func removeStale() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+labelKey,
+		"--format", `{{.ID}} {{.Label "`+labelKey+`"}}`).Output()
+	var stale []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, created, ok := strings.Cut(line, " ")
+		if sec, err := strconv.ParseInt(created, 10, 64); ok && err == nil && time.Since(time.Unix(sec, 0)) > time.Hour {
+			stale = append(stale, id)
+		}
+	}
+	if len(stale) > 0 {
+		_ = exec.CommandContext(ctx, "docker", append([]string{"rm", "-f"}, stale...)...).Run()
+	}
+	_ = exec.CommandContext(ctx, "docker", "network", "prune", "-f", "--filter", "label="+labelKey, "--filter", "until=1h").Run()
+	_ = exec.CommandContext(ctx, "docker", "image", "prune", "-a", "-f", "--filter", "label="+labelKey, "--filter", "until=1h").Run()
+}
+
+// label is the label every resource of this run carries.
+func label() string { return fmt.Sprintf("%s=%d", labelKey, time.Now().Unix()) }
