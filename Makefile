@@ -35,6 +35,23 @@ image:
 	CGO_ENABLED=0 $(GO) build -tags headless,concord_chaos -o $(BIN)/image/concord .
 	docker build -q -t $(IMAGE) -f test/chaos/Dockerfile $(BIN)/image
 
+# The chaos suite (test/chaos, needs a Docker engine; skipped without one):
+# members in containers on a private network under seeded kills, pauses,
+# partitions, clock skew and attacks. `chaos` runs each scenario once with
+# 3 members; `chaos-long` CHAOS_RUNS seeded runs per scenario for 3 and 5
+# members, appending each run's figures to CHAOS_RESULTS. CHAOS_SEED
+# replays a schedule.
+CHAOS_RUNS    ?= 20
+CHAOS_MEMBERS ?= 3 5
+CHAOS_RESULTS ?= $(BIN)/chaos-results.jsonl
+chaos:
+	CHAOS=1 CHAOS_RUNS=1 CHAOS_MEMBERS=3 $(GO) test -count=1 -timeout 30m -v -run 'TestChaos|TestAttack' ./test/chaos/
+
+chaos-long:
+	mkdir -p $(BIN)
+	CHAOS=1 CHAOS_RUNS=$(CHAOS_RUNS) CHAOS_MEMBERS="$(CHAOS_MEMBERS)" CHAOS_RESULTS=$(abspath $(CHAOS_RESULTS)) \
+		$(GO) test -count=1 -timeout 48h -v -run 'TestChaos$$' ./test/chaos/
+
 # Runs a member on $(DATA). With a display it opens the window, which handles
 # first run (create or join a team); without one, first run creates a team
 # named after you and the member runs headless.

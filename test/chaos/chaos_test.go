@@ -61,7 +61,7 @@ func TestChaos(t *testing.T) {
 					res.Scenario = sc.name
 					saveResult(t, res)
 					if !res.verdict.ok() {
-						t.Errorf("checker: %v\nrerun: CHAOS_SEED=%d CHAOS_MEMBERS=%d CHAOS_SCENARIOS=%s go test ./test/chaos -run TestChaos -v",
+						t.Errorf("checker: %v\nrerun: CHAOS=1 CHAOS_SEED=%d CHAOS_MEMBERS=%d CHAOS_SCENARIOS=%s go test ./test/chaos -run TestChaos -v",
 							res.verdict, s, n, sc.name)
 					}
 				})

@@ -5,7 +5,8 @@
 // every member record each attempt. After healing and a full drain the
 // shared checker (internal/check) reads every channel on every member.
 //
-// The tests skip when no Docker engine answers and under -short. `make
+// The tests run only with CHAOS=1 (so `go test ./...` starts no
+// containers) and skip when no Docker engine answers and under -short. `make
 // chaos` runs each scenario once with 3 members; `make chaos-long` runs
 // CHAOS_RUNS seeded runs per scenario for CHAOS_MEMBERS="3 5". CHAOS_SEED
 // reproduces a run's nemesis schedule; failing runs keep their histories,
