@@ -51,6 +51,7 @@ func decodeForward(b []byte) ([]storage.Op, error) {
 // one request in flight, so a member's ops reach the leader in order.
 func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 	return func() []outcome {
+		changed := r.LeaderChanged() // before reading the leader: no change is missed
 		leader := r.Leader()
 		if leader == "" {
 			return failAll(len(ops), ErrNoLeader)()
@@ -58,7 +59,24 @@ func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 		if leader == r.cfg.Host.ID() {
 			return failAll(len(ops), ErrNotLeader)()
 		}
-		resp, err := r.forward(ctx, leader, encodeForward(ops))
+		// A leader that froze or was cut off without closing the connection
+		// would hold this request, and the member's whole queue behind it, for
+		// the flush timeout, long after the team elected another leader: a
+		// leader change ends it. The retry carries the same IDs, so what the
+		// old leader did commit is dropped as a duplicate.
+		fctx, cancel := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-changed:
+				cancel()
+			case <-fctx.Done():
+			}
+		}()
+		resp, err := r.forward(fctx, leader, encodeForward(ops))
+		cancel()
+		<-watched
 		if err != nil {
 			return failAll(len(ops), err)()
 		}
@@ -89,6 +107,9 @@ func (r *Replica) forward(ctx context.Context, leader peer.ID, body []byte) (for
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	}
+	// A deadline alone does not see ctx cancelled: reset the stream then.
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
 	if err := p2p.WriteFrame(s, body); err != nil {
 		s.Reset()
 		return resp, fmt.Errorf("forward to leader %s: %w", leader, err)

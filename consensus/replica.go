@@ -269,7 +269,11 @@ func raftConfig(cfg Config, log *slog.Logger) *raft.Config {
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.done)
-		r.transferLeadership()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := r.TransferLeadership(ctx); err != nil {
+			r.log.Warn("leadership transfer failed", "err", err)
+		}
+		cancel()
 		r.handOverSeat()
 		r.stopHandlers()
 		r.cancel()
@@ -316,21 +320,18 @@ func (r *Replica) stopHandlers() {
 	r.cfg.Host.RemoveStreamHandler(p2p.ProtoLeave)
 }
 
-// transferLeadership lets a leader that quits cleanly hand over first, so
-// the team does not wait for an election timeout.
-func (r *Replica) transferLeadership() {
+// TransferLeadership hands leadership to another voter, so the team does
+// not wait for an election timeout (a leader that quits cleanly does it
+// first). It does nothing on a follower or a lone voter.
+func (r *Replica) TransferLeadership(ctx context.Context) error {
 	if r.raft.State() != raft.Leader {
-		return
+		return nil
 	}
 	voters, _ := r.Configuration()
 	if len(voters) < 2 {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := waitFuture(ctx, r.raft.LeadershipTransfer()); err != nil {
-		r.log.Warn("leadership transfer failed", "err", err)
-	}
+	return waitFuture(ctx, r.raft.LeadershipTransfer())
 }
 
 // waitFuture waits for a Raft future with our own deadline: raft.Apply's
