@@ -100,7 +100,7 @@ func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis) res
 	if _, err := tm.cli(tm.members[0], "channels", "--create", "chaos"); err != nil {
 		t.Fatal(err)
 	}
-	w := startWorkload(tm, 2, fmt.Sprintf("s%d", seed))
+	w := startWorkload(tm, tm.members, 2, fmt.Sprintf("s%d", seed))
 	stopped := false
 	defer func() {
 		if !stopped {

@@ -41,12 +41,13 @@ type workload struct {
 	records []record
 }
 
-// startWorkload starts `per` senders on every member. Each sender sends one
-// message after another, each with a unique text, and records the outcome.
-func startWorkload(tm *team, per int, tag string) *workload {
+// startWorkload starts `per` senders on each of members. Each sender sends
+// one message after another, each with a unique text, and records the
+// outcome.
+func startWorkload(tm *team, members []*member, per int, tag string) *workload {
 	ctx, cancel := context.WithCancel(tm.ctx)
 	w := &workload{tm: tm, cancel: cancel}
-	for _, m := range tm.members {
+	for _, m := range members {
 		for s := range per {
 			w.wg.Go(func() { w.sender(ctx, m, s, tag) })
 		}

@@ -1,0 +1,157 @@
+package chaos
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"concord/p2p"
+	"concord/storage"
+)
+
+// attacker is a libp2p host in the test process that holds a member's
+// identity key (read from its bind-mounted data dir): a member whose app
+// was replaced by hostile code. It speaks the wire protocol of
+// docs/protocol.md directly.
+type attacker struct {
+	t  *testing.T
+	tm *team
+	h  host.Host
+}
+
+func newAttacker(t *testing.T, tm *team, as *member) *attacker {
+	t.Helper()
+	key, err := p2p.LoadIdentity(as.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return &attacker{t: t, tm: tm, h: h}
+}
+
+// target connects to a member container at its address on the run's network.
+func (a *attacker) target(ctx context.Context, m *member) peer.ID {
+	a.t.Helper()
+	id, err := peer.Decode(m.id)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	addr := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", m.ip, memberPort))
+	if err := a.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}}); err != nil {
+		a.t.Fatalf("connect to %s: %v", m.name, err)
+	}
+	return id
+}
+
+// forwardAnswer is the leader's answer on /concord/propose/1.0.0.
+type forwardAnswer struct {
+	Err     string `json:"err"`
+	Code    string `json:"code"`
+	Results []struct {
+		Res   storage.Result `json:"res"`
+		Index uint64         `json:"index"`
+		Err   string         `json:"err"`
+		Code  string         `json:"code"`
+	} `json:"results"`
+}
+
+// propose forwards envelopes the way a follower does: one frame holding the
+// version byte 1, a uvarint op count and each op (kind byte, envelope).
+func (a *attacker) propose(ctx context.Context, to peer.ID, envs ...storage.Envelope) (forwardAnswer, error) {
+	body := binary.AppendUvarint([]byte{1}, uint64(len(envs)))
+	for i := range envs {
+		body = append(body, byte(storage.OpMessage))
+		body = storage.AppendEnvelope(body, &envs[i])
+	}
+	return a.send(ctx, to, body)
+}
+
+// send writes one frame on a new propose stream and reads the answer.
+func (a *attacker) send(ctx context.Context, to peer.ID, frame []byte) (forwardAnswer, error) {
+	var ans forwardAnswer
+	s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
+	if err != nil {
+		return ans, err
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	if err := p2p.WriteFrame(s, frame); err != nil {
+		return ans, err
+	}
+	_ = s.CloseWrite()
+	b, err := p2p.ReadFrame(s, p2p.MaxFrame)
+	if err != nil {
+		return ans, err
+	}
+	return ans, json.Unmarshal(b, &ans)
+}
+
+// sendRaw writes raw bytes on a new propose stream and reads the answer
+// (an oversized frame's length prefix, say).
+func (a *attacker) sendRaw(ctx context.Context, to peer.ID, raw []byte) (forwardAnswer, error) {
+	var ans forwardAnswer
+	s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
+	if err != nil {
+		return ans, err
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	if _, err := s.Write(raw); err != nil {
+		return ans, err
+	}
+	_ = s.CloseWrite()
+	b, err := p2p.ReadFrame(s, p2p.MaxFrame)
+	if err != nil {
+		return ans, err
+	}
+	return ans, json.Unmarshal(b, &ans)
+}
+
+// flood opens n propose streams to the member and parks each in the
+// leader's handler (one byte of a length prefix that never ends); it
+// returns the open streams, which the caller resets.
+func (a *attacker) flood(ctx context.Context, to peer.ID, n int) ([]network.Stream, error) {
+	out := make([]network.Stream, 0, n)
+	for range n {
+		s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+		if _, err := s.Write([]byte{0x80}); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// envelopeOf rebuilds a committed message's envelope from a history row.
+func envelopeOf(r historyRow) storage.Envelope {
+	return storage.Envelope{ID: r.ID, Author: r.Author, Channel: r.Channel, Text: r.Text, SentAt: r.SentAt}
+}
+
+// historyRow is the part of `concord history --json` an envelope needs.
+type historyRow struct {
+	ID      string    `json:"id"`
+	Channel string    `json:"channel"`
+	Author  string    `json:"author"`
+	Text    string    `json:"text"`
+	SentAt  time.Time `json:"sent_at"`
+}

@@ -1,0 +1,165 @@
+package chaos
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"concord/internal/check"
+	"concord/storage"
+)
+
+// floodStreams is how many propose streams the flood holds open at once.
+const floodStreams = 3000
+
+// TestAttackMember: a member (m3) whose app is replaced by hostile code
+// holding its identity key forges another member's author, replays a
+// committed envelope (its own and someone else's), sends oversized frames
+// and opens thousands of streams to the leader. Every forgery is refused,
+// nothing lands twice, nothing unsent lands, and the other members' send
+// latency p99 during the flood stays within 2× of its quiet value measured
+// in the same run.
+func TestAttackMember(t *testing.T) {
+	requireDocker(t)
+	tm := newTeam(t, 3, imageTag)
+	m1, m2, m3 := tm.members[0], tm.members[1], tm.members[2]
+	ownText := "m3's own message"
+	ownID, err := tm.cli(m3, "send", ownText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := record{Key: ownText, Author: "m3/own", Member: m3.name, Channel: "general", ID: ownID, Outcome: check.Acked}
+	rows := tm.historyRows(m1)
+	// m3's app stops; the attacker takes its key.
+	if err := tm.kill(m3); err != nil {
+		t.Fatal(err)
+	}
+	att := newAttacker(t, tm, m3)
+	w := startWorkload(tm, []*member{m1, m2}, 2, "atk")
+	stopped := false
+	defer func() {
+		if !stopped {
+			tm.lastRecords = w.stop()
+		}
+	}()
+	tm.waitFor(60*time.Second, "20 acknowledged sends", func() (bool, string) {
+		return w.acked() >= 20, ""
+	})
+	quietFrom := time.Now()
+	tm.hold(6 * time.Second)
+	quietTo := time.Now()
+
+	leader := tm.waitLeader()
+	ctx, cancel := context.WithTimeout(tm.ctx, 2*time.Minute)
+	defer cancel()
+	lid := att.target(ctx, leader)
+
+	// Forgery: a message in m1's name.
+	forged := storage.Envelope{ID: ulid.Make().String(), Author: m1.id, Channel: "general",
+		Text: "forged in m1's name", SentAt: time.Now()}
+	ans, err := att.propose(ctx, lid, forged)
+	tm.events.add("forged author: %+v %v", ans, err)
+	if err != nil || len(ans.Results) != 1 || ans.Results[0].Code != "refused" {
+		t.Errorf("a forged author was not refused: %+v, %v", ans, err)
+	}
+	// Replays: someone else's committed envelope is a forgery too; its own
+	// is dropped as a duplicate (checked below: it lands once).
+	var theirs storage.Envelope
+	for _, r := range rows {
+		if r.Author == m1.id {
+			theirs = envelopeOf(r)
+		}
+		if r.ID == ownID {
+			ownEnv := envelopeOf(r)
+			ans, err := att.propose(ctx, lid, ownEnv)
+			tm.events.add("replayed own envelope: %+v %v", ans, err)
+			if err != nil || len(ans.Results) != 1 || ans.Results[0].Err != "" || !ans.Results[0].Res.Dup {
+				t.Errorf("a replayed envelope was not dropped as a duplicate: %+v, %v", ans, err)
+			}
+		}
+	}
+	if theirs.ID == "" {
+		t.Fatal("no message of m1 in the history to replay")
+	}
+	ans, err = att.propose(ctx, lid, theirs)
+	tm.events.add("replayed m1's envelope: %+v %v", ans, err)
+	if err != nil || len(ans.Results) != 1 || ans.Results[0].Code != "refused" {
+		t.Errorf("a replay of another member's envelope was not refused: %+v, %v", ans, err)
+	}
+	// Oversized: a frame declaring 1 GiB, and one really 1 byte over the limit.
+	ans, err = att.sendRaw(ctx, lid, binary.AppendUvarint(nil, 1<<30))
+	tm.events.add("declared 1 GiB frame: %+v %v", ans, err)
+	if err == nil && ans.Code != "bad_request" {
+		t.Errorf("a 1 GiB frame was not refused: %+v", ans)
+	}
+	big := make([]byte, 8<<20+1)
+	big[0] = 1
+	ans, err = att.sendRaw(ctx, lid, append(binary.AppendUvarint(nil, uint64(len(big))), big...))
+	tm.events.add("frame over the limit: %+v %v", ans, err)
+	if err == nil && ans.Code != "bad_request" {
+		t.Errorf("a frame over the limit was not refused: %+v", ans)
+	}
+
+	// Flood: thousands of streams parked in the leader's handler.
+	tm.events.add("flood: opening %d streams", floodStreams)
+	streams, err := att.flood(ctx, lid, floodStreams)
+	if err != nil {
+		t.Errorf("flood stopped after %d streams: %v", len(streams), err)
+	}
+	floodFrom := time.Now()
+	tm.hold(6 * time.Second)
+	floodTo := time.Now()
+	for _, s := range streams {
+		_ = s.Reset()
+	}
+	tm.events.add("flood: %d streams reset", len(streams))
+
+	// m3's own app again, with the attacker (the same peer ID) gone first.
+	if err := att.h.Close(); err != nil {
+		t.Error(err)
+	}
+	tm.heal()
+	records := w.stop()
+	stopped = true
+	records = append(records, own)
+	tm.lastRecords = records
+	snap := tm.waitDrained()
+	tm.lastSnapshot = snap
+	v := judge(records, snap)
+	t.Logf("events:\n%s", tm.events)
+	t.Logf("checker: %v", v)
+	if !v.ok() {
+		t.Errorf("checker: %v", v)
+	}
+	quiet, flood := sendLatencies(records, quietFrom, quietTo), sendLatencies(records, floodFrom, floodTo)
+	qp99, fp99 := quantile(quiet, 0.99), quantile(flood, 0.99)
+	t.Logf("send latency p50/p99: quiet %v/%v (%d sends), flood of %d streams %v/%v (%d sends)",
+		quantile(quiet, 0.5), qp99, len(quiet), len(streams), quantile(flood, 0.5), fp99, len(flood))
+	if len(flood) == 0 || fp99 > 2*qp99 {
+		t.Errorf("send latency p99 during the flood %v (%d sends) is over 2× the quiet p99 %v", fp99, len(flood), qp99)
+	}
+}
+
+// historyRows reads the member's #general with authors and send times.
+func (tm *team) historyRows(m *member) []historyRow {
+	tm.t.Helper()
+	out, err := tm.cli(m, "history", "--json")
+	if err != nil {
+		tm.t.Fatal(err)
+	}
+	var rows []historyRow
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var r historyRow
+		if err := dec.Decode(&r); err != nil {
+			tm.t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
