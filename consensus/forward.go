@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -148,10 +149,49 @@ func errCode(err error) string {
 	}
 }
 
+// maxForwardStreams bounds the forward requests one peer may have open at
+// this member at once. A follower keeps one in flight; without a bound a
+// member opening thousands of streams parks a goroutine and a stream buffer
+// for each until its deadline, then gets thousands of answers at once.
+const maxForwardStreams = 8
+
+// streamSlots counts open streams per peer.
+type streamSlots struct {
+	mu   sync.Mutex
+	open map[peer.ID]int
+}
+
+func (sl *streamSlots) acquire(p peer.ID) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.open == nil {
+		sl.open = map[peer.ID]int{}
+	}
+	if sl.open[p] >= maxForwardStreams {
+		return false
+	}
+	sl.open[p]++
+	return true
+}
+
+func (sl *streamSlots) release(p peer.ID) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.open[p]--; sl.open[p] <= 0 {
+		delete(sl.open, p)
+	}
+}
+
 // serveForward is the leader's side of /concord/propose/1.0.0.
 func (r *Replica) serveForward(s network.Stream) {
-	defer s.Close()
 	from := s.Conn().RemotePeer()
+	if !r.fwdStreams.acquire(from) {
+		r.log.Debug("too many forward streams; reset", "peer", from)
+		_ = s.Reset()
+		return
+	}
+	defer r.fwdStreams.release(from)
+	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(flushTimeout + time.Second))
 	reply := func(resp forwardResponse) {
 		b, err := json.Marshal(resp)

@@ -138,6 +138,8 @@ type Replica struct {
 	nudge  chan struct{} // membership changed: reconcile the Raft configuration
 	pilot  *pilot        // autopilot, running while this member leads
 
+	fwdStreams streamSlots // forward requests open per peer
+
 	done      chan struct{} // closed when Close starts: proposers stop retrying
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
