@@ -34,7 +34,9 @@ func newAttacker(t *testing.T, tm *team, as *member) *attacker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs)
+	// No resource limits of its own: the attacker is not the one under test.
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs,
+		libp2p.ResourceManager(&network.NullResourceManager{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,45 +103,58 @@ func (a *attacker) send(ctx context.Context, to peer.ID, frame []byte) (forwardA
 	return ans, json.Unmarshal(b, &ans)
 }
 
-// sendRaw writes raw bytes on a new propose stream and reads the answer
-// (an oversized frame's length prefix, say).
+// sendRaw writes raw bytes on a new propose stream while it reads the
+// answer (an oversized frame's length prefix, say: the leader answers
+// without reading the rest, so the write may never finish), then resets
+// the stream.
 func (a *attacker) sendRaw(ctx context.Context, to peer.ID, raw []byte) (forwardAnswer, error) {
 	var ans forwardAnswer
 	s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
 	if err != nil {
 		return ans, err
 	}
-	defer s.Close()
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	}
-	if _, err := s.Write(raw); err != nil {
-		return ans, err
-	}
-	_ = s.CloseWrite()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		if _, err := s.Write(raw); err == nil {
+			_ = s.CloseWrite()
+		}
+	}()
 	b, err := p2p.ReadFrame(s, p2p.MaxFrame)
+	_ = s.Reset() // ends the write too
+	<-wrote
 	if err != nil {
 		return ans, err
 	}
 	return ans, json.Unmarshal(b, &ans)
 }
 
-// flood opens n propose streams to the member and parks each in the
-// leader's handler (one byte of a length prefix that never ends); it
-// returns the open streams, which the caller resets.
-func (a *attacker) flood(ctx context.Context, to peer.ID, n int) ([]network.Stream, error) {
+// flood opens n propose streams to the member, each with one byte of a
+// length prefix that never ends (a stream the leader serves parks in its
+// handler until the deadline); it returns the streams it opened, which the
+// caller resets, and how many could not be opened or written (the leader
+// resets streams over its per-peer bound).
+func (a *attacker) flood(ctx context.Context, to peer.ID, n int) ([]network.Stream, int) {
 	out := make([]network.Stream, 0, n)
+	refused := 0
 	for range n {
+		if ctx.Err() != nil {
+			break
+		}
 		s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
 		if err != nil {
-			return out, err
+			refused++
+			continue
 		}
 		out = append(out, s)
 		if _, err := s.Write([]byte{0x80}); err != nil {
-			return out, err
+			refused++
 		}
 	}
-	return out, nil
+	return out, refused
 }
 
 // envelopeOf rebuilds a committed message's envelope from a history row.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +15,12 @@ import (
 	"concord/storage"
 )
 
-// floodStreams is how many propose streams the flood holds open at once.
-const floodStreams = 3000
+// floodStreams is how many propose streams the flood holds open at once,
+// for floodHold (as long as each quiet window).
+const (
+	floodStreams = 3000
+	floodHold    = 7 * time.Second
+)
 
 // TestAttackMember: a member (m3) whose app is replaced by hostile code
 // holding its identity key forges another member's author, replays a
@@ -34,7 +39,6 @@ func TestAttackMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := record{Key: ownText, Author: "m3/own", Member: m3.name, Channel: "general", ID: ownID, Outcome: check.Acked}
-	rows := tm.historyRows(m1)
 	// m3's app stops; the attacker takes its key.
 	if err := tm.kill(m3); err != nil {
 		t.Fatal(err)
@@ -50,13 +54,12 @@ func TestAttackMember(t *testing.T) {
 	tm.waitFor(60*time.Second, "20 acknowledged sends", func() (bool, string) {
 		return w.acked() >= 20, ""
 	})
-	quietFrom := time.Now()
-	tm.hold(6 * time.Second)
-	quietTo := time.Now()
-
+	rows := tm.historyRows(m1)
 	leader := tm.waitLeader()
 	ctx, cancel := context.WithTimeout(tm.ctx, 2*time.Minute)
 	defer cancel()
+	// Connected before the quiet window: a hostile member is connected all
+	// along, and the team's members talk to it as to m3 (Raft, probes).
 	lid := att.target(ctx, leader)
 
 	// Forgery: a message in m1's name.
@@ -68,7 +71,8 @@ func TestAttackMember(t *testing.T) {
 		t.Errorf("a forged author was not refused: %+v, %v", ans, err)
 	}
 	// Replays: someone else's committed envelope is a forgery too; its own
-	// is dropped as a duplicate (checked below: it lands once).
+	// is accepted and dropped by the FSM as a duplicate (the answer comes at
+	// commit, before the FSM says so: the checker below sees it once).
 	var theirs storage.Envelope
 	for _, r := range rows {
 		if r.Author == m1.id {
@@ -78,8 +82,8 @@ func TestAttackMember(t *testing.T) {
 			ownEnv := envelopeOf(r)
 			ans, err := att.propose(ctx, lid, ownEnv)
 			tm.events.add("replayed own envelope: %+v %v", ans, err)
-			if err != nil || len(ans.Results) != 1 || ans.Results[0].Err != "" || !ans.Results[0].Res.Dup {
-				t.Errorf("a replayed envelope was not dropped as a duplicate: %+v, %v", ans, err)
+			if err != nil || len(ans.Results) != 1 || ans.Results[0].Err != "" {
+				t.Errorf("a replay of its own envelope was not accepted (to be dropped as a duplicate): %+v, %v", ans, err)
 			}
 		}
 	}
@@ -94,30 +98,36 @@ func TestAttackMember(t *testing.T) {
 	// Oversized: a frame declaring 1 GiB, and one really 1 byte over the limit.
 	ans, err = att.sendRaw(ctx, lid, binary.AppendUvarint(nil, 1<<30))
 	tm.events.add("declared 1 GiB frame: %+v %v", ans, err)
-	if err == nil && ans.Code != "bad_request" {
-		t.Errorf("a 1 GiB frame was not refused: %+v", ans)
+	if err != nil || ans.Code != "bad_request" {
+		t.Errorf("a 1 GiB frame was not refused: %+v, %v", ans, err)
 	}
 	big := make([]byte, 8<<20+1)
 	big[0] = 1
 	ans, err = att.sendRaw(ctx, lid, append(binary.AppendUvarint(nil, uint64(len(big))), big...))
 	tm.events.add("frame over the limit: %+v %v", ans, err)
-	if err == nil && ans.Code != "bad_request" {
-		t.Errorf("a frame over the limit was not refused: %+v", ans)
+	if err != nil || ans.Code != "bad_request" {
+		t.Errorf("a frame over the limit was not refused: %+v, %v", ans, err)
 	}
 
-	// Flood: thousands of streams parked in the leader's handler.
-	tm.events.add("flood: opening %d streams", floodStreams)
-	streams, err := att.flood(ctx, lid, floodStreams)
-	if err != nil {
-		t.Errorf("flood stopped after %d streams: %v", len(streams), err)
+	// Flood: thousands of streams at the leader, held longer than the
+	// leader's 6 s deadline for a forward request. Quiet and flood windows
+	// alternate, so that the load of whatever else runs on the machine
+	// weighs on both alike.
+	var quietWin, floodWin [][2]time.Time
+	for range 2 {
+		from := time.Now()
+		tm.hold(floodHold)
+		quietWin = append(quietWin, [2]time.Time{from, time.Now()})
+		from = time.Now()
+		streams, refused := att.flood(ctx, lid, floodStreams)
+		tm.events.add("flood: %d streams opened, %d refused at once", len(streams), refused)
+		tm.hold(floodHold)
+		floodWin = append(floodWin, [2]time.Time{from, time.Now()})
+		for _, s := range streams {
+			_ = s.Reset()
+		}
+		tm.events.add("flood: %d streams reset", len(streams))
 	}
-	floodFrom := time.Now()
-	tm.hold(6 * time.Second)
-	floodTo := time.Now()
-	for _, s := range streams {
-		_ = s.Reset()
-	}
-	tm.events.add("flood: %d streams reset", len(streams))
 
 	// m3's own app again, with the attacker (the same peer ID) gone first.
 	if err := att.h.Close(); err != nil {
@@ -136,10 +146,16 @@ func TestAttackMember(t *testing.T) {
 	if !v.ok() {
 		t.Errorf("checker: %v", v)
 	}
-	quiet, flood := sendLatencies(records, quietFrom, quietTo), sendLatencies(records, floodFrom, floodTo)
+	var quiet, flood []time.Duration
+	for i := range quietWin {
+		quiet = append(quiet, sendLatencies(records, quietWin[i][0], quietWin[i][1])...)
+		flood = append(flood, sendLatencies(records, floodWin[i][0], floodWin[i][1])...)
+	}
+	slices.Sort(quiet)
+	slices.Sort(flood)
 	qp99, fp99 := quantile(quiet, 0.99), quantile(flood, 0.99)
 	t.Logf("send latency p50/p99: quiet %v/%v (%d sends), flood of %d streams %v/%v (%d sends)",
-		quantile(quiet, 0.5), qp99, len(quiet), len(streams), quantile(flood, 0.5), fp99, len(flood))
+		quantile(quiet, 0.5), qp99, len(quiet), floodStreams, quantile(flood, 0.5), fp99, len(flood))
 	if len(flood) == 0 || fp99 > 2*qp99 {
 		t.Errorf("send latency p99 during the flood %v (%d sends) is over 2× the quiet p99 %v", fp99, len(flood), qp99)
 	}
