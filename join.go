@@ -201,7 +201,7 @@ func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string)
 	if err != nil {
 		return "", err
 	}
-	resp, err := redeem(ctx, inv, key, perm, name, box.PublicString())
+	resp, err := redeem(ctx, dir, inv, key, perm, name, box.PublicString())
 	if err != nil {
 		return "", err
 	}
@@ -239,9 +239,11 @@ func joinTeam(ctx context.Context, dir, name, code string, listen, ntp []string)
 
 // redeem presents the invite to the members it lists, in order, until one
 // answers. A refusal is final; an unreachable member is skipped.
-func redeem(ctx context.Context, inv inviteCode, key crypto.PrivKey, perm *p2p.Host, name, boxKey string) (joinResponse, error) {
+// The ephemeral host's scratch dir lives in the new data dir, not in the
+// system's temp dir: a FROM scratch container has no /tmp.
+func redeem(ctx context.Context, dir string, inv inviteCode, key crypto.PrivKey, perm *p2p.Host, name, boxKey string) (joinResponse, error) {
 	var resp joinResponse
-	tmp, err := os.MkdirTemp("", "concord-join-")
+	tmp, err := os.MkdirTemp(dir, ".join-")
 	if err != nil {
 		return resp, err
 	}
