@@ -3,15 +3,20 @@ package chaos
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"concord/p2p"
@@ -34,9 +39,20 @@ func newAttacker(t *testing.T, tm *team, as *member) *attacker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No resource limits of its own: the attacker is not the one under test.
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs,
-		libp2p.ResourceManager(&network.NullResourceManager{}))
+	return newHost(t, tm, key, networkKey(t, as))
+}
+
+// newHost is a bare libp2p host with the given identity and, if psk is not
+// nil, the team's private-network key. It has no resource limits of its
+// own: the attacker is not the one under test.
+func newHost(t *testing.T, tm *team, key crypto.PrivKey, psk []byte) *attacker {
+	t.Helper()
+	opts := []libp2p.Option{libp2p.Identity(key), libp2p.NoListenAddrs,
+		libp2p.ResourceManager(&network.NullResourceManager{})}
+	if psk != nil {
+		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(psk)))
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,18 +60,45 @@ func newAttacker(t *testing.T, tm *team, as *member) *attacker {
 	return &attacker{t: t, tm: tm, h: h}
 }
 
+// networkKey reads the team's private-network key from a member's
+// config.json (network_key, hex).
+func networkKey(t *testing.T, m *member) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(m.dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		NetworkKey string `json:"network_key"`
+	}
+	if err := json.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	k, err := hex.DecodeString(conf.NetworkKey)
+	if err != nil || len(k) != p2p.PSKSize {
+		t.Fatalf("network key in %s: %v", m.name, err)
+	}
+	return k
+}
+
 // target connects to a member container at its address on the run's network.
 func (a *attacker) target(ctx context.Context, m *member) peer.ID {
 	a.t.Helper()
-	id, err := peer.Decode(m.id)
+	id, err := a.dial(ctx, m)
 	if err != nil {
-		a.t.Fatal(err)
-	}
-	addr := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", m.ip, memberPort))
-	if err := a.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}}); err != nil {
 		a.t.Fatalf("connect to %s: %v", m.name, err)
 	}
 	return id
+}
+
+// dial tries to connect to a member and reports why it could not.
+func (a *attacker) dial(ctx context.Context, m *member) (peer.ID, error) {
+	id, err := peer.Decode(m.id)
+	if err != nil {
+		return "", err
+	}
+	addr := ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/%d", m.ip, memberPort))
+	return id, a.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}})
 }
 
 // forwardAnswer is the leader's answer on /concord/propose/1.0.0.
@@ -70,10 +113,13 @@ type forwardAnswer struct {
 	} `json:"results"`
 }
 
+// forwardVersion is the forward request's version byte (docs/protocol.md).
+const forwardVersion = 2
+
 // propose forwards envelopes the way a follower does: one frame holding the
-// version byte 1, a uvarint op count and each op (kind byte, envelope).
+// version byte, a uvarint op count and each op (kind byte, envelope).
 func (a *attacker) propose(ctx context.Context, to peer.ID, envs ...storage.Envelope) (forwardAnswer, error) {
-	body := binary.AppendUvarint([]byte{1}, uint64(len(envs)))
+	body := binary.AppendUvarint([]byte{forwardVersion}, uint64(len(envs)))
 	for i := range envs {
 		body = append(body, byte(storage.OpMessage))
 		body = storage.AppendEnvelope(body, &envs[i])

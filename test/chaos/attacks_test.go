@@ -102,7 +102,7 @@ func TestAttackMember(t *testing.T) {
 		t.Errorf("a 1 GiB frame was not refused: %+v, %v", ans, err)
 	}
 	big := make([]byte, 8<<20+1)
-	big[0] = 1
+	big[0] = forwardVersion
 	ans, err = att.sendRaw(ctx, lid, append(binary.AppendUvarint(nil, uint64(len(big))), big...))
 	tm.events.add("frame over the limit: %+v %v", ans, err)
 	if err != nil || ans.Code != "bad_request" {
