@@ -55,9 +55,10 @@ func (e *eventLog) end() {
 	}
 }
 
-// lostLeader records that a fault took the leader away at t.
+// lostLeader records that the fault just put in force took the leader
+// away at t (when the docker command returned: the fault is in force).
 func (e *eventLog) lostLeader(t time.Time) {
-	e.add("the next fault takes the leader away")
+	e.add("that fault took the leader away")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.leaderLoss = append(e.leaderLoss, t)

@@ -83,11 +83,11 @@ func all(ms []*member, f func(*member) error) error {
 func nemKill(tm *team, rng *rand.Rand) error {
 	for range 3 {
 		m, isLeader := tm.target(rng)
-		if isLeader {
-			tm.events.lostLeader(time.Now())
-		}
 		if err := tm.kill(m); err != nil {
 			return err
+		}
+		if isLeader {
+			tm.events.lostLeader(time.Now())
 		}
 		tm.hold(between(rng, time.Second, 3*time.Second))
 		if err := tm.start(m); err != nil {
@@ -103,11 +103,11 @@ func nemKill(tm *team, rng *rand.Rand) error {
 func nemPause(tm *team, rng *rand.Rand) error {
 	for range 2 {
 		m, isLeader := tm.target(rng)
-		if isLeader {
-			tm.events.lostLeader(time.Now())
-		}
 		if err := tm.pause(m); err != nil {
 			return err
+		}
+		if isLeader {
+			tm.events.lostLeader(time.Now())
 		}
 		tm.hold(between(rng, 2*time.Second, 4*time.Second))
 		if err := tm.unpause(m); err != nil {
@@ -123,11 +123,11 @@ func nemPause(tm *team, rng *rand.Rand) error {
 func nemPartitionOne(tm *team, rng *rand.Rand) error {
 	for range 2 {
 		m, isLeader := tm.target(rng)
-		if isLeader {
-			tm.events.lostLeader(time.Now())
-		}
 		if err := tm.disconnect(m); err != nil {
 			return err
+		}
+		if isLeader {
+			tm.events.lostLeader(time.Now())
 		}
 		tm.hold(between(rng, 2*time.Second, 5*time.Second))
 		if err := tm.connect(m); err != nil {
@@ -148,10 +148,10 @@ func nemPartitionLeaderMinority(tm *team, rng *rand.Rand) error {
 	if len(tm.members) == 5 {
 		cut = append(cut, tm.followers(rng, l)[0])
 	}
-	tm.events.lostLeader(time.Now())
 	if err := all(cut, tm.disconnect); err != nil {
 		return err
 	}
+	tm.events.lostLeader(time.Now())
 	tm.hold(between(rng, 3*time.Second, 5*time.Second))
 	return all(cut, tm.connect)
 }
@@ -163,20 +163,20 @@ func nemPartitionMajority(tm *team, rng *rand.Rand) error {
 	ms := append([]*member(nil), tm.members...)
 	rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 	cut := ms[:len(ms)/2+1]
-	tm.events.lostLeader(time.Now()) // no quorum anywhere: the leader is lost either way
 	if err := all(cut, tm.disconnect); err != nil {
 		return err
 	}
+	tm.events.lostLeader(time.Now()) // no quorum anywhere: the leader is lost either way
 	tm.hold(between(rng, 3*time.Second, 5*time.Second))
 	return all(cut, tm.connect)
 }
 
 // nemKillAll: every member SIGKILLed at once, restarted after 1–3 s.
 func nemKillAll(tm *team, rng *rand.Rand) error {
-	tm.events.lostLeader(time.Now())
 	if err := all(tm.members, tm.kill); err != nil {
 		return err
 	}
+	tm.events.lostLeader(time.Now())
 	tm.hold(between(rng, time.Second, 3*time.Second))
 	return all(tm.members, tm.start)
 }
@@ -196,10 +196,10 @@ func nemLeaderKillDuringHeal(tm *team, rng *rand.Rand) error {
 		return err
 	}
 	tm.hold(between(rng, 0, 300*time.Millisecond))
-	tm.events.lostLeader(time.Now())
 	if err := tm.kill(l); err != nil {
 		return err
 	}
+	tm.events.lostLeader(time.Now())
 	tm.hold(between(rng, time.Second, 2*time.Second))
 	return tm.start(l)
 }

@@ -25,10 +25,10 @@ func TestChaosCatchesPlantedNoDedup(t *testing.T) {
 func nemKillLeader(tm *team, rng *rand.Rand) error {
 	for range 5 {
 		l := tm.waitLeader()
-		tm.events.lostLeader(time.Now())
 		if err := tm.kill(l); err != nil {
 			return err
 		}
+		tm.events.lostLeader(time.Now())
 		tm.hold(between(rng, time.Second, 2*time.Second))
 		if err := tm.start(l); err != nil {
 			return err
