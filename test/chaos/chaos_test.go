@@ -49,12 +49,13 @@ func TestChaos(t *testing.T) {
 	seed, runs := baseSeed(), envInt("CHAOS_RUNS", 1)
 	only := strings.Fields(strings.ReplaceAll(os.Getenv("CHAOS_SCENARIOS"), ",", " "))
 	t.Logf("base seed %d (CHAOS_SEED=%d reproduces these schedules)", seed, seed)
+	// Runs outermost: a long profile cut short still covers every scenario.
 	for _, n := range teamSizes() {
-		for _, sc := range scenarios {
-			if len(only) > 0 && !slices.Contains(only, sc.name) {
-				continue
-			}
-			for i := range runs {
+		for i := range runs {
+			for _, sc := range scenarios {
+				if len(only) > 0 && !slices.Contains(only, sc.name) {
+					continue
+				}
 				s := seed + i
 				t.Run(fmt.Sprintf("%s/n%d/seed%d", sc.name, n, s), func(t *testing.T) {
 					res := runScenario(t, imageTag, n, s, sc.run)
