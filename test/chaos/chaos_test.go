@@ -16,7 +16,8 @@ import (
 // Profile knobs (environment): CHAOS_SEED (the first run's seed; run i
 // uses seed+i), CHAOS_RUNS (runs per scenario and team size, default 1),
 // CHAOS_MEMBERS (team sizes, default "3"), CHAOS_SCENARIOS (names, default
-// all), CHAOS_RESULTS (a file each run appends its figures to, JSON lines).
+// all), CHAOS_RESULTS (a file each run appends its figures to, JSON lines),
+// CHAOS_MINUTES (start no run after this many minutes).
 func envInt(name string, def int64) int64 {
 	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
 		return v
@@ -49,12 +50,21 @@ func TestChaos(t *testing.T) {
 	seed, runs := baseSeed(), envInt("CHAOS_RUNS", 1)
 	only := strings.Fields(strings.ReplaceAll(os.Getenv("CHAOS_SCENARIOS"), ",", " "))
 	t.Logf("base seed %d (CHAOS_SEED=%d reproduces these schedules)", seed, seed)
+	// CHAOS_MINUTES bounds a long profile: no run starts after it.
+	var stopAt time.Time
+	if m := envInt("CHAOS_MINUTES", 0); m > 0 {
+		stopAt = time.Now().Add(time.Duration(m) * time.Minute)
+	}
 	// Runs outermost: a long profile cut short still covers every scenario.
 	for _, n := range teamSizes() {
 		for i := range runs {
 			for _, sc := range scenarios {
 				if len(only) > 0 && !slices.Contains(only, sc.name) {
 					continue
+				}
+				if !stopAt.IsZero() && time.Now().After(stopAt) {
+					t.Logf("CHAOS_MINUTES reached: no more runs (stopped before %s, n=%d, run %d)", sc.name, n, i+1)
+					return
 				}
 				s := seed + i
 				t.Run(fmt.Sprintf("%s/n%d/seed%d", sc.name, n, s), func(t *testing.T) {
