@@ -39,8 +39,9 @@ image:
 # members in containers on a private network under seeded kills, pauses,
 # partitions, clock skew and attacks. `chaos` runs each scenario once with
 # 3 members; `chaos-long` CHAOS_RUNS seeded runs per scenario for 3 and 5
-# members, appending each run's figures to CHAOS_RESULTS. CHAOS_SEED
-# replays a schedule.
+# members, appending each run's figures to CHAOS_RESULTS (tabled by
+# `go run ./test/chaos/summary FILE`). CHAOS_SEED replays a schedule;
+# CHAOS_MINUTES stops starting runs after that long.
 CHAOS_RUNS    ?= 20
 CHAOS_MEMBERS ?= 3 5
 CHAOS_RESULTS ?= $(BIN)/chaos-results.jsonl
