@@ -30,30 +30,23 @@ func openSearch(dir string, n *Node) (*search.Index, error) {
 	return ix, err
 }
 
-// followSearch keeps the index up to date until ctx ends; on an error it
-// rebuilds and carries on. It catches up at most every searchLag, so that
-// under a burst of messages indexing works in large batches and leaves the
-// CPU to the log; a message is still searchable well within a second.
+// followSearch keeps the index up to date until ctx ends, catching up at
+// most every searchLag (a message is still searchable well within a
+// second); on an error it rebuilds and carries on.
 func (n *Node) followSearch(ctx context.Context) {
 	for {
-		next := n.store.AppliedIndex()
-		err := n.search.CatchUp(ctx, n.store)
-		if err == nil {
-			err = n.store.WaitApplied(ctx, next+1)
-		}
+		err := n.search.Follow(ctx, n.store, searchLag)
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			n.log.Warn("search index stopped following; rebuilding", "err", err)
-			if err := n.search.Rebuild(ctx, n.store); err != nil && ctx.Err() == nil {
-				n.log.Error("search index rebuild failed", "err", err)
-			}
+		n.log.Warn("search index stopped following; rebuilding", "err", err)
+		if err := n.search.Rebuild(ctx, n.store); err != nil && ctx.Err() == nil {
+			n.log.Error("search index rebuild failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(searchLag):
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -9,7 +9,7 @@
 // store, so it trades durability for speed (WAL, synchronous=NORMAL) and a
 // corrupt file is reported as ErrCorrupt for the caller to Remove and rebuild.
 //
-// Feeding it: the simplest hook is `go ix.Follow(ctx, store)`, which catches
+// Feeding it: the simplest hook is `go ix.Follow(ctx, store, gap)`, which catches
 // up on start and then after every apply, reading only the channels that
 // grew, without touching the apply path. Alternatively call Add with the
 // messages the store applied, in apply order, a Raft entry's messages in one

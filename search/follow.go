@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"concord/storage"
 )
@@ -21,10 +22,12 @@ var _ Applied = (*storage.Store)(nil)
 // Follow keeps the index up to date with src until ctx ends: it catches up,
 // waits for the store to apply more, catches up again, and so on. Bursts of
 // applies coalesce into one catch-up, so a busy store never waits for the
-// index; each catch-up reads only the channels that grew. It returns ctx's
-// error when ctx ends, and a catch-up's or the store's error otherwise
-// (ErrCorrupt: Close, Remove, Open and Follow again).
-func (ix *Index) Follow(ctx context.Context, src Applied) error {
+// index; each catch-up reads only the channels that grew. With gap > 0 it
+// catches up at most once per gap, so that under a burst indexing works in
+// larger batches and leaves the CPU to the log. It returns ctx's error when
+// ctx ends, and a catch-up's or the store's error otherwise (ErrCorrupt:
+// Close, Remove, Open and Follow again).
+func (ix *Index) Follow(ctx context.Context, src Applied, gap time.Duration) error {
 	for {
 		next := src.AppliedIndex()
 		if err := ix.CatchUp(ctx, src); err != nil {
@@ -32,6 +35,13 @@ func (ix *Index) Follow(ctx context.Context, src Applied) error {
 		}
 		if err := src.WaitApplied(ctx, next+1); err != nil {
 			return fmt.Errorf("search: follow: %w", err)
+		}
+		if gap > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("search: follow: %w", ctx.Err())
+			case <-time.After(gap):
+			}
 		}
 	}
 }

@@ -53,7 +53,7 @@ func TestFollowStore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	followed := make(chan error, 1)
-	go func() { followed <- ix.Follow(ctx, st) }()
+	go func() { followed <- ix.Follow(ctx, st, 0) }()
 
 	waitIndexed := func(want uint64) {
 		t.Helper()
