@@ -160,10 +160,6 @@ func localStats(ra *raft.Raft) *autopilot.ServerStats {
 
 func (r *Replica) serveStats(s network.Stream) {
 	defer s.Close()
-	if !r.cfg.Allow(s.Conn().RemotePeer()) {
-		_ = s.Reset()
-		return
-	}
 	_ = s.SetDeadline(time.Now().Add(statsTimeout))
 	own := localStats(r.raft)
 	rep := statsReply{Term: own.LastTerm, LastIndex: own.LastIndex, LastContact: -1}

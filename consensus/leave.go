@@ -51,7 +51,7 @@ func (r *Replica) handOverSeat() {
 func (r *Replica) serveLeave(s network.Stream) {
 	defer s.Close()
 	from := s.Conn().RemotePeer()
-	if !r.cfg.Allow(from) || r.raft.State() != raft.Leader {
+	if r.raft.State() != raft.Leader {
 		_ = s.Reset()
 		return
 	}

@@ -165,8 +165,10 @@ func New(cfg Config) (*Replica, error) {
 	r.fwd = newBatcher(r.startForward, maxBatchOps, 1, flushTimeout)
 	r.pilot = newPilot(r)
 	cfg.Host.SetStreamHandler(p2p.ProtoPropose, r.serveForward)
-	cfg.Host.SetStreamHandler(p2p.ProtoStats, r.serveStats)
-	cfg.Host.SetStreamHandler(p2p.ProtoLeave, r.serveLeave)
+	// Members only, like the Raft streams (forwarding answers outsiders
+	// itself, with a reason).
+	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoStats, r.serveStats)
+	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoLeave, r.serveLeave)
 	r.goRun(func() { r.local.run(ctx) })
 	r.goRun(func() { r.fwd.run(ctx) })
 	r.goRun(func() { r.watch(ctx) })
