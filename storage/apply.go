@@ -84,6 +84,7 @@ type applier struct {
 	invites  *bolt.Bucket
 	removed  *bolt.Bucket
 	reacts   *bolt.Bucket
+	changes  *bolt.Bucket
 	ids      *bolt.Bucket
 	messages *bolt.Bucket
 	chans    map[string]*Channel // nil value: known not to exist
@@ -103,12 +104,13 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		invites:  tx.Bucket(bucketInvites),
 		removed:  tx.Bucket(bucketRemoved),
 		reacts:   tx.Bucket(bucketReactions),
+		changes:  tx.Bucket(bucketChanges),
 		ids:      tx.Bucket(bucketIDs),
 		messages: tx.Bucket(bucketMessages),
 		chans:    make(map[string]*Channel),
 		dirty:    make(map[string]bool),
 	}
-	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.ids == nil || a.messages == nil {
+	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.changes == nil || a.ids == nil || a.messages == nil {
 		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
 	return a, nil

@@ -69,7 +69,10 @@ func (a *applier) edit(e Entry, op Op) (Result, error) {
 		return Result{Err: err.Error()}, nil
 	}
 	m.Text, m.EditedAt = op.Text, e.CommittedAt.UTC()
-	return Result{Channel: m.Channel, Seq: m.Seq}, a.putMessage(b, key, m)
+	if err := a.putMessage(b, key, m); err != nil {
+		return Result{}, err
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.changed(m)
 }
 
 // delete blanks a message (its author or an admin). The message keeps its
@@ -91,7 +94,10 @@ func (a *applier) delete(op Op) (Result, error) {
 	if err := a.putMessage(b, key, m); err != nil {
 		return Result{}, err
 	}
-	return Result{Channel: m.Channel, Seq: m.Seq}, a.clearReactions(op.Target)
+	if err := a.clearReactions(op.Target); err != nil {
+		return Result{}, err
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.changed(m)
 }
 
 func validReaction(s string) bool {
@@ -130,9 +136,14 @@ func (a *applier) react(op Op) (Result, error) {
 	}
 	k := reactionKey(op.Target, op.Text, op.By)
 	if op.Remove {
-		return Result{Channel: m.Channel, Seq: m.Seq}, a.reacts.Delete(k)
+		err = a.reacts.Delete(k)
+	} else {
+		err = a.reacts.Put(k, nil)
 	}
-	return Result{Channel: m.Channel, Seq: m.Seq}, a.reacts.Put(k, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, a.changed(m)
 }
 
 func (a *applier) clearReactions(id string) error {

@@ -18,6 +18,9 @@ var (
 	bucketRemoved  = []byte("removed")
 	// bucketReactions keys are message ID, 0, emoji, 0, member ID.
 	bucketReactions = []byte("reactions")
+	// bucketChanges is the change feed (changes.go): change number →
+	// channel, 0, seq (8 bytes), message ID.
+	bucketChanges = []byte("changes")
 
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")
