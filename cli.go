@@ -197,6 +197,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("run", stderr)
 	headless := fs.Bool("headless", false, "run without a window (the default when there is no display or the build has no GUI)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "in the window, on first run: multiaddr a new member listens on (on loopback only, no LAN teams are looked for)")
 	ntp := ntpFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -222,7 +223,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if gui {
 		// The window handles first run (create or join a team) and serves
 		// the same control socket once the member runs.
-		return runGUI(ctx, *data, log)
+		return runGUI(ctx, *data, *listen, log)
 	}
 	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log, Clock: baseClock})
 	if err != nil {

@@ -37,6 +37,10 @@ type memberConfig struct {
 	// Seeds are the members known when this member joined: the only peers
 	// it admits until its own copy of the member list arrives.
 	Seeds []string `json:"seeds,omitempty"`
+	// HideFromLAN stops this member announcing the team's name on the LAN
+	// (the hint a newcomer's welcome screen lists). Members still find
+	// each other under the team's own, unnamed service.
+	HideFromLAN bool `json:"hide_from_lan,omitempty"`
 }
 
 // configVersion 2 added the network key; a version 1 dir (pre-release)

@@ -33,7 +33,7 @@ var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 // ends (SIGINT/SIGTERM) or the node reports a fatal error. It serves the
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
-func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
+func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	a := fyneapp.NewWithID("org.concord.chat")
 	var foreground atomic.Bool
 	foreground.Store(true)
@@ -63,6 +63,7 @@ func runGUI(ctx context.Context, dir string, log *slog.Logger) error {
 	a.SetIcon(appIcon)
 
 	b := newGUIBackend(dir, log, true)
+	b.listen = []string{listen}
 	existing := b.hasMember()
 	if existing {
 		if err := b.start(); err != nil {

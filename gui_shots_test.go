@@ -101,7 +101,7 @@ func TestGUIScreenshots(t *testing.T) {
 // and returns a func that stops it.
 func startWindow(t *testing.T, bin, dir string, env []string) func() {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "--data", dir)
+	cmd := exec.Command(bin, "run", "--data", dir, "--listen", "/ip4/127.0.0.1/tcp/0")
 	cmd.Env = env
 	logPath := filepath.Join(t.TempDir(), "window.log")
 	f, err := os.Create(logPath)

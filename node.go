@@ -131,6 +131,11 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if _, err := n.host.StartDiscovery(p2p.ServiceName(conf.TeamID), n.discovered); err != nil {
 		n.log.Warn("LAN discovery not started", "err", err)
 	}
+	if !conf.HideFromLAN {
+		if _, err := n.host.AnnounceTeam(conf.TeamID, conf.TeamName); err != nil {
+			n.log.Warn("team not announced on the LAN", "err", err)
+		}
+	}
 	if err := n.startProbes(); err != nil {
 		return nil, err
 	}

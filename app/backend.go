@@ -55,6 +55,16 @@ type Backend interface {
 	// JoinTeam joins a team with an invite code on first run. An invalid or
 	// expired code gives an error wrapping ErrBadInvite.
 	JoinTeam(ctx context.Context, code, name string) error
+	// BrowseTeams looks for teams announced on the LAN until ctx ends,
+	// calling found (from another goroutine) with all seen so far whenever
+	// the list changes. The welcome screen shows them as a hint.
+	BrowseTeams(ctx context.Context, found func([]LANTeam)) error
+}
+
+// LANTeam is a team seen on the LAN.
+type LANTeam struct {
+	Name    string
+	Members int // members seen announcing it
 }
 
 // ErrQueued is wrapped by Backend.Send when a message is safely queued but

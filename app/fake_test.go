@@ -31,6 +31,8 @@ type fakeBackend struct {
 	retried   []string
 	settings  Settings
 	joinCode  string // the only valid invite code
+	lanTeams  []LANTeam
+	browsing  chan struct{} // closed when BrowseTeams returns
 	created   struct{ team, name string }
 	joined    struct{ code, name string }
 	sent      []storage.Envelope
@@ -202,6 +204,21 @@ func (f *fakeBackend) CreateTeam(ctx context.Context, team, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.created.team, f.created.name = team, name
+	return nil
+}
+
+// BrowseTeams reports lanTeams (if any) once, then waits for ctx.
+func (f *fakeBackend) BrowseTeams(ctx context.Context, found func([]LANTeam)) error {
+	f.mu.Lock()
+	teams, done := slices.Clone(f.lanTeams), f.browsing
+	f.mu.Unlock()
+	if done != nil {
+		defer close(done)
+	}
+	if len(teams) > 0 {
+		found(teams)
+	}
+	<-ctx.Done()
 	return nil
 }
 

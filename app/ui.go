@@ -119,6 +119,7 @@ func New(cfg Config) (*UI, error) {
 // the chat opens. Call it on the UI thread.
 func (u *UI) ShowWelcome() {
 	u.welcome = newWelcome(u, u.ShowChat)
+	u.welcome.browse()
 	u.cfg.Window.SetContent(u.welcome.content)
 	u.cfg.Window.Canvas().Focus(u.welcome.teamName)
 }

@@ -22,6 +22,8 @@ type welcome struct {
 	joinName   *widget.Entry
 	join       *widget.Button
 	errLabel   *widget.Label
+	teams      *widget.Label // teams seen on the LAN
+	stopBrowse context.CancelFunc
 	content    fyne.CanvasObject
 }
 
@@ -47,10 +49,14 @@ func newWelcome(u *UI, onDone func()) *welcome {
 	w.errLabel.Truncation = fyne.TextTruncateEllipsis
 	w.errLabel.Hide()
 
+	w.teams = widget.NewLabel("")
+	w.teams.Wrapping = fyne.TextWrapWord
+	w.teams.Hide()
+
 	createCard := widget.NewCard("Create a team", "Start a new team on this computer.",
 		container.NewVBox(w.teamName, w.createName, w.create))
 	joinCard := widget.NewCard("Join a team", "Ask a member for an invite code.",
-		container.NewVBox(w.code, w.joinName, w.join))
+		container.NewVBox(w.code, w.joinName, w.join, w.teams))
 	title := widget.NewLabelWithStyle("Welcome to Concord", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	w.content = container.NewPadded(container.NewVBox(title,
 		container.NewGridWithColumns(2, createCard, joinCard), w.errLabel))
@@ -87,6 +93,7 @@ func (w *welcome) run(call func(ctx context.Context) error, failure string) {
 		w.create.Enable()
 		w.join.Enable()
 		if err == nil {
+			w.stopBrowse()
 			w.onDone()
 			return
 		}

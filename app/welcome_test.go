@@ -3,6 +3,7 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 )
@@ -82,5 +83,32 @@ func TestWelcomeCreateNeedsNames(t *testing.T) {
 	}
 	if h.fake.created.team != "" {
 		t.Error("CreateTeam called without names")
+	}
+}
+
+// TestWelcomeListsLANTeams: teams seen on the LAN are shown under the join
+// form, and browsing stops once a team is joined.
+func TestWelcomeListsLANTeams(t *testing.T) {
+	h := newHarness(t)
+	h.fake.lanTeams = []LANTeam{{Name: "Acme", Members: 2}, {Name: "Beta", Members: 1}}
+	h.fake.browsing = make(chan struct{})
+	h.ui.ShowWelcome()
+	w := h.ui.welcome
+	if w.teams.Visible() {
+		t.Fatal("team hint shown before any team was seen")
+	}
+	h.waitUI()
+	want := "On this network: Acme (2 members online), Beta (1 member online). Ask one of their members for an invite code."
+	if !w.teams.Visible() || w.teams.Text != want {
+		t.Fatalf("team hint %q (visible %v), want %q", w.teams.Text, w.teams.Visible(), want)
+	}
+	test.Type(w.code, "good-code")
+	test.Type(w.joinName, "bob")
+	test.Tap(w.join)
+	h.settle()
+	select {
+	case <-h.fake.browsing:
+	case <-time.After(5 * time.Second):
+		t.Fatal("still browsing for teams after joining one")
 	}
 }

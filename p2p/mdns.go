@@ -184,7 +184,7 @@ func (d *Discovery) run() {
 	}
 	defer stop()
 	refresh := func() {
-		addrs := d.lanAddrs()
+		addrs := d.hs.lanAddrs(d.log)
 		key := addrsKey(addrs)
 		if svc != nil && key == current {
 			return
@@ -234,15 +234,15 @@ func (d *Discovery) run() {
 // lanAddrs returns the host's listen addresses as others on the LAN can
 // dial them, read afresh: unspecified addresses expanded to the current
 // interface addresses, filtered by [lanTCPAddr], sorted.
-func (d *Discovery) lanAddrs() []ma.Multiaddr {
+func (hs *Host) lanAddrs(log *slog.Logger) []ma.Multiaddr {
 	ifaces, err := manet.InterfaceMultiaddrs()
 	if err != nil {
-		d.log.Debug("listing interface addresses", "err", err)
+		log.Debug("listing interface addresses", "err", err)
 		return nil
 	}
-	resolved, err := manet.ResolveUnspecifiedAddresses(d.hs.h.Network().ListenAddresses(), ifaces)
+	resolved, err := manet.ResolveUnspecifiedAddresses(hs.h.Network().ListenAddresses(), ifaces)
 	if err != nil {
-		d.log.Debug("resolving listen addresses", "err", err)
+		log.Debug("resolving listen addresses", "err", err)
 		return nil
 	}
 	out := make([]ma.Multiaddr, 0, len(resolved))

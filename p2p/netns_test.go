@@ -31,6 +31,8 @@ import (
 const (
 	envMDNSService = "CONCORD_TEST_MDNS_SERVICE"
 	envMDNSDir     = "CONCORD_TEST_MDNS_DIR"
+	envMDNSHint    = "CONCORD_TEST_MDNS_HINT"   // "teamID|name": announce a team hint
+	envMDNSBrowse  = "CONCORD_TEST_MDNS_BROWSE" // set: browse team hints
 )
 
 // helperLifetime bounds a helper process that its parent forgot to stop.
@@ -279,6 +281,27 @@ func TestMDNSHelperProcess(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("StartDiscovery: %v", err)
+	}
+	if team, name, ok := strings.Cut(os.Getenv(envMDNSHint), "|"); ok {
+		if _, err := hs.AnnounceTeam(team, name); err != nil {
+			t.Fatalf("AnnounceTeam: %v", err)
+		}
+	}
+	if os.Getenv(envMDNSBrowse) != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := BrowseTeams(ctx, func(teams []TeamHint) {
+				var s []string
+				for _, t := range teams {
+					s = append(s, fmt.Sprintf("%s/%s/%d", t.Name, t.Tag, t.Members))
+				}
+				emit("TEAMS", hs.ID(), strings.Join(s, ";"))
+			})
+			if err != nil {
+				emit("BROWSEFAIL", hs.ID(), err.Error())
+			}
+		}()
 	}
 
 	eof := make(chan struct{})
