@@ -20,6 +20,10 @@ import (
 	"concord/app"
 )
 
+// guiMemoryLimit is the window's soft Go memory limit (about twice the
+// live heap of a member showing a 100,000-message channel).
+const guiMemoryLimit = 96 << 20
+
 // haveGUI says whether this build can open a window.
 const haveGUI = true
 
@@ -34,6 +38,13 @@ var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
 func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
+	// A soft limit on the Go heap: a desktop app lives for days, and with
+	// the default GOGC alone the heap drifts to twice its live size between
+	// collections (tens of MB of garbage counted in RSS; docs/benchmarks.md).
+	// GOMEMLIMIT, when set, wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(guiMemoryLimit)
+	}
 	a := fyneapp.NewWithID("org.concord.chat")
 	var foreground atomic.Bool
 	foreground.Store(true)

@@ -115,11 +115,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	job := &applyJob{entries: make([]storage.Entry, len(logs)), done: make(chan struct{})}
 	out := make([]any, len(logs))
+	// Entries the store already holds (Raft replays its log after a
+	// restart) are skipped by the store: not decoding them saves the
+	// garbage of a whole log's worth of messages at start.
+	applied := f.store.AppliedIndex()
 	for i, l := range logs {
 		job.entries[i] = storage.Entry{Index: l.Index}
 		p := &pendingApply{job: job, i: i}
 		out[i] = p
-		if l.Type != raft.LogCommand {
+		if l.Type != raft.LogCommand || l.Index <= applied {
 			continue
 		}
 		c, err := decodeCommand(l.Data)
