@@ -18,6 +18,11 @@ import (
 
 func TestGUIScreenshotsChatOps(t *testing.T) {
 	out := shotsSetup(t)
+	// Shots that check a flow but are not in the README.
+	checks := filepath.Join(os.TempDir(), "concord-shots")
+	if err := os.MkdirAll(checks, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bin := buildConcord(t)
 	xenv := startXvfb(t)
 	home := t.TempDir()
@@ -54,20 +59,44 @@ func TestGUIScreenshotsChatOps(t *testing.T) {
 	run(carl, "react", sure, "❤️")
 	run(bob, "reply", notes, "I can take the changelog part")
 	run(carl, "delete", oops)
-	run(bob, "send", "Reactions that render: 👍 ❤️ 😂 🎉 👀 ✅ 🙏 🔥 👏 🚀")
+	if e := os.Getenv("GUI_SHOTS_EMOJI"); e != "" {
+		run(bob, "send", e) // to see which emoji Fyne's font draws well
+	}
 	settle()
 	snap(t, xenv, filepath.Join(out, "chatops.png"))
 
-	// The message menu: right click on bob's first message.
+	// The message menu: right click on bob's first message, then add a
+	// reaction from the picker.
 	xdoOK(t, xenv, "mousemove", "400", "110", "click", "3")
 	settle()
 	snap(t, xenv, filepath.Join(out, "message-menu.png"))
-	xdoOK(t, xenv, "key", "Escape")
+	xdoOK(t, xenv, "mousemove", "450", "167", "click", "1")
+	settle()
+	snap(t, xenv, filepath.Join(out, "reaction-picker.png"))
+	xdoOK(t, xenv, "mousemove", "422", "130", "click", "1")
+	// Reply to carl's message from its menu; the bar shows above the composer.
+	xdoOK(t, xenv, "mousemove", "400", "210", "click", "3")
+	xdoOK(t, xenv, "mousemove", "430", "228", "click", "1")
+	xdoOK(t, xenv, "type", "--delay", "50", "done, two typos fixed")
+	settle()
+	snap(t, xenv, filepath.Join(out, "reply-bar.png"))
+	xdoOK(t, xenv, "key", "Return")
 	// Mention completion: type "@" and a letter in the composer.
-	xdoOK(t, xenv, "mousemove", "470", "630", "click", "1")
 	xdoOK(t, xenv, "type", "--delay", "80", "thanks @b")
 	settle()
 	snap(t, xenv, filepath.Join(out, "mention.png"))
+	xdoOK(t, xenv, "key", "Tab")
+	settle()
+	snap(t, xenv, filepath.Join(checks, "mention-accepted.png"))
+	// Up in an empty composer edits the last own message.
+	xdoOK(t, xenv, "key", "ctrl+a", "BackSpace", "Up")
+	settle()
+	snap(t, xenv, filepath.Join(checks, "edit-last.png"))
+	xdoOK(t, xenv, "key", "Escape")
+	// The reply's quote jumps to its parent and highlights it.
+	xdoOK(t, xenv, "mousemove", "400", "406", "click", "1")
+	settle()
+	snap(t, xenv, filepath.Join(checks, "jump.png"))
 }
 
 // shotsSetup skips without the X tools and returns where shots go.

@@ -6,7 +6,9 @@ import (
 	"unicode"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -21,11 +23,17 @@ type completion struct {
 	names   []string
 	sel     int
 	at, end int // rune offsets of the '@' and of the cursor
+	list    *fyne.Container
 	box     *fyne.Container
 }
 
 func newCompletion() *completion {
-	c := &completion{box: container.NewVBox()}
+	c := &completion{list: container.NewVBox()}
+	hint := widget.NewLabel("Tab or Enter inserts · ↑↓ choose · Esc closes")
+	hint.SizeName = theme.SizeNameCaptionText
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameMenuBackground))
+	bg.CornerRadius = theme.Size(theme.SizeNameInputRadius)
+	c.box = container.NewStack(bg, container.NewBorder(nil, hint, nil, nil, c.list))
 	c.box.Hide()
 	return c
 }
@@ -50,14 +58,14 @@ func (c *completion) move(by int) {
 }
 
 func (c *completion) render() {
-	c.box.RemoveAll()
+	c.list.RemoveAll()
 	for i, n := range c.names {
 		l := widget.NewLabel("@" + n)
 		if i == c.sel {
 			l.Importance = widget.HighImportance
 			l.TextStyle.Bold = true
 		}
-		c.box.Add(l)
+		c.list.Add(l)
 	}
 }
 

@@ -188,24 +188,24 @@ func TestReactions(t *testing.T) {
 	}
 	test.Tap(buttons[0])
 	h.settle()
-	if c.picker.Visible() || len(h.fake.reacts) != 1 || h.fake.reacts[0] != b.ID+" 👍" {
+	if c.picker.Visible() || len(h.fake.reacts) != 1 || h.fake.reacts[0] != b.ID+" "+commonEmoji[0] {
 		t.Fatalf("picker visible %v, reacts %q", c.picker.Visible(), h.fake.reacts)
 	}
 	h.push(Event{Kind: EventChanged, Message: h.fake.message(b.ID)})
-	i := lineWith(t, c.messages, lineReactions, "👍 1")
+	i := lineWith(t, c.messages, lineReactions, commonEmoji[0]+" 1")
 	if l := c.messages.lines[i]; len(l.reactions) != 1 || !l.reactions[0].mine {
 		t.Fatalf("reactions %+v", l.reactions)
 	}
 	// The chip toggles the user's reaction off again.
 	r := row(t, c.messages, i)
 	chip := r.chips.Objects[0].(*chip)
-	if !chip.Visible() || chip.label.Text != "👍 1" {
+	if !chip.Visible() || chip.label.Text != commonEmoji[0]+" 1" {
 		t.Fatalf("chip %q visible %v", chip.label.Text, chip.Visible())
 	}
 	test.Tap(chip)
 	h.settle()
 	h.push(Event{Kind: EventChanged, Message: h.fake.message(b.ID)})
-	if len(h.fake.reacts) != 2 || strings.Contains(joined(c.messages), "👍") {
+	if len(h.fake.reacts) != 2 || strings.Contains(joined(c.messages), commonEmoji[0]) {
 		t.Fatalf("reacts %q rows:\n%s", h.fake.reacts, joined(c.messages))
 	}
 	// A change to a message of another channel, or not in the window, is ignored.

@@ -44,6 +44,7 @@ var (
 	_ fyne.SecondaryTappable = (*msgRow)(nil)
 	_ fyne.Tappable          = (*msgRow)(nil)
 	_ desktop.Hoverable      = (*msgRow)(nil)
+	_ desktop.Cursorable     = (*msgRow)(nil)
 )
 
 func newMsgRow(onRetry func(p *pending), acts *rowActions) *msgRow {
@@ -144,6 +145,14 @@ func (r *msgRow) TappedSecondary(ev *fyne.PointEvent) {
 	if r.l.id != "" && r.acts.menu != nil {
 		r.acts.menu(r.l.id, ev.AbsolutePosition)
 	}
+}
+
+// Cursor shows a reply's quote as a link.
+func (r *msgRow) Cursor() desktop.Cursor {
+	if r.l.kind == lineQuote {
+		return desktop.PointerCursor
+	}
+	return desktop.DefaultCursor
 }
 
 // MouseIn shows the "⋯" link on rows of committed messages.

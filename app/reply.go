@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -32,6 +33,9 @@ func newComposeBar(onClose func()) *composeBar {
 }
 
 func (b *composeBar) show(what, snippet string) {
+	if snippet != "" {
+		what += ":"
+	}
 	b.what.SetText(what)
 	b.snippet.SetText(snippet)
 	b.content.Show()
@@ -44,7 +48,7 @@ func (b *composeBar) text() string {
 	if !b.content.Visible() {
 		return ""
 	}
-	return b.what.Text + ": " + b.snippet.Text
+	return strings.TrimSuffix(b.what.Text, ":") + ": " + b.snippet.Text
 }
 
 // errNotInWindow: a reply's parent is older than the window may hold.
