@@ -69,15 +69,8 @@ func newChat(u *UI) *chat {
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
 	c.messages.onRetry = c.retry
-	c.messages.acts = rowActions{menu: c.messageMenu, jump: c.jumpTo, toggle: c.react}
-	c.messages.mention = func(text string) bool { return mentions(text, c.names[c.self]) }
 	c.composer = newComposer(c.send)
-	c.composer.onKey = c.composerKey
-	c.composer.OnChanged = func(string) { c.updateCompletion() }
-	c.composer.OnCursorChanged = c.updateCompletion
-	c.bar = newComposeBar(c.cancelCompose)
-	c.completion = newCompletion()
-	c.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), c.toggleMute)
+	c.initActions()
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.panel = newMemberPanel(c)

@@ -7,6 +7,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"concord/storage"
@@ -17,6 +18,18 @@ import (
 // checked in screenshots under Xvfb. 👍 (drawn clipped), 👌, 👀 and 🎯
 // (drawn too small to read) are left out; ✅ stands in for 👍.
 var commonEmoji = []string{"✅", "❤️", "😂", "😮", "😢", "🙌", "🔥", "🎉"}
+
+// initActions wires the message actions into the chat's views.
+func (c *chat) initActions() {
+	c.messages.acts = rowActions{menu: c.messageMenu, jump: c.jumpTo, toggle: c.react}
+	c.messages.mention = func(text string) bool { return mentions(text, c.names[c.self]) }
+	c.composer.onKey = c.composerKey
+	c.composer.OnChanged = func(string) { c.updateCompletion() }
+	c.composer.OnCursorChanged = c.updateCompletion
+	c.bar = newComposeBar(c.cancelCompose)
+	c.completion = newCompletion()
+	c.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), c.toggleMute)
+}
 
 // messageMenu opens the actions on message id at pos: reply, react, and
 // for the user's own messages edit and delete (delete also for admins).
@@ -110,6 +123,9 @@ func (c *chat) editLast() bool {
 func (c *chat) saveEdit(text string) {
 	id := c.editing
 	c.cancelCompose()
+	if m, ok := c.messages.message(id); ok && m.Text == text {
+		return // nothing changed: no "(edited)" mark for it
+	}
 	c.u.background(func(ctx context.Context) error {
 		return c.u.cfg.Backend.Edit(ctx, id, text)
 	}, func(err error) { c.actionFailed("Could not edit the message", err) })

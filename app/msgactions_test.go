@@ -98,6 +98,13 @@ func TestEditOwnMessage(t *testing.T) {
 	if c.editing != "" || c.composer.Text != "" || c.bar.text() != "" {
 		t.Fatalf("Escape: editing %q composer %q bar %q", c.editing, c.composer.Text, c.bar.text())
 	}
+	// Saving an unchanged text commits nothing.
+	c.composer.TypedKey(&fyne.KeyEvent{Name: fyne.KeyUp})
+	enter(c.composer)
+	h.settle()
+	if len(h.fake.edits) != 1 || c.editing != "" {
+		t.Fatalf("unchanged edit: edits %q editing %q", h.fake.edits, c.editing)
+	}
 	// Up with text in the composer moves the cursor as usual.
 	test.Type(c.composer, "draft")
 	c.composer.TypedKey(&fyne.KeyEvent{Name: fyne.KeyUp})
