@@ -84,7 +84,7 @@ gui-bench: deps build
 
 # The README's screenshots (docs/screenshots/), taken of the real GUI under Xvfb.
 screenshots: deps
-	$(GO) test -tags guishots -run '^TestGUIScreenshots$$' -count=1 -v -timeout 10m .
+	$(GO) test -tags guishots -run '^TestGUIScreenshots(ChatOps)?$$' -count=1 -v -timeout 10m .
 
 # Desktop packages in $(DIST)/: Concord.tar.xz (Linux) and Concord.exe
 # (Windows, cross-compiled with Debian's mingw-w64). The fyne tool is

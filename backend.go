@@ -424,7 +424,8 @@ func (b *guiBackend) publish(ev app.Event) {
 
 // pump turns store changes into events: it wakes when the applied index
 // advances (Store.WaitApplied, no polling), pushes each new message per
-// channel and channel-set changes, and a status tick every statusEvery.
+// channel, the change feed's edits (followChanges) and channel-set
+// changes, and a status tick every statusEvery.
 func (b *guiBackend) pump(ctx context.Context, n *Node) {
 	advanced := make(chan struct{}, 1)
 	b.wg.Add(1)
@@ -448,6 +449,10 @@ func (b *guiBackend) pump(ctx context.Context, n *Node) {
 			last[c.Name] = c.Messages
 		}
 	}
+	lastChange, err := n.store.LastChange()
+	if err != nil {
+		b.log.Warn("read the change feed", "err", err)
+	}
 	tick := time.NewTicker(statusEvery)
 	defer tick.Stop()
 	for {
@@ -458,6 +463,7 @@ func (b *guiBackend) pump(ctx context.Context, n *Node) {
 			b.publish(app.Event{Kind: app.EventStatus})
 		case <-advanced:
 			b.catchUp(n, last)
+			b.followChanges(n, &lastChange)
 		}
 	}
 }

@@ -59,12 +59,28 @@ type Backend interface {
 	// calling found (from another goroutine) with all seen so far whenever
 	// the list changes. The welcome screen shows them as a hint.
 	BrowseTeams(ctx context.Context, found func([]LANTeam)) error
+	MessageActions
 }
 
 // LANTeam is a team seen on the LAN.
 type LANTeam struct {
 	Name    string
 	Members int // members seen announcing it
+}
+
+// MessageActions act on committed messages. Each waits for the commit; an
+// error says why the team refused (not the author, no quorum, ...). The
+// changed message then arrives as an EventChanged.
+type MessageActions interface {
+	// Reply sends text as an answer to message parent, in parent's
+	// channel, and waits like Send (ErrQueued included).
+	Reply(ctx context.Context, parent, text string) (id string, err error)
+	// Edit replaces the text of the user's own message id.
+	Edit(ctx context.Context, id, text string) error
+	// Delete deletes message id: the user's own, or anyone's for an admin.
+	Delete(ctx context.Context, id string) error
+	// React toggles the user's reaction emoji on message id.
+	React(ctx context.Context, id, emoji string) error
 }
 
 // ErrQueued is wrapped by Backend.Send when a message is safely queued but
@@ -97,10 +113,12 @@ const (
 	EventMessage  EventKind = iota + 1 // Message was committed
 	EventStatus                        // Status changed: call Backend.Status
 	EventChannels                      // channels changed: call Backend.Channels
+	EventChanged                       // Message was edited, deleted or reacted to: its new state
+	EventStale                         // changes were missed: reread the messages shown
 )
 
 // Event is one change pushed by the Backend.
 type Event struct {
 	Kind    EventKind
-	Message storage.Message // set for EventMessage
+	Message storage.Message // set for EventMessage and EventChanged
 }

@@ -20,6 +20,7 @@ type channelView struct {
 	titles  map[string]string            // shown instead of "# name" (private conversations)
 	title   func(storage.Channel) string // sets titles; nil: "# name"
 	unread  map[string]int
+	muted   map[string]bool // their unread counts are shown muted
 	current string
 
 	list      *widget.List
@@ -75,7 +76,11 @@ func (v *channelView) update(id widget.ListItemID, o fyne.CanvasObject) {
 	if !ok {
 		return
 	}
-	label.TextStyle = fyne.TextStyle{Bold: v.unread[name] > 0}
+	label.TextStyle = fyne.TextStyle{Bold: v.unread[name] > 0 && !v.muted[name]}
+	label.Importance, count.Importance = widget.MediumImportance, widget.MediumImportance
+	if v.muted[name] {
+		label.Importance, count.Importance = widget.LowImportance, widget.LowImportance
+	}
 	if t, ok := v.titles[name]; ok {
 		label.SetText(t)
 	} else {

@@ -40,27 +40,45 @@ type chat struct {
 
 	current string
 	self    string
+	roles   map[string]string // member ID -> role (admins delete anyone's messages)
 	names   map[string]string // member ID -> name
 	members bool              // a Members call is under way
 	pending pendingSet        // the user's uncommitted messages per channel
+	muted   map[string]bool   // channels that do not notify
+
+	// Message actions: the composer replies to replyTo or edits editing;
+	// a jump to a reply's parent pages older messages until it is found.
+	bar        *composeBar
+	completion *completion
+	muteBtn    *widget.Button
+	replyTo    string
+	editing    string
+	jumping    string
+	menuShown  *fyne.Menu    // the last message menu, for tests
+	picker     *widget.PopUp // the last reaction picker, for tests
+	lastError  string        // the last action error shown, for tests
 }
 
 func newChat(u *UI) *chat {
-	c := &chat{u: u, names: map[string]string{}, pending: pendingSet{}}
+	c := &chat{u: u, names: map[string]string{}, roles: map[string]string{}, pending: pendingSet{}, muted: map[string]bool{}}
+	c.loadMuted()
 	c.channels = newChannelView(c.open, c.createChannel)
+	c.channels.muted = c.muted
 	c.channels.title = c.conversationTitle
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
 	c.messages.onRetry = c.retry
 	c.composer = newComposer(c.send)
+	c.initActions()
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.panel = newMemberPanel(c)
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
-	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.people, c.gear), c.title)
-	middle := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.muteBtn, c.people, c.gear), c.title)
+	bottom := container.NewVBox(c.completion.box, c.bar.content, c.composer)
+	middle := container.NewBorder(head, bottom, nil, nil, c.messages.content)
 	right := container.NewHSplit(middle, c.panel.content)
 	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
@@ -107,17 +125,13 @@ func (c *chat) handle(ev Event) {
 				return // written here or with the CLI: not news
 			}
 			c.channels.bump(m.Channel)
-			if n := c.u.cfg.Notify; n != nil {
-				n(c.name(m.Author)+" in #"+m.Channel, firstLine(m.Text))
-			}
+			c.notify(m.Channel, m.Author, m.Text)
 			return
 		}
 		follow := c.messages.following()
 		added := c.messages.add(m)
 		if added && m.Author != c.self {
-			if n := c.u.cfg.Notify; n != nil {
-				n(c.name(m.Author)+" in #"+m.Channel, firstLine(m.Text))
-			}
+			c.notify(m.Channel, m.Author, m.Text)
 		}
 		if added && (follow || m.Author == c.self) {
 			c.messages.scrollToBottom()
@@ -127,6 +141,12 @@ func (c *chat) handle(ev Event) {
 		c.refreshMembers() // who is online and who leads
 	case EventChannels:
 		c.refreshChannels()
+	case EventChanged:
+		c.changed(ev.Message)
+	case EventStale:
+		if c.current != "" {
+			c.reload()
+		}
 	}
 }
 
@@ -135,13 +155,22 @@ func (c *chat) open(name string) {
 	c.current = name
 	c.title.SetText("# " + name)
 	c.channels.setCurrent(name)
-	c.messages.reset()
-	c.messages.pend = c.pending[name]
-	c.messages.loading = true
-	c.fetch(name, 0)
+	c.cancelCompose()
+	c.completion.close()
+	c.jumping, c.messages.target = "", ""
+	c.showMute()
+	c.reload()
 	if cv := c.u.cfg.Window.Canvas(); cv != nil {
 		cv.Focus(c.composer)
 	}
+}
+
+// reload shows the open channel's newest page again.
+func (c *chat) reload() {
+	c.messages.reset()
+	c.messages.pend = c.pending[c.current]
+	c.messages.loading = true
+	c.fetch(c.current, 0)
 }
 
 // loadOlder fetches the page before the oldest message shown.
@@ -164,7 +193,7 @@ func (c *chat) fetch(channel string, before uint64) {
 			return // the user moved on
 		}
 		if err != nil {
-			c.messages.loading = false
+			c.messages.loading, c.jumping = false, ""
 			c.u.log.Warn("history", "channel", channel, "err", err)
 			c.messages.hasOlder = false
 			return
@@ -185,7 +214,9 @@ func (c *chat) fetch(channel string, before uint64) {
 			c.u.log.Info("channel page", "channel", channel, "before", before, "messages", len(page))
 		}
 		c.messages.loading = false
-		if c.messages.hasOlder && !c.messages.overflows() {
+		if c.jumping != "" {
+			c.paged()
+		} else if c.messages.hasOlder && !c.messages.overflows() {
 			c.loadOlder() // nothing to scroll yet: fill the view
 		}
 	})
@@ -196,8 +227,13 @@ func (c *chat) send(text string) {
 	if c.current == "" {
 		return
 	}
+	if c.editing != "" {
+		c.saveEdit(text)
+		return
+	}
 	channel := c.current
-	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending}
+	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending, replyTo: c.replyTo}
+	c.cancelCompose()
 	c.pending.add(channel, p)
 	c.messages.pend = c.pending[channel]
 	c.messages.rebuild()
@@ -224,9 +260,12 @@ func (c *chat) deliver(channel string, p *pending) {
 		ctx, cancel := context.WithTimeout(c.u.ctx, c.u.cfg.SendTimeout)
 		defer cancel()
 		var err error
-		if id == "" {
+		switch {
+		case id == "" && p.replyTo != "":
+			id, err = c.u.cfg.Backend.Reply(ctx, p.replyTo, p.text)
+		case id == "":
 			id, err = c.u.cfg.Backend.Send(ctx, channel, p.text)
-		} else {
+		default:
 			err = c.u.cfg.Backend.Retry(ctx, id)
 		}
 		c.u.cfg.Do(func() { c.sent(channel, p, id, err) })

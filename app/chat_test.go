@@ -259,7 +259,7 @@ func TestDeletedAndEdited(t *testing.T) {
 	h.fake.msgs["general"][0].Deleted, h.fake.msgs["general"][0].Text = true, ""
 	h.fake.msgs["general"][1].EditedAt, h.fake.msgs["general"][1].Text = b.CommittedAt.Add(time.Minute), "fixed"
 	c := h.openChat()
-	if got := joined(c.messages); got != "[bob  09:00]\n(message deleted)\nfixed (edited)" {
+	if got := joined(c.messages); got != "[bob  09:00]\nmessage deleted\nfixed (edited)" {
 		t.Fatalf("rows:\n%s", got)
 	}
 }
@@ -275,7 +275,7 @@ func TestRepliesReactionsFiles(t *testing.T) {
 	h.fake.msgs["general"][2].File = &storage.FileRef{Name: "plan.pdf", Size: 2048, Type: "application/pdf"}
 	_, _ = r, f
 	c := h.openChat()
-	want := "[bob  09:00]\nlunch?   👍 2\n↪ bob: lunch?\nor dinner\n📎 plan.pdf (2.0 KB)"
+	want := "[bob  09:00]\nlunch?\n👍 2\n↪ bob: lunch?\nor dinner\n📎 plan.pdf (2.0 KB)"
 	if got := joined(c.messages); got != want {
 		t.Fatalf("rows:\n%s\nwant:\n%s", got, want)
 	}

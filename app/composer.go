@@ -19,6 +19,9 @@ type composer struct {
 	widget.Entry
 	shift  int               // shift keys held
 	onSend func(text string) // called with the trimmed text; the composer clears itself
+	// onKey, if set, sees each key first and reports whether it used it
+	// (mention completion, Escape, Up to edit the last message).
+	onKey func(k *fyne.KeyEvent) bool
 }
 
 var _ desktop.Keyable = (*composer)(nil)
@@ -58,6 +61,9 @@ func (c *composer) FocusLost() {
 // TypedKey sends on Enter and passes every other key (and Shift+Enter) to
 // the Entry.
 func (c *composer) TypedKey(k *fyne.KeyEvent) {
+	if c.shift == 0 && c.onKey != nil && c.onKey(k) {
+		return
+	}
 	if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && c.shift == 0 && !c.Disabled() {
 		c.send()
 		return
@@ -73,5 +79,14 @@ func (c *composer) send() {
 	c.SetText("")
 	if c.onSend != nil {
 		c.onSend(text)
+	}
+}
+
+// moveCursor puts the cursor at rune offset off of the text (the Entry
+// offers no setter: its rows include word wraps).
+func (c *composer) moveCursor(off int) {
+	c.Entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyPageUp})
+	for range off {
+		c.Entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
 	}
 }

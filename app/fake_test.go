@@ -29,6 +29,9 @@ type fakeBackend struct {
 	refused   map[string]string // ID -> text of refused messages, for Retry
 	retryErr  error             // Retry fails with it
 	retried   []string
+	actionErr error    // Reply, Edit, Delete and React fail with it
+	edits     []string // "id=text" of each edit
+	reacts    []string // "id emoji" of each reaction toggled
 	settings  Settings
 	joinCode  string // the only valid invite code
 	lanTeams  []LANTeam

@@ -98,7 +98,7 @@ func texts(v *messageView) []string {
 	out := make([]string, 0, len(v.lines))
 	for _, l := range v.lines {
 		s := l.text
-		if l.header {
+		if l.kind == lineHeader {
 			s = "[" + s + "]"
 		}
 		if l.state != "" {

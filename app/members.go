@@ -161,6 +161,7 @@ func (c *chat) refreshMembers() {
 		for _, m := range ms {
 			renamed = renamed || c.names[m.ID] != m.Name
 			c.names[m.ID] = m.Name
+			c.roles[m.ID] = m.Role
 		}
 		c.panel.set(ms, c.self)
 		if renamed {

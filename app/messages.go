@@ -33,14 +33,41 @@ const (
 	stateFailed  = "failed"
 )
 
-// line is one row of the message list: a group header or one line of text.
-// Rows are single lines of equal height so the list never needs
-// SetItemHeight (which makes its layout O(n)).
+// line is one row of the message list: a group header, one line of text,
+// a reply's quote of its parent, or a message's reactions. Rows are single
+// lines of equal height so the list never needs SetItemHeight (which makes
+// its layout O(n)).
 type line struct {
-	header bool
-	text   string
-	state  string   // delivery state, on the first line of an own message
-	pend   *pending // the pending message on its first line, nil for committed ones
+	kind  lineKind
+	text  string
+	state string   // delivery state, on the first line of an own message
+	pend  *pending // the pending message on its first line, nil for committed ones
+	id    string   // the committed message the row shows ("": header, pending)
+	// parent is the quoted message (lineQuote); reactions are the chips
+	// (lineReactions).
+	parent    string
+	reactions []reaction
+	mention   bool // the message mentions the user
+	highlight bool // the message was jumped to
+}
+
+// lineKind says what a line shows.
+type lineKind int
+
+const (
+	lineText lineKind = iota
+	lineHeader
+	lineQuote     // "↪ author: snippet" of the parent; tapping jumps to it
+	lineDeleted   // "message deleted", muted
+	lineReactions // reaction chips
+)
+
+// reaction is one chip under a message: an emoji, how many reacted with
+// it, and whether the user did.
+type reaction struct {
+	emoji string
+	count int
+	mine  bool
 }
 
 // messageView shows a bounded window of one channel's messages.
@@ -59,6 +86,9 @@ type messageView struct {
 	now      func() time.Time
 	onTop    func() // item 0 became visible: page older messages
 	onRetry  func(p *pending)
+	acts     rowActions             // what rows do when tapped
+	mention  func(text string) bool // whether text mentions the user
+	target   string                 // the message last jumped to, highlighted
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
@@ -70,7 +100,7 @@ func newMessageView(loc *time.Location, now func() time.Time, maxMsgs int) *mess
 		names: func(id string) string { return shortID(id) }}
 	v.list = widget.NewList(
 		func() int { return len(v.lines) },
-		func() fyne.CanvasObject { return newMsgRow(v.retry) },
+		func() fyne.CanvasObject { return newMsgRow(v.retry, &v.acts) },
 		v.update,
 	)
 	v.list.HideSeparators = true
@@ -261,20 +291,22 @@ func (v *messageView) oldestSeq() uint64 {
 }
 
 // rebuild lays the messages out as rows: a header when the author changes
-// or after a pause, then the text lines.
+// or after a pause, then a reply's quote, the text lines, the reactions.
 func (v *messageView) rebuild() {
 	v.lines = v.lines[:0]
 	var prevAuthor string
 	var prevAt time.Time
-	emit := func(author string, at time.Time, text, state string, p *pending) {
+	header := func(author string, at time.Time) {
 		if author != prevAuthor || at.Sub(prevAt) > groupGap || prevAt.IsZero() {
-			v.lines = append(v.lines, line{header: true, text: v.names(author) + "  " + v.stamp(at)})
+			v.lines = append(v.lines, line{kind: lineHeader, text: v.names(author) + "  " + v.stamp(at)})
 		}
 		prevAuthor, prevAt = author, at
+	}
+	body := func(l line, text string) {
 		for i, t := range wrap(text, v.wrapAt) {
-			l := line{text: t}
-			if i == 0 && author == v.self && v.self != "" {
-				l.state, l.pend = state, p
+			l.text = t
+			if i > 0 {
+				l.state, l.pend = "", nil
 			}
 			v.lines = append(v.lines, l)
 		}
@@ -284,39 +316,73 @@ func (v *messageView) rebuild() {
 		byID[v.msgs[i].ID] = &v.msgs[i]
 	}
 	for _, m := range v.msgs {
-		text := shownText(m)
+		header(m.Author, m.CommittedAt)
+		l := line{id: m.ID, highlight: m.ID == v.target, mention: !m.Deleted && v.mention != nil && v.mention(m.Text)}
 		if m.ReplyTo != "" {
-			quote := "an earlier message"
-			if p := byID[m.ReplyTo]; p != nil {
-				quote = v.names(p.Author) + ": " + clip(bodyText(*p), 40)
-			}
-			text = "↪ " + quote + "\n" + text
+			q := l
+			q.kind, q.parent, q.text = lineQuote, m.ReplyTo, v.quote(byID[m.ReplyTo])
+			v.lines = append(v.lines, q)
 		}
-		emit(m.Author, m.CommittedAt, text, stateSent, nil)
+		if m.Author == v.self && v.self != "" {
+			l.state = stateSent
+		}
+		if m.Deleted {
+			l.kind, l.text = lineDeleted, deletedText
+			v.lines = append(v.lines, l)
+			continue
+		}
+		body(l, shownText(m))
+		if len(m.Reactions) > 0 {
+			r := line{kind: lineReactions, id: m.ID, reactions: reactions(m, v.self), highlight: l.highlight}
+			for _, c := range r.reactions {
+				r.text += c.label() + "  "
+			}
+			r.text = strings.TrimSpace(r.text)
+			v.lines = append(v.lines, r)
+		}
 	}
 	for _, p := range v.pend {
-		emit(v.self, p.sentAt, p.text, p.state, p)
+		header(v.self, p.sentAt)
+		if p.replyTo != "" {
+			v.lines = append(v.lines, line{kind: lineQuote, parent: p.replyTo, text: v.quote(byID[p.replyTo])})
+		}
+		body(line{state: p.state, pend: p}, p.text)
 	}
 	v.list.Refresh()
 }
 
-// shownText is a committed message's text as shown: deleted and edited
-// messages say so, a file shows its name and size, reactions follow.
+// deletedText stands in for a deleted message.
+const deletedText = "message deleted"
+
+// quote is a reply's line about its parent (nil: not in the window).
+func (v *messageView) quote(p *storage.Message) string {
+	if p == nil {
+		return "↪ an earlier message"
+	}
+	return "↪ " + v.names(p.Author) + ": " + clip(firstLine(bodyText(*p)), 40)
+}
+
+// reactions lists m's reactions as chips, by emoji.
+func reactions(m storage.Message, self string) []reaction {
+	out := make([]reaction, 0, len(m.Reactions))
+	for emoji, who := range m.Reactions {
+		if len(who) > 0 {
+			out = append(out, reaction{emoji: emoji, count: len(who), mine: slices.Contains(who, self)})
+		}
+	}
+	slices.SortFunc(out, func(a, b reaction) int { return strings.Compare(a.emoji, b.emoji) })
+	return out
+}
+
+// label is a chip's text.
+func (r reaction) label() string { return fmt.Sprintf("%s %d", r.emoji, r.count) }
+
+// shownText is a committed message's text as shown: an edited message says
+// so, a file shows its name and size.
 func shownText(m storage.Message) string {
 	text := bodyText(m)
-	if m.Deleted {
-		return text
-	}
-	if !m.EditedAt.IsZero() {
+	if !m.EditedAt.IsZero() && !m.Deleted {
 		text += " (edited)"
-	}
-	if len(m.Reactions) > 0 {
-		var rs []string
-		for emoji, who := range m.Reactions {
-			rs = append(rs, fmt.Sprintf("%s %d", emoji, len(who)))
-		}
-		slices.Sort(rs)
-		text += "   " + strings.Join(rs, "  ")
 	}
 	return text
 }
@@ -326,7 +392,7 @@ func shownText(m storage.Message) string {
 func bodyText(m storage.Message) string {
 	switch {
 	case m.Deleted:
-		return "(message deleted)"
+		return deletedText
 	case m.File != nil:
 		return fmt.Sprintf("📎 %s (%s)", m.File.Name, sizeText(m.File.Size))
 	}

@@ -4,10 +4,11 @@ import "time"
 
 // pending is one of the user's messages not (known to be) committed yet.
 type pending struct {
-	id     string // known once Send returns
-	text   string
-	sentAt time.Time
-	state  string
+	id      string // known once Send returns
+	text    string
+	replyTo string // the message it answers ("": none)
+	sentAt  time.Time
+	state   string
 }
 
 // pendingSet keeps the user's uncommitted messages per channel, so a queued

@@ -37,6 +37,11 @@ type Config struct {
 	// background. Nil: no notifications.
 	Notify func(title, body string)
 
+	// Preferences keep the GUI's own settings (muted channels); default
+	// the app's preferences, nil when there is no app (then they last the
+	// session).
+	Preferences fyne.Preferences
+
 	// Shown, if set, is called once on the UI thread when the first
 	// channel's newest messages are on screen: start-up is over.
 	Shown func()
@@ -100,6 +105,9 @@ func New(cfg Config) (*UI, error) {
 	}
 	if cfg.Do == nil {
 		cfg.Do = fyne.Do
+	}
+	if a := fyne.CurrentApp(); cfg.Preferences == nil && a != nil {
+		cfg.Preferences = a.Preferences()
 	}
 	u := &UI{cfg: cfg, log: cfg.Logger.With("component", "app")}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
