@@ -51,3 +51,43 @@ func TestSearchOnEveryMember(t *testing.T) {
 		t.Fatal("an empty query was accepted")
 	}
 }
+
+// TestSearchFollowsEdits: within a second of an edit's commit, every
+// member finds the message by its new words and no longer by its old ones.
+func TestSearchFollowsEdits(t *testing.T) {
+	c := newTestCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	id, err := c.nodes[1].Send(ctx, "general", "the quarterly roadmap is ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitConverged()
+	for _, n := range c.nodes {
+		waitFor(t, 2*time.Second, "the message to be searchable", func() bool {
+			msgs, err := n.Search(ctx, "quarterly", "", 10)
+			return err == nil && len(msgs) == 1
+		})
+	}
+	if err := c.nodes[1].Edit(ctx, id, "the annual plan is ready"); err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Now()
+	found := func(n *Node, query string) []string {
+		msgs, err := n.Search(ctx, query, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range msgs {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	for i, n := range c.nodes {
+		waitFor(t, time.Second-time.Since(committed)+50*time.Millisecond, "the edit to be searchable", func() bool {
+			return slices.Equal(found(n, "annual"), []string{id}) && len(found(n, "quarterly")) == 0
+		})
+		t.Logf("m%d follows the edit %v after commit", i, time.Since(committed).Round(time.Millisecond))
+	}
+}
