@@ -101,6 +101,7 @@ func (n *Node) readable(channel string, q storage.Query) ([]storage.Message, err
 			continue
 		}
 		msgs[i].Text = n.open(m)
+		showSealedFile(&msgs[i])
 	}
 	return msgs, nil
 }
