@@ -139,6 +139,9 @@ func TestPrivateFile(t *testing.T) {
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the participant got %d bytes (%v), want the original %d", len(got), err, len(data))
 	}
+	if err := c.nodes[0].Edit(ctx, id, "renamed"); err == nil {
+		t.Fatal("edited a private file message (its sealed text holds the file key)")
+	}
 	h, err := c.nodes[1].History(ctx, channel, 0)
 	if err != nil || len(h) != 2 || h[1].File == nil || h[1].File.Name != "plan.txt" || h[1].File.Size != int64(len(data)) || h[1].Text != "plan.txt" {
 		t.Fatalf("the participant's history: %+v, %v", h, err)

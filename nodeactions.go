@@ -31,6 +31,10 @@ func (n *Node) EditOp(ctx context.Context, id, text string) (string, error) {
 	if t.Author != n.ID().String() {
 		return "", fmt.Errorf("%w: only the author can edit a message", ErrInvalid)
 	}
+	if members, err := n.private(t.Channel); err == nil && members != nil && t.File != nil {
+		// Its sealed text carries the file's key: an edit would lose it.
+		return "", fmt.Errorf("%w: a file in a private conversation cannot be edited", ErrInvalid)
+	}
 	return n.act(ctx, t, storage.Action{Kind: storage.OpEdit, Target: id}, text)
 }
 
