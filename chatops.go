@@ -46,69 +46,50 @@ func (n *Node) message(ctx context.Context, id string) (storage.Message, error) 
 // lookupWait bounds how long a lookup waits for a message to arrive.
 const lookupWait = 2 * time.Second
 
-// Edit replaces the text of one of this member's messages.
-func (n *Node) Edit(ctx context.Context, id, text string) error {
-	if m, err := n.store.Lookup(id); err == nil {
-		if text, err = n.seal(m.Channel, text); err != nil {
-			return err
-		}
-	}
-	_, err := n.commit(ctx, storage.Op{Kind: storage.OpEdit, By: n.ID().String(), Target: id, Text: text})
-	return err
-}
-
-// Delete deletes a message (this member's own, or anyone's for an admin).
-func (n *Node) Delete(ctx context.Context, id string) error {
-	_, err := n.commit(ctx, storage.Op{Kind: storage.OpDelete, By: n.ID().String(), Target: id})
-	return err
-}
-
-// React toggles this member's reaction emoji on a message and reports
-// whether it is now on. The op itself says "on" or "off", so a retry
-// cannot flip it back.
-func (n *Node) React(ctx context.Context, id, emoji string) (bool, error) {
-	m, err := n.message(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	self := n.ID().String()
-	on := !slices.Contains(m.Reactions[emoji], self)
-	_, err = n.commit(ctx, storage.Op{Kind: storage.OpReact, By: self, Target: id, Text: emoji, Remove: !on})
-	return on, err
-}
-
 // chatOpRequest is the body of /v1/edit, /v1/delete and /v1/react.
 type chatOpRequest struct {
-	ID    string `json:"id"`
-	Text  string `json:"text,omitempty"`
-	Emoji string `json:"emoji,omitempty"`
+	ID        string `json:"id"`
+	Text      string `json:"text,omitempty"`
+	Emoji     string `json:"emoji,omitempty"`
+	TimeoutMS int64  `json:"timeout_ms,omitempty"` // how long to wait for the commit (default 10 s)
 }
 
+// chatOp answers like a send: 200 once committed, 202 with the op's ID
+// while it waits in the outbox.
 func (cs *controlServer) chatOp(w http.ResponseWriter, r *http.Request) {
 	var req chatOpRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
 		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	out := map[string]any{"id": req.ID}
+	var op string
 	var err error
 	switch r.URL.Path {
 	case "/v1/edit":
-		err = cs.node.Edit(ctx, req.ID, req.Text)
+		op, err = cs.node.EditOp(ctx, req.ID, req.Text)
 	case "/v1/delete":
-		err = cs.node.Delete(ctx, req.ID)
+		op, err = cs.node.DeleteOp(ctx, req.ID)
 	default:
 		var on bool
-		on, err = cs.node.React(ctx, req.ID, req.Emoji)
+		op, on, err = cs.node.ReactOp(ctx, req.ID, req.Emoji)
 		out["on"] = on
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrQueued):
+		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: op})
+	case err != nil:
 		cs.fail(w, err)
-		return
+	default:
+		out["op"] = op
+		writeJSON(w, http.StatusOK, out)
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // historyRow is one line of `concord history --json`.

@@ -61,37 +61,6 @@ func TestChatOps(t *testing.T) {
 	}
 }
 
-// TestEditDuringPartition: an edit made on a member cut off with the
-// minority lands after the original on every member once healed.
-func TestEditDuringPartition(t *testing.T) {
-	c := newTestCluster(t, 3)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	m := (max(c.leader(), 0) + 1) % 3
-	id, err := c.nodes[m].Send(ctx, "general", "draft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.partition(m)
-	short, scancel := context.WithTimeout(ctx, time.Second)
-	err = c.nodes[m].Edit(short, id, "final")
-	scancel()
-	if err == nil {
-		t.Fatal("an edit committed without quorum")
-	}
-	c.heal(m)
-	if err := c.nodes[m].Edit(ctx, id, "final"); err != nil {
-		t.Fatal(err)
-	}
-	c.waitConverged()
-	for i, n := range c.nodes {
-		msg, err := n.store.Lookup(id)
-		if err != nil || msg.Text != "final" || !msg.EditedAt.After(msg.CommittedAt) {
-			t.Fatalf("m%d: %+v %v", i, msg, err)
-		}
-	}
-}
-
 func TestMentions(t *testing.T) {
 	names := map[string]string{"a": "ann", "b": "Bob", "c": "ann marie"}
 	tests := []struct {

@@ -48,10 +48,13 @@ func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
 }
 
 // chatOpCmd builds edit, delete and react: ID plus wantArgs more words.
+// Like send they wait for the commit (--timeout); an op still queued then
+// is an error that says so, and is delivered later.
 func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, rest []string) chatOpRequest,
 	done func(w io.Writer, id string, out map[string]any)) command {
 	return func(args []string, stdout, stderr io.Writer) error {
 		fs, data := newFlags(name, stderr)
+		timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the change to be committed")
 		pos, err := parseFlags(fs, args)
 		if err != nil {
 			return err
@@ -59,8 +62,16 @@ func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, res
 		if len(pos) < 1+wantArgs || wantArgs == 0 && len(pos) != 1 {
 			return errors.New(usage)
 		}
+		c, err := newClient(*data)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+		defer cancel()
+		req := build(pos[0], pos[1:])
+		req.TimeoutMS = timeout.Milliseconds()
 		var out map[string]any
-		if err := callMember(*data, http.MethodPost, path, build(pos[0], pos[1:]), &out); err != nil {
+		if err := c.call(ctx, http.MethodPost, path, req, &out); err != nil {
 			return err
 		}
 		done(stdout, pos[0], out)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"concord/dm"
 )
 
 // TestFileOutlivesItsAuthor: a member attaches a file; another fetches it
@@ -79,5 +81,69 @@ func TestAttachRefusals(t *testing.T) {
 	}
 	if err := n.Fetch(ctx, id, filepath.Join(t.TempDir(), "x"), nil); err == nil {
 		t.Fatal("fetched a file from a message without one")
+	}
+}
+
+// TestPrivateFile: a file sent in a private conversation is stored and
+// served as ciphertext: a non-participant that holds its blob has no
+// plaintext byte of it in its data dir and cannot fetch it; a participant
+// fetches and gets the original, named as sent.
+func TestPrivateFile(t *testing.T) {
+	c := newTestCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	data := bytes.Repeat([]byte("top secret plan, do not share. "), 4096)
+	src := filepath.Join(t.TempDir(), "plan.txt")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.nodes[0].DM(ctx, []string{c.ids[1].String()}, "a file follows"); err != nil {
+		t.Fatal(err)
+	}
+	channel := dm.Channel([]string{c.ids[0].String(), c.ids[1].String()})
+	id, err := c.nodes[0].Attach(ctx, channel, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := c.nodes[2].message(ctx, id)
+	if err != nil || raw.File == nil || raw.File.Name != sealedFileName || raw.File.Size <= int64(len(data)) {
+		t.Fatalf("the log shows %+v, %v: want the ciphertext's neutral name and size", raw.File, err)
+	}
+	// The outsider stores (and could serve) the ciphertext, verified by hash.
+	if err := c.nodes[2].fetchBlob(ctx, raw.File, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[2].Fetch(ctx, id, filepath.Join(t.TempDir(), "x"), nil); err == nil {
+		t.Fatal("a non-participant fetched a private file")
+	}
+	c.waitConverged()
+	needle := data[:64]
+	err = filepath.WalkDir(c.dirs[2], func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && (bytes.Contains(b, needle) || bytes.Contains(b, []byte("plan.txt"))) {
+			t.Errorf("%s holds plaintext of the private file", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The participant fetches it (from the author or the outsider).
+	out := filepath.Join(t.TempDir(), "copy.txt")
+	if err := c.nodes[1].Fetch(ctx, id, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the participant got %d bytes (%v), want the original %d", len(got), err, len(data))
+	}
+	if err := c.nodes[0].Edit(ctx, id, "renamed"); err == nil {
+		t.Fatal("edited a private file message (its sealed text holds the file key)")
+	}
+	h, err := c.nodes[1].History(ctx, channel, 0)
+	if err != nil || len(h) != 2 || h[1].File == nil || h[1].File.Name != "plan.txt" || h[1].File.Size != int64(len(data)) || h[1].Text != "plan.txt" {
+		t.Fatalf("the participant's history: %+v, %v", h, err)
 	}
 }

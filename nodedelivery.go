@@ -97,37 +97,49 @@ func (n *Node) SendNoWait(ctx context.Context, channel, text string) (string, er
 // send gives env (channel, text and, for a reply, its parent) an ID, this
 // member as author and the corrected time, and delivers it.
 func (n *Node) send(ctx context.Context, env storage.Envelope, wait bool) (string, error) {
+	id, _, err := n.deliver(ctx, env, wait)
+	return id, err
+}
+
+// deliver is send that also returns the log index the envelope committed
+// at (0 without wait). A message's or an edit's text is sealed for a
+// private conversation; an action (edit, deletion, reaction) travels the
+// same way as a message, so it keeps its place after the messages before
+// it.
+func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (string, uint64, error) {
 	env.ID, env.Author, env.SentAt = newMessageID(), n.host.ID().String(), n.clock.Now().UTC()
-	if err := storage.ValidateEnvelope(env); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := storage.ValidateOutgoing(env); err != nil {
+		return "", 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if err := n.checkChannel(ctx, env.Channel); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	var err error
-	if env.Text, err = n.seal(env.Channel, env.Text); err != nil {
-		return "", err
+	if env.Action == nil || env.Action.Kind == storage.OpEdit {
+		var err error
+		if env.Text, err = n.seal(env.Channel, env.Text); err != nil {
+			return "", 0, err
+		}
 	}
 	// The drainer may propose it while the outbox write is under way: the
 	// fsync and the round trip to the leader overlap.
 	t := n.drain.Add(env)
-	_, err = n.outbox.Put(env, n.clock.Now())
+	_, err := n.outbox.Put(env, n.clock.Now())
 	t.Stored(err)
 	if err != nil {
-		return "", fmt.Errorf("could not save the message: %w", err)
+		return "", 0, fmt.Errorf("could not save the message: %w", err)
 	}
 	if !wait {
-		return env.ID, nil
+		return env.ID, 0, nil
 	}
 	index, err := t.Wait(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return env.ID, fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
+			return env.ID, 0, fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
 		}
-		return env.ID, err
+		return env.ID, 0, err
 	}
 	n.noteAcked(index)
-	return env.ID, nil
+	return env.ID, index, nil
 }
 
 // Retry puts a message the team refused back in the queue (the user pressed
@@ -167,7 +179,7 @@ type proposer struct{ r *consensus.Replica }
 func (p proposer) Propose(ctx context.Context, envs []storage.Envelope) []failover.Outcome {
 	ops := make([]storage.Op, len(envs))
 	for i := range envs {
-		ops[i] = storage.Op{Kind: storage.OpMessage, Message: &envs[i]}
+		ops[i] = envs[i].Op()
 	}
 	res := p.r.SubmitBatch(ctx, ops)
 	out := make([]failover.Outcome, len(res))
@@ -189,10 +201,15 @@ type outboxRow struct {
 	Channel  string `json:"channel"`
 	Text     string `json:"text"`
 	State    string `json:"state"`
+	Action   string `json:"action,omitempty"` // edit, delete or react: what it does to message Target
+	Target   string `json:"target,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Attempts int    `json:"attempts"`
 	QueuedAt string `json:"queued_at"`
 }
+
+// actionNames name the actions in `concord outbox`.
+var actionNames = map[storage.OpKind]string{storage.OpEdit: "edit", storage.OpDelete: "delete", storage.OpReact: "react"}
 
 // Outbox lists queued and failed messages, oldest first.
 func (n *Node) Outbox() ([]outboxRow, error) {
@@ -205,8 +222,12 @@ func (n *Node) Outbox() ([]outboxRow, error) {
 		if e.State == storage.OutboxQueued && !n.drain.Waiting(e.Envelope.ID) {
 			continue // committed, about to be marked sent
 		}
-		rows = append(rows, outboxRow{ID: e.Envelope.ID, Channel: e.Envelope.Channel, Text: e.Envelope.Text,
-			State: string(e.State), Reason: e.Reason, Attempts: e.Attempts, QueuedAt: e.QueuedAt.UTC().Format(time.RFC3339Nano)})
+		row := outboxRow{ID: e.Envelope.ID, Channel: e.Envelope.Channel, Text: e.Envelope.Text,
+			State: string(e.State), Reason: e.Reason, Attempts: e.Attempts, QueuedAt: e.QueuedAt.UTC().Format(time.RFC3339Nano)}
+		if a := e.Envelope.Action; a != nil {
+			row.Action, row.Target = actionNames[a.Kind], a.Target
+		}
+		rows = append(rows, row)
 	}
 	return rows, nil
 }

@@ -100,10 +100,20 @@ func (n *Node) readable(channel string, q storage.Query) ([]storage.Message, err
 		if m.Deleted {
 			continue
 		}
-		msgs[i].Text = n.open(m)
+		n.reveal(&msgs[i])
 	}
 	return msgs, nil
 }
+
+// reveal opens a private message for a participant: its text, and the
+// name, type and size of a file it carries.
+func (n *Node) reveal(m *storage.Message) {
+	m.Text = n.open(*m)
+	showSealedFile(m)
+}
+
+// cannotRead starts the text shown for a private message that does not open.
+const cannotRead = "[cannot read: "
 
 // open decrypts a private message, or says why it cannot.
 func (n *Node) open(m storage.Message) string {
@@ -113,11 +123,11 @@ func (n *Node) open(m storage.Message) string {
 		pub, err = dm.ParsePublic(author.BoxKey)
 	}
 	if err != nil {
-		return "[cannot read: the author's key is unknown]"
+		return cannotRead + "the author's key is unknown]"
 	}
 	text, err := dm.Open(m.Text, n.ID().String(), n.boxKey, pub)
 	if err != nil {
-		return "[cannot read: " + err.Error() + "]"
+		return cannotRead + err.Error() + "]"
 	}
 	return text
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -46,8 +47,17 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	if !st.Mode().IsRegular() || st.Size() > storage.MaxFileBytes {
 		return "", fmt.Errorf("%w: attach a regular file of at most %d MB", ErrInvalid, storage.MaxFileBytes>>20)
 	}
+	name := filepath.Base(path)
+	typ := mime.TypeByExtension(filepath.Ext(name))
+	if typ == "" {
+		typ = "application/octet-stream"
+	}
 	if members, err := n.private(channel); err == nil && members != nil {
-		return "", fmt.Errorf("%w: files cannot be sent in private conversations yet (they would not be encrypted)", ErrInvalid)
+		ref, text, err := n.sealFile(path, name, typ, progress)
+		if err != nil {
+			return "", err
+		}
+		return n.send(ctx, storage.Envelope{Channel: channel, Text: text, File: ref}, true)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -57,11 +67,6 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	hash, size, err := n.blobs.Put(f, "", storage.MaxFileBytes, func(d int64) { tell(progress, d, st.Size()) })
 	if err != nil {
 		return "", err
-	}
-	name := filepath.Base(path)
-	typ := mime.TypeByExtension(filepath.Ext(name))
-	if typ == "" {
-		typ = "application/octet-stream"
 	}
 	ref := &storage.FileRef{Name: name, Size: size, Type: typ, Hash: hash}
 	return n.send(ctx, storage.Envelope{Channel: channel, Text: name, File: ref}, true)
@@ -83,20 +88,27 @@ func (n *Node) Fetch(ctx context.Context, id, out string, progress func(done, to
 	if m.File == nil {
 		return fmt.Errorf("%w: message %s has no file", ErrInvalid, id)
 	}
-	if err := n.fetchBlob(ctx, m.File, progress); err != nil {
-		return err
-	}
-	src, err := n.blobs.Open(m.File.Hash)
+	members, err := n.private(m.Channel)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	if members != nil && !slices.Contains(members, n.ID().String()) {
+		return fmt.Errorf("%w: a file of a private conversation you are not part of", ErrInvalid)
+	}
+	if err := n.fetchBlob(ctx, m.File, progress); err != nil {
+		return err
+	}
 	tmp := out + ".part"
 	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
+	if members != nil {
+		err = n.openFile(m, dst)
+	} else {
+		err = n.copyBlob(m.File.Hash, dst)
+	}
+	if err != nil {
 		dst.Close()
 		os.Remove(tmp)
 		return err
@@ -105,6 +117,17 @@ func (n *Node) Fetch(ctx context.Context, id, out string, progress func(done, to
 		return err
 	}
 	return os.Rename(tmp, out)
+}
+
+// copyBlob copies a stored blob to w.
+func (n *Node) copyBlob(hash string, w io.Writer) error {
+	src, err := n.blobs.Open(hash)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	_, err = io.Copy(w, src)
+	return err
 }
 
 // fetchBlob makes sure the blob is stored here, asking the connected

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"concord/search"
@@ -12,8 +14,58 @@ import (
 )
 
 // Full-text search: DATA/search.db (SQLite FTS5) follows the store in the
-// background; a new message is searchable a few ms after it is applied.
-// Private conversations are stored sealed, so they are not searchable.
+// background; a new message is searchable a few ms after it is applied,
+// an edit or deletion soon after it applies. The index reads the store
+// through searchSource, which opens the private messages this member takes
+// part in: their text is indexed in this member's own search.db only;
+// other private messages are indexed as empty.
+
+// searchSource is the store as the index reads it.
+type searchSource struct {
+	*storage.Store
+	n *Node
+}
+
+var _ search.Applied = searchSource{}
+
+// History opens a private conversation's texts for a participant and
+// blanks them for anyone else.
+func (s searchSource) History(channel string, q storage.Query) ([]storage.Message, error) {
+	msgs, err := s.Store.History(channel, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range msgs {
+		s.n.searchable(&msgs[i])
+	}
+	return msgs, nil
+}
+
+// Lookup is History's rule for one message.
+func (s searchSource) Lookup(id string) (storage.Message, error) {
+	m, err := s.Store.Lookup(id)
+	if err == nil {
+		s.n.searchable(&m)
+	}
+	return m, err
+}
+
+// searchable turns a private message's sealed text into what this member
+// may index: the opened text for a participant, nothing for anyone else.
+func (n *Node) searchable(m *storage.Message) {
+	members, err := n.private(m.Channel)
+	if err != nil || members == nil || m.Deleted {
+		return
+	}
+	if !slices.Contains(members, n.ID().String()) {
+		m.Text = ""
+		return
+	}
+	n.reveal(m)
+	if strings.HasPrefix(m.Text, cannotRead) {
+		m.Text = ""
+	}
+}
 
 // openSearch opens the index, starting over when the file is damaged (it
 // is derived from the store, so nothing is lost).
@@ -35,12 +87,12 @@ func openSearch(dir string, n *Node) (*search.Index, error) {
 // second); on an error it rebuilds and carries on.
 func (n *Node) followSearch(ctx context.Context) {
 	for {
-		err := n.search.Follow(ctx, n.store, searchLag)
+		err := n.search.Follow(ctx, searchSource{n.store, n}, searchLag)
 		if ctx.Err() != nil {
 			return
 		}
 		n.log.Warn("search index stopped following; rebuilding", "err", err)
-		if err := n.search.Rebuild(ctx, n.store); err != nil && ctx.Err() == nil {
+		if err := n.search.Rebuild(ctx, searchSource{n.store, n}); err != nil && ctx.Err() == nil {
 			n.log.Error("search index rebuild failed", "err", err)
 		}
 		select {
@@ -55,8 +107,9 @@ func (n *Node) followSearch(ctx context.Context) {
 const searchLag = 250 * time.Millisecond
 
 // Search finds the messages matching query (every word; a trailing * makes
-// a prefix) in channel, or in every public channel when channel is "",
-// newest first, as they read now (a deleted message is left out).
+// a prefix) in channel, or in every channel this member reads (its own
+// private conversations included) when channel is "", newest first, as
+// they read now (a deleted message is left out).
 func (n *Node) Search(ctx context.Context, query, channel string, limit int) ([]storage.Message, error) {
 	chans, err := n.store.Channels()
 	if err != nil {
@@ -64,7 +117,7 @@ func (n *Node) Search(ctx context.Context, query, channel string, limit int) ([]
 	}
 	var names []string
 	for _, c := range n.visible(chans) {
-		if c.Members == nil && (channel == "" || c.Name == channel) {
+		if channel == "" || c.Name == channel {
 			names = append(names, c.Name)
 		}
 	}
@@ -80,9 +133,14 @@ func (n *Node) Search(ctx context.Context, query, channel string, limit int) ([]
 	}
 	out := make([]storage.Message, 0, len(hits))
 	for _, h := range hits {
-		if m, err := n.store.Lookup(h.ID); err == nil && !m.Deleted {
-			out = append(out, m)
+		m, err := n.store.Lookup(h.ID)
+		if err != nil || m.Deleted {
+			continue
 		}
+		if ch, err := n.store.Channel(m.Channel); err == nil && ch.Members != nil {
+			n.reveal(&m)
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }

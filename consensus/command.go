@@ -25,6 +25,16 @@ const opReply storage.OpKind = 10
 // parent); in memory an OpMessage whose envelope has File.
 const opFile storage.OpKind = 11
 
+// opWithID is the wire prefix of an edit, deletion or reaction that has
+// an ID (storage.Op.ID, which the FSM deduplicates): the ID, then the op
+// as it is encoded without one.
+const opWithID storage.OpKind = 12
+
+// hasID says which kinds may carry an ID on the wire.
+func hasID(k storage.OpKind) bool {
+	return k == storage.OpEdit || k == storage.OpDelete || k == storage.OpReact
+}
+
 func boolByte(b bool) byte {
 	if b {
 		return 1
@@ -58,6 +68,7 @@ type command struct {
 //	          9 react: string by, string target, string emoji, byte remove (0 or 1)
 //	          10 reply: envelope, string reply_to (a message answering another)
 //	          11 file: envelope, string reply_to ("": none), file (a message with an attachment)
+//	          12 op with ID: string id, then an op of kind 7, 8 or 9 (kind byte and payload)
 func encodeCommand(c command) ([]byte, error) {
 	b := make([]byte, 0, 64+len(c.Ops)*320)
 	b = append(b, commandVersion)
@@ -81,6 +92,9 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 			b = storage.AppendEnvelope(b, op.Message)
 			b = storage.AppendString(b, op.Message.ReplyTo)
 			continue
+		}
+		if op.ID != "" && hasID(op.Kind) {
+			b = storage.AppendString(append(b, byte(opWithID)), op.ID)
 		}
 		b = append(b, byte(op.Kind))
 		switch op.Kind {
@@ -161,6 +175,12 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 	ops := make([]storage.Op, 0, n)
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		op := storage.Op{Kind: storage.OpKind(r.Byte())}
+		if op.Kind == opWithID {
+			op.ID, op.Kind = r.String(), storage.OpKind(r.Byte())
+			if r.Err() == nil && (op.ID == "" || !hasID(op.Kind)) {
+				return nil, fmt.Errorf("%w: op %d: an ID on an op of kind %d", ErrBadCommand, i, op.Kind)
+			}
+		}
 		switch op.Kind {
 		case storage.OpMessage:
 			e := r.Envelope()

@@ -37,9 +37,25 @@ func (ix *Index) CatchUp(ctx context.Context, src Source) error {
 }
 
 // Rebuild empties the index and indexes all of src again, for use after a
-// snapshot restore replaced the store's contents.
+// snapshot restore replaced the store's contents. When src has a change
+// feed (Changed), the index then follows it from the change that was last
+// before the rebuild read the store.
 func (ix *Index) Rebuild(ctx context.Context, src Source) error {
-	return ix.catchUp(ctx, src, true)
+	feed, follows := src.(Changed)
+	var last uint64
+	if follows {
+		var err error
+		if last, err = feed.LastChange(); err != nil {
+			return fmt.Errorf("search: rebuild: %w", err)
+		}
+	}
+	if err := ix.catchUp(ctx, src, true); err != nil {
+		return err
+	}
+	if follows {
+		return ix.setFollowed(ctx, last)
+	}
+	return nil
 }
 
 func (ix *Index) catchUp(ctx context.Context, src Source, clear bool) error {
@@ -96,6 +112,7 @@ func (ix *Index) clearLocked(ctx context.Context) error {
 		`DELETE FROM msgs`,
 		`INSERT INTO fts(fts) VALUES ('delete-all')`,
 		`UPDATE meta SET v=0 WHERE k='indexed'`,
+		`UPDATE meta SET v=0 WHERE k='changes'`,
 	} {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return wrap("clear", err)
@@ -104,7 +121,7 @@ func (ix *Index) clearLocked(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return wrap("clear", err)
 	}
-	ix.indexed = 0
+	ix.indexed, ix.changes = 0, 0
 	return nil
 }
 

@@ -17,6 +17,9 @@
 // also records the highest Raft index it covered (Indexed), so after a
 // restart CatchUp reads only the messages the index has not seen. Re-adding
 // a message ID is a no-op, which makes replays and overlaps harmless.
+// Follow also follows the store's change feed (FollowChanges): an edited
+// message is re-indexed with its new text, a deleted one dropped; with Add
+// instead, call FollowChanges after each CatchUp or Add.
 //
 // Searching: the user's text is treated as plain words, every one of which
 // must occur, in any order; FTS5 syntax characters are never interpreted,

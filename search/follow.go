@@ -11,6 +11,7 @@ import (
 // Applied is what Follow watches: *storage.Store satisfies it.
 type Applied interface {
 	Source
+	Changed
 	// AppliedIndex is the Raft index of the last entry the store applied.
 	AppliedIndex() uint64
 	// WaitApplied blocks until AppliedIndex() >= index or ctx ends.
@@ -19,7 +20,8 @@ type Applied interface {
 
 var _ Applied = (*storage.Store)(nil)
 
-// Follow keeps the index up to date with src until ctx ends: it catches up,
+// Follow keeps the index up to date with src until ctx ends: it catches up
+// (and follows the edits and deletions since, FollowChanges),
 // waits for the store to apply more, catches up again, and so on. Bursts of
 // applies coalesce into one catch-up, so a busy store never waits for the
 // index; each catch-up reads only the channels that grew. With gap > 0 it
@@ -28,9 +30,15 @@ var _ Applied = (*storage.Store)(nil)
 // ctx ends, and a catch-up's or the store's error otherwise (ErrCorrupt:
 // Close, Remove, Open and Follow again).
 func (ix *Index) Follow(ctx context.Context, src Applied, gap time.Duration) error {
+	if err := ix.startFollowing(ctx, src); err != nil {
+		return err
+	}
 	for {
 		next := src.AppliedIndex()
 		if err := ix.CatchUp(ctx, src); err != nil {
+			return err
+		}
+		if err := ix.FollowChanges(ctx, src); err != nil {
 			return err
 		}
 		if err := src.WaitApplied(ctx, next+1); err != nil {

@@ -45,7 +45,7 @@ var schema = []string{
 		channel TEXT NOT NULL,
 		seq     INTEGER NOT NULL,
 		idx     INTEGER NOT NULL)`,
-	`INSERT OR IGNORE INTO meta(k, v) VALUES ('version', 1), ('indexed', 0)`,
+	`INSERT OR IGNORE INTO meta(k, v) VALUES ('version', 1), ('indexed', 0), ('changes', 0)`,
 }
 
 // ftsTable is the FTS5 table: contentless (the text lives in the store),
@@ -68,6 +68,7 @@ type Index struct {
 
 	wmu        sync.Mutex // serialises writers
 	indexed    uint64     // guarded by wmu; mirrors meta 'indexed'
+	changes    uint64     // guarded by wmu; mirrors meta 'changes' (changes.go)
 	catchingUp int        // guarded by wmu; >0 while CatchUp runs
 	// catchUpFailed (guarded by wmu) holds Indexed after a failed CatchUp.
 	catchUpFailed bool
@@ -139,6 +140,11 @@ func (ix *Index) init(prefixes string) error {
 		return wrap("open", err)
 	}
 	ix.indexed = uint64(indexed)
+	var changes int64
+	if err := ix.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k='changes'`).Scan(&changes); err != nil {
+		return wrap("open", err)
+	}
+	ix.changes = uint64(changes)
 	return nil
 }
 

@@ -85,6 +85,7 @@ type applier struct {
 	removed  *bolt.Bucket
 	reacts   *bolt.Bucket
 	changes  *bolt.Bucket
+	opids    *bolt.Bucket
 	ids      *bolt.Bucket
 	messages *bolt.Bucket
 	chans    map[string]*Channel // nil value: known not to exist
@@ -105,12 +106,13 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		removed:  tx.Bucket(bucketRemoved),
 		reacts:   tx.Bucket(bucketReactions),
 		changes:  tx.Bucket(bucketChanges),
+		opids:    tx.Bucket(bucketOpIDs),
 		ids:      tx.Bucket(bucketIDs),
 		messages: tx.Bucket(bucketMessages),
 		chans:    make(map[string]*Channel),
 		dirty:    make(map[string]bool),
 	}
-	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.changes == nil || a.ids == nil || a.messages == nil {
+	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.changes == nil || a.opids == nil || a.ids == nil || a.messages == nil {
 		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
 	}
 	return a, nil
@@ -136,11 +138,11 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 	case OpInvite:
 		return a.invite(op)
 	case OpEdit:
-		return a.edit(e, op)
+		return a.once(op, func() (Result, error) { return a.edit(e, op) })
 	case OpDelete:
-		return a.delete(op)
+		return a.once(op, func() (Result, error) { return a.delete(op) })
 	case OpReact:
-		return a.react(op)
+		return a.once(op, func() (Result, error) { return a.react(op) })
 	default:
 		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
 	}

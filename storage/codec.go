@@ -21,6 +21,9 @@ var (
 	// bucketChanges is the change feed (changes.go): change number →
 	// channel, 0, seq (8 bytes), message ID.
 	bucketChanges = []byte("changes")
+	// bucketOpIDs is the dedup index of edits, deletions and reactions
+	// (opids.go): op ID → 1 byte 1, then the refusal text ("" if applied).
+	bucketOpIDs = []byte("opids")
 
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")

@@ -107,7 +107,8 @@ func sameEntry(a, b OutboxEntry) bool {
 		a.Index == b.Index && a.QueuedAt.Equal(b.QueuedAt) && a.SentAt.Equal(b.SentAt) &&
 		a.Envelope.ID == b.Envelope.ID && a.Envelope.Author == b.Envelope.Author &&
 		a.Envelope.Channel == b.Envelope.Channel && a.Envelope.Text == b.Envelope.Text &&
-		a.Envelope.SentAt.Equal(b.Envelope.SentAt) && a.Envelope.ReplyTo == b.Envelope.ReplyTo && reflect.DeepEqual(a.Envelope.File, b.Envelope.File)
+		a.Envelope.SentAt.Equal(b.Envelope.SentAt) && a.Envelope.ReplyTo == b.Envelope.ReplyTo && reflect.DeepEqual(a.Envelope.File, b.Envelope.File) &&
+		reflect.DeepEqual(a.Envelope.Action, b.Envelope.Action)
 }
 
 // checkCounts compares Counts with what List finds.

@@ -18,7 +18,7 @@ import (
 // is ErrDuplicate. (An ID whose sent entry was trimmed can be put again: the
 // replicated log deduplicates it.) now is the local queueing time.
 func (o *Outbox) Put(e Envelope, now time.Time) (OutboxEntry, error) {
-	if err := validateOutboxEnvelope(e); err != nil {
+	if err := ValidateOutgoing(e); err != nil {
 		return OutboxEntry{}, fmt.Errorf("storage: outbox put %q: %w", e.ID, err)
 	}
 	head := OutboxEntry{State: OutboxQueued, QueuedAt: now}
@@ -104,10 +104,17 @@ func putOne(tx *bolt.Tx, d *outboxCounts, r *putReq) error {
 	return nil
 }
 
-// validateOutboxEnvelope is ValidateEnvelope plus what the binary record
-// needs: ValidateEnvelope does not require the ID and author to be UTF-8,
-// but the codec does, and an undecodable record would wedge the queue.
-func validateOutboxEnvelope(e Envelope) error {
+// ValidateOutgoing reports whether the outbox takes e: a message that
+// passes ValidateEnvelope, or an action (ValidateAction) whose envelope
+// does apart from a deletion's empty text. The binary record needs the ID
+// and author to be UTF-8: an undecodable record would wedge the queue.
+func ValidateOutgoing(e Envelope) error {
+	if err := ValidateAction(e); err != nil {
+		return err
+	}
+	if e.Action != nil && e.Action.Kind == OpDelete {
+		e.Text = "-" // a deletion has no text; check the rest
+	}
 	if err := ValidateEnvelope(e); err != nil {
 		return err
 	}

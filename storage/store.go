@@ -106,7 +106,7 @@ func (s *Store) openDB() (*bolt.DB, metaState, error) {
 				return fmt.Errorf("%w: not a concord store (has bucket %q, no meta)", ErrCorrupt, k)
 			}
 		}
-		for _, name := range [][]byte{bucketMeta, bucketChannels, bucketMembers, bucketIDs, bucketMessages, bucketInvites, bucketRemoved, bucketReactions, bucketChanges} {
+		for _, name := range [][]byte{bucketMeta, bucketChannels, bucketMembers, bucketIDs, bucketMessages, bucketInvites, bucketRemoved, bucketReactions, bucketChanges, bucketOpIDs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

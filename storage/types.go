@@ -17,6 +17,31 @@ type Envelope struct {
 	// File is the attachment the message carries (nil: none); its bytes
 	// travel between members, not in the log.
 	File *FileRef `json:"file,omitempty"`
+	// Action makes the envelope an edit, deletion or reaction of an
+	// earlier message instead of a new message (nil: a message). Only a
+	// member's outbox and drainer carry it, so that such an op waits for
+	// quorum durably and in order with the member's messages; it is
+	// proposed as the Op that Envelope.Op gives, whose ID the log
+	// deduplicates like a message ID.
+	Action *Action `json:"action,omitempty"`
+}
+
+// Action is what an envelope does to message Target: Kind is OpEdit (the
+// envelope's Text is the new text), OpDelete (no text) or OpReact (Text is
+// the emoji, Remove takes it back).
+type Action struct {
+	Kind   OpKind `json:"kind"`
+	Target string `json:"target"`
+	Remove bool   `json:"remove,omitempty"`
+}
+
+// Op is the op that proposes e: a new message, or its Action with the
+// envelope's ID as the op's ID and its author as proposer.
+func (e Envelope) Op() Op {
+	if a := e.Action; a != nil {
+		return Op{Kind: a.Kind, ID: e.ID, By: e.Author, Target: a.Target, Text: e.Text, Remove: a.Remove}
+	}
+	return Op{Kind: OpMessage, Message: &e}
 }
 
 // FileRef describes an attached file: the log carries this, the bytes
@@ -90,7 +115,11 @@ const (
 // over); Apply checks it may do so, deterministically, against the
 // committed member list.
 type Op struct {
-	Kind    OpKind    `json:"k"`
+	Kind OpKind `json:"k"`
+	// ID identifies an edit, deletion or reaction so that Apply applies
+	// it once however often it is proposed ("": ops from before IDs,
+	// applied every time).
+	ID      string    `json:"id,omitempty"`
 	By      string    `json:"by,omitempty"`
 	Message *Envelope `json:"m,omitempty"`
 	Channel string    `json:"c,omitempty"`

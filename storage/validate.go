@@ -90,6 +90,30 @@ func ValidateEnvelope(e Envelope) error {
 	return nil
 }
 
+// ValidateAction checks the Action of an envelope (nil is fine): a kind
+// the outbox carries, a target ID, no text for a deletion, a valid emoji
+// for a reaction, and nothing of a message's own (a reply link, a file).
+func ValidateAction(e Envelope) error {
+	a := e.Action
+	switch {
+	case a == nil:
+		return nil
+	case a.Kind != OpEdit && a.Kind != OpDelete && a.Kind != OpReact:
+		return fmt.Errorf("%w: action kind %d", ErrInvalidEnvelope, a.Kind)
+	case a.Target == "" || len(a.Target) > MaxIDBytes || !utf8.ValidString(a.Target):
+		return fmt.Errorf("%w: bad action target", ErrInvalidEnvelope)
+	case e.ReplyTo != "" || e.File != nil:
+		return fmt.Errorf("%w: an action has no reply link or file", ErrInvalidEnvelope)
+	case a.Kind == OpDelete && e.Text != "":
+		return fmt.Errorf("%w: a deletion has no text", ErrInvalidEnvelope)
+	case a.Kind == OpReact && !validReaction(e.Text):
+		return fmt.Errorf("%w: %s", ErrInvalidEnvelope, refBadEmoji)
+	case a.Remove && a.Kind != OpReact:
+		return fmt.Errorf("%w: only a reaction can be removed", ErrInvalidEnvelope)
+	}
+	return nil
+}
+
 // MaxFileBytes is the largest attachment.
 const MaxFileBytes = 100 << 20
 

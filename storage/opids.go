@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Edits, deletions and reactions that travel through a member's outbox
+// carry an ID (Op.ID), and may be proposed more than once: a timeout only
+// means "unknown", so the drainer proposes them again. Apply records each
+// ID with its outcome in bucketOpIDs and answers a repeat with the first
+// outcome (Result.Dup), so that a stale copy committed after a later edit
+// cannot undo it. Like the message dedup index it is replicated state.
+
+// refBadOpID refuses an op whose ID could not be stored.
+const refBadOpID = "an operation ID is at most 64 bytes"
+
+// once applies op with apply unless its ID was applied before.
+func (a *applier) once(op Op, apply func() (Result, error)) (Result, error) {
+	if op.ID == "" {
+		return apply()
+	}
+	if len(op.ID) > MaxIDBytes {
+		return Result{Err: refBadOpID}, nil
+	}
+	if v := a.opids.Get([]byte(op.ID)); v != nil && dedup {
+		return Result{Dup: true, Err: string(v[1:])}, nil
+	}
+	r, err := apply()
+	if err != nil {
+		return r, err
+	}
+	return r, a.opids.Put([]byte(op.ID), append([]byte{1}, r.Err...))
+}
+
+// OpResult reports whether the op with this ID (an edit, deletion or
+// reaction) was applied and, if the log refused it, why ("" when it took
+// effect).
+func (s *Store) OpResult(id string) (applied bool, refusal string, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOpIDs).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		if len(v) == 0 {
+			return fmt.Errorf("%w: empty op record %q", ErrCorrupt, id)
+		}
+		applied, refusal = true, string(v[1:])
+		return nil
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("storage: op result %q: %w", id, err)
+	}
+	return applied, refusal, nil
+}
