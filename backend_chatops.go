@@ -25,10 +25,16 @@ func (b *guiBackend) Reply(ctx context.Context, parent, text string) (string, er
 		return "", err
 	}
 	id, err := n.Reply(ctx, parent, text, true)
+	return id, appQueued(err)
+}
+
+// appQueued marks a node's ErrQueued (safe in the outbox, applied once the
+// team has quorum) as the app's.
+func appQueued(err error) error {
 	if errors.Is(err, ErrQueued) {
-		return id, fmt.Errorf("%w (%w)", app.ErrQueued, err)
+		return fmt.Errorf("%w (%w)", app.ErrQueued, err)
 	}
-	return id, err
+	return err
 }
 
 // Edit implements app.Backend.
@@ -37,7 +43,7 @@ func (b *guiBackend) Edit(ctx context.Context, id, text string) error {
 	if err != nil {
 		return err
 	}
-	return n.Edit(ctx, id, text)
+	return appQueued(n.Edit(ctx, id, text))
 }
 
 // Delete implements app.Backend.
@@ -46,7 +52,7 @@ func (b *guiBackend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return n.Delete(ctx, id)
+	return appQueued(n.Delete(ctx, id))
 }
 
 // React implements app.Backend.
@@ -56,7 +62,7 @@ func (b *guiBackend) React(ctx context.Context, id, emoji string) error {
 		return err
 	}
 	_, err = n.React(ctx, id, emoji)
-	return err
+	return appQueued(err)
 }
 
 // followChanges publishes an EventChanged for every change-feed entry

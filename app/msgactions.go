@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"fyne.io/fyne/v2"
@@ -158,6 +159,13 @@ func (c *chat) cancelCompose() {
 // goes to the log.
 func (c *chat) actionFailed(what string, err error) {
 	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrQueued) {
+		// Not a refusal: the outbox keeps it and the team applies it,
+		// once, when it has quorum again.
+		c.lastError = what + ": queued, the team applies it when it has quorum again"
+		dialog.ShowInformation("Queued", c.lastError, c.u.cfg.Window)
 		return
 	}
 	c.u.log.Warn("message action", "action", what, "err", err)

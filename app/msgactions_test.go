@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -248,5 +249,21 @@ func TestHoverShowsMoreLink(t *testing.T) {
 	hdr.MouseIn(nil)
 	if hdr.more.Visible() {
 		t.Fatal("⋯ on a header row")
+	}
+}
+
+// TestEditQueuedIsNotAFailure: without quorum the edit waits in the outbox;
+// the user is told it is queued, not that it failed.
+func TestEditQueuedIsNotAFailure(t *testing.T) {
+	h := newHarness(t)
+	mine := h.fake.commit("general", h.fake.self, "mine")
+	c := h.openChat()
+	h.fake.actionErr = fmt.Errorf("edit: %w", ErrQueued)
+	c.startEdit(mine.ID)
+	c.composer.SetText("changed")
+	enter(c.composer)
+	h.settle()
+	if !strings.Contains(c.lastError, "queued, the team applies it when it has quorum again") {
+		t.Fatalf("shown %q, want that the edit is queued", c.lastError)
 	}
 }
