@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"concord/storage"
@@ -55,7 +56,29 @@ type Backend interface {
 	// JoinTeam joins a team with an invite code on first run. An invalid or
 	// expired code gives an error wrapping ErrBadInvite.
 	JoinTeam(ctx context.Context, code, name string) error
+
+	// Search finds up to limit messages matching query (every word; a
+	// trailing * makes a prefix) in the channels this member reads, newest
+	// first. Private conversations are not searched.
+	Search(ctx context.Context, query string, limit int) ([]storage.Message, error)
+	// StartConversation returns the channel of this member's private
+	// conversation with the members with (IDs), creating it on first use.
+	StartConversation(ctx context.Context, with []string) (channel string, err error)
+	// Attach sends the file at path to channel and waits like Send;
+	// progress, if set, hears the bytes stored so far of total.
+	Attach(ctx context.Context, channel, path string, progress func(done, total int64)) (id string, err error)
+	// Fetch writes the file of message id to path, fetching it from a
+	// member that has it first; progress as for Attach.
+	Fetch(ctx context.Context, id, path string, progress func(done, total int64)) error
+	// OpenFile opens this member's copy of file's bytes. When it has none
+	// it fetches them first if fetch is set, else it fails with
+	// ErrNotFetched.
+	OpenFile(ctx context.Context, file storage.FileRef, fetch bool) (io.ReadSeekCloser, error)
 }
+
+// ErrNotFetched is wrapped by Backend.OpenFile when the file's bytes are
+// not on this member and it was not asked to fetch them.
+var ErrNotFetched = errors.New("file not fetched yet")
 
 // ErrQueued is wrapped by Backend.Send when a message is safely queued but
 // not committed yet (no quorum, or the wait timed out).

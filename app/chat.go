@@ -32,10 +32,18 @@ type chat struct {
 	gear     *widget.Button
 	settings *settingsDialog // the open settings dialog, if any
 
+	// Search, private conversations and files (search.go, dm.go, files.go).
+	search    *searchView
+	side      *fyne.Container // the member panel or the search results
+	files     *transfers
+	attachBtn *widget.Button
+
 	// The last dialogs opened, for tests.
 	confirm    *dialog.ConfirmDialog
 	inviteCode *widget.Label
 	copyCode   *widget.Button
+	picker     *widget.CheckGroup // members to write to, in "New message"
+	pickerForm *dialog.FormDialog
 	content    fyne.CanvasObject
 
 	current string
@@ -49,19 +57,27 @@ func newChat(u *UI) *chat {
 	c := &chat{u: u, names: map[string]string{}, pending: pendingSet{}}
 	c.channels = newChannelView(c.open, c.createChannel)
 	c.channels.title = c.conversationTitle
+	c.channels.onNewDM = c.newConversation
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
 	c.messages.onRetry = c.retry
+	c.messages.onBottom = c.loadNewer
+	c.messages.onSave = c.saveFile
+	c.messages.thumbs = newThumbCache(u)
+	c.messages.thumbs.onReady = c.messages.redraw
+	c.messages.thumbs.inUse = c.messages.showsFile
 	c.composer = newComposer(c.send)
 	c.status = newStatusBar()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.panel = newMemberPanel(c)
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
-	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.people, c.gear), c.title)
-	middle := container.NewBorder(head, c.composer, nil, nil, c.messages.content)
-	right := container.NewHSplit(middle, c.panel.content)
+	c.search = newSearchView(c)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.search.field, c.people, c.gear), c.title)
+	middle := container.NewBorder(head, c.bottom(), nil, nil, c.messages.content)
+	c.side = container.NewStack(c.panel.content, c.search.content)
+	right := container.NewHSplit(middle, c.side)
 	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22
@@ -132,16 +148,21 @@ func (c *chat) handle(ev Event) {
 
 // open shows channel name, loads its newest page, and focuses the composer.
 func (c *chat) open(name string) {
-	c.current = name
-	c.title.SetText("# " + name)
-	c.channels.setCurrent(name)
-	c.messages.reset()
-	c.messages.pend = c.pending[name]
+	c.enter(name)
 	c.messages.loading = true
 	c.fetch(name, 0)
 	if cv := c.u.cfg.Window.Canvas(); cv != nil {
 		cv.Focus(c.composer)
 	}
+}
+
+// enter makes channel name the open one, with no messages shown yet.
+func (c *chat) enter(name string) {
+	c.current = name
+	c.title.SetText(c.channels.heading(name))
+	c.channels.setCurrent(name)
+	c.messages.reset()
+	c.messages.pend = c.pending[name]
 }
 
 // loadOlder fetches the page before the oldest message shown.
@@ -197,6 +218,9 @@ func (c *chat) send(text string) {
 		return
 	}
 	channel := c.current
+	if c.messages.hasNewer {
+		c.open(channel) // back to the newest, where the message goes
+	}
 	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending}
 	c.pending.add(channel, p)
 	c.messages.pend = c.pending[channel]

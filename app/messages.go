@@ -41,6 +41,7 @@ type line struct {
 	text   string
 	state  string   // delivery state, on the first line of an own message
 	pend   *pending // the pending message on its first line, nil for committed ones
+	lineExtras
 }
 
 // messageView shows a bounded window of one channel's messages.
@@ -53,11 +54,17 @@ type messageView struct {
 	hasOlder bool // the backend may have messages before msgs[0]
 	loading  bool // a page of older messages is being fetched
 
+	hasNewer bool   // a jump left the newest messages out: page them in at the bottom
+	target   string // the message a jump highlights
+
 	self     string
 	names    func(id string) string
 	loc      *time.Location
 	now      func() time.Time
 	onTop    func() // item 0 became visible: page older messages
+	onBottom func() // the last item became visible while hasNewer: page newer ones
+	onSave   func(m storage.Message)
+	thumbs   *thumbCache
 	onRetry  func(p *pending)
 	maxMsgs  int
 	maxTotal int
@@ -155,6 +162,9 @@ func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
 	if id == 0 && v.onTop != nil && v.hasOlder && !v.loading {
 		v.onTop()
 	}
+	if id == len(v.lines)-1 && v.onBottom != nil && v.hasNewer && !v.loading {
+		v.onBottom()
+	}
 	if id < 0 || id >= len(v.lines) {
 		return
 	}
@@ -173,6 +183,7 @@ func (v *messageView) retry(p *pending) {
 // reset clears the view for another channel.
 func (v *messageView) reset() {
 	v.msgs, v.pend, v.hasOlder, v.loading = nil, nil, true, false
+	v.hasNewer, v.target = false, ""
 	v.rebuild()
 }
 
@@ -196,7 +207,7 @@ func (v *messageView) addOlder(page []storage.Message, asked int) {
 // add shows a newly committed message; it reports whether the message
 // belongs in the view (and was not there already).
 func (v *messageView) add(m storage.Message) bool {
-	if !v.insert(m) {
+	if v.hasNewer || !v.insert(m) { // after a jump, paging brings it in
 		return false
 	}
 	if over := len(v.msgs) - v.maxMsgs; over > 0 && v.following() {
@@ -292,7 +303,9 @@ func (v *messageView) rebuild() {
 			}
 			text = "↪ " + quote + "\n" + text
 		}
+		start := len(v.lines)
 		emit(m.Author, m.CommittedAt, text, stateSent, nil)
+		v.decorate(m, start)
 	}
 	for _, p := range v.pend {
 		emit(v.self, p.sentAt, p.text, p.state, p)

@@ -17,6 +17,7 @@ type msgRow struct {
 	retry   *widget.Hyperlink
 	content *fyne.Container
 	pend    *pending // the message the retry link retries
+	x       rowExtras
 }
 
 func newMsgRow(onRetry func(p *pending)) *msgRow {
@@ -26,7 +27,9 @@ func newMsgRow(onRetry func(p *pending)) *msgRow {
 	r.retry = widget.NewHyperlink("retry", nil)
 	r.retry.OnTapped = func() { onRetry(r.pend) }
 	r.retry.Hide()
-	r.content = container.NewBorder(nil, nil, nil, container.NewHBox(r.state, r.retry), r.text)
+	r.x = newRowExtras()
+	r.content = container.NewStack(r.x.mark, r.x.slice,
+		container.NewBorder(nil, nil, nil, container.NewHBox(r.state, r.retry, r.x.save), r.text))
 	r.ExtendBaseWidget(r)
 	return r
 }
@@ -46,6 +49,7 @@ func (r *msgRow) set(l line) {
 	} else {
 		r.retry.Hide()
 	}
+	r.x.set(l.lineExtras)
 }
 
 // CreateRenderer implements fyne.Widget.
