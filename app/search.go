@@ -29,11 +29,27 @@ type searchView struct {
 	entry   *searchEntry
 	field   fyne.CanvasObject // entry at a fixed width, for the header
 	info    *widget.Label     // how many results, or why none
-	list    *widget.List
+	list    *resultList
 	results []storage.Message
 	words   []string // of the query shown, for snippets
 	gen     int      // the latest query; older answers are dropped
 	content fyne.CanvasObject
+}
+
+// resultList is the list of results; Escape closes the search from it
+// too (choosing a result focuses the list).
+type resultList struct {
+	widget.List
+	onEscape func()
+}
+
+// TypedKey closes the search on Escape.
+func (l *resultList) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape {
+		l.onEscape()
+		return
+	}
+	l.List.TypedKey(k)
 }
 
 // searchEntry is a one-line entry that closes the search on Escape.
@@ -59,7 +75,10 @@ func newSearchView(c *chat) *searchView {
 	s.entry.OnSubmitted = func(string) { s.run() }
 	s.field = container.NewGridWrap(fyne.NewSize(220, s.entry.MinSize().Height), s.entry)
 	s.info.Wrapping = fyne.TextWrapWord
-	s.list = widget.NewList(func() int { return len(s.results) }, newResultRow, s.update)
+	s.list = &resultList{onEscape: s.close}
+	s.list.Length = func() int { return len(s.results) }
+	s.list.CreateItem, s.list.UpdateItem = newResultRow, s.update
+	s.list.ExtendBaseWidget(s.list)
 	s.list.OnSelected = func(id widget.ListItemID) {
 		s.list.UnselectAll()
 		if id >= 0 && id < len(s.results) {

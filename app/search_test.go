@@ -119,10 +119,15 @@ func TestSearchJumpsToMessageInContext(t *testing.T) {
 	if len(v.msgs) > v.maxTotal {
 		t.Fatalf("%d messages kept, bound %d", len(v.msgs), v.maxTotal)
 	}
-	// Escape closes the search.
+	// Escape closes the search, from the field or from the results.
 	c.search.entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	if c.search.content.Visible() || !c.panel.content.Visible() || c.search.entry.Text != "" {
 		t.Fatal("Escape did not close the search")
+	}
+	search(h, c, "deploy")
+	c.search.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if c.search.content.Visible() || !c.panel.content.Visible() {
+		t.Fatal("Escape in the results did not close the search")
 	}
 }
 
