@@ -77,6 +77,12 @@ func (v *messageView) addNewer(page []storage.Message, before uint64) {
 	for _, m := range page {
 		v.insert(m)
 	}
+	if !v.hasNewer {
+		for _, m := range v.later {
+			v.insert(m)
+		}
+		v.later = nil
+	}
 	v.rebuild()
 	over := len(v.msgs) - v.maxTotal
 	if over <= 0 {
@@ -98,5 +104,13 @@ func (v *messageView) scrollToTarget() {
 			v.list.ScrollToOffset(max(mid, 0))
 			return
 		}
+	}
+}
+
+// keepLater keeps m, committed while the view pages towards the newest,
+// for when it gets there (a page read just before m's commit lacks it).
+func (v *messageView) keepLater(m storage.Message) {
+	if len(v.later) < v.maxMsgs {
+		v.later = append(v.later, m)
 	}
 }

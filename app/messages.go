@@ -54,8 +54,9 @@ type messageView struct {
 	hasOlder bool // the backend may have messages before msgs[0]
 	loading  bool // a page of older messages is being fetched
 
-	hasNewer bool   // a jump left the newest messages out: page them in at the bottom
-	target   string // the message a jump highlights
+	hasNewer bool              // a jump left the newest messages out: page them in at the bottom
+	target   string            // the message a jump highlights
+	later    []storage.Message // committed while hasNewer, in case paging read before they were
 
 	self     string
 	names    func(id string) string
@@ -183,7 +184,7 @@ func (v *messageView) retry(p *pending) {
 // reset clears the view for another channel.
 func (v *messageView) reset() {
 	v.msgs, v.pend, v.hasOlder, v.loading = nil, nil, true, false
-	v.hasNewer, v.target = false, ""
+	v.hasNewer, v.target, v.later = false, "", nil
 	v.rebuild()
 }
 
@@ -207,7 +208,11 @@ func (v *messageView) addOlder(page []storage.Message, asked int) {
 // add shows a newly committed message; it reports whether the message
 // belongs in the view (and was not there already).
 func (v *messageView) add(m storage.Message) bool {
-	if v.hasNewer || !v.insert(m) { // after a jump, paging brings it in
+	if v.hasNewer { // after a jump, paging brings it in
+		v.keepLater(m)
+		return false
+	}
+	if !v.insert(m) {
 		return false
 	}
 	if over := len(v.msgs) - v.maxMsgs; over > 0 && v.following() {

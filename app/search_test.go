@@ -105,6 +105,11 @@ func TestSearchJumpsToMessageInContext(t *testing.T) {
 	if strings.Contains(joined(v), "live one") {
 		t.Fatal("a new message was appended to an old window")
 	}
+	// One whose event comes before paging reaches it, but after the last
+	// page was read (the fake's History never returns it), still shows.
+	raced := storage.Message{Envelope: storage.Envelope{ID: "raced", Author: "12D3KooWcarl00", Channel: "general", Text: "raced"},
+		Seq: live.Seq + 1, CommittedAt: live.CommittedAt}
+	h.push(Event{Kind: EventMessage, Message: raced})
 	// Reaching the bottom pages newer messages in, up to the newest.
 	for i := 0; v.hasNewer; i++ {
 		if i > 20 {
@@ -113,8 +118,11 @@ func TestSearchJumpsToMessageInContext(t *testing.T) {
 		v.update(len(v.lines)-1, v.list.CreateItem())
 		h.settle()
 	}
-	if last := v.msgs[len(v.msgs)-1]; last.ID != live.ID {
-		t.Fatalf("newest shown %q, want the live message", last.Text)
+	if last := v.msgs[len(v.msgs)-2]; last.ID != live.ID {
+		t.Fatalf("newest but one shown %q, want the live message", last.Text)
+	}
+	if !strings.HasSuffix(joined(v), "live one\nraced") {
+		t.Fatalf("a message committed after the last page was read is missing:\n%s", joined(v))
 	}
 	if len(v.msgs) > v.maxTotal {
 		t.Fatalf("%d messages kept, bound %d", len(v.msgs), v.maxTotal)
