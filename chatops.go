@@ -48,7 +48,10 @@ const lookupWait = 2 * time.Second
 
 // Edit replaces the text of one of this member's messages.
 func (n *Node) Edit(ctx context.Context, id, text string) error {
-	if m, err := n.store.Lookup(id); err == nil {
+	// Wait for the target like React does: a message this member just sent
+	// may be committed but not applied here yet, and an edit of a private
+	// one must be sealed, never committed in clear.
+	if m, err := n.message(ctx, id); err == nil {
 		if text, err = n.seal(m.Channel, text); err != nil {
 			return err
 		}
