@@ -4,7 +4,8 @@ package main
 
 // `make screenshots`: the README's screenshots, taken of the real GUI under
 // Xvfb: the welcome screen, then a member of a three-person team with
-// history in three channels, its member panel, settings and invite dialogs.
+// history in three channels, its member panel, settings and invite dialogs,
+// search results, a private conversation and an image's thumbnail.
 
 import (
 	"os"
@@ -58,6 +59,7 @@ func TestGUIScreenshots(t *testing.T) {
 	say(ann, "general", "Great. Let's do the retro on Thursday at 10:00 —\nI'll send the agenda tomorrow.")
 	say(bob, "general", "👍 works for me")
 	say(bob, "design", "Mock-ups for the settings screen are up for review.")
+	seedFeatures(t, ann, bob)
 	if err := ann.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +97,8 @@ func TestGUIScreenshots(t *testing.T) {
 	}
 	settle()
 	snap(t, xenv, filepath.Join(out, "invite.png"))
+	closeAnn()
+	closeAnn = featureShots(t, bin, ann.dir, out, xenv)
 }
 
 // startWindow runs `concord run` on dir with a window, waits for the window

@@ -19,6 +19,16 @@ import (
 // creating the conversation on first use, and returns the message ID once
 // committed.
 func (n *Node) DM(ctx context.Context, to []string, text string) (string, error) {
+	name, err := n.Conversation(ctx, to)
+	if err != nil {
+		return "", err
+	}
+	return n.send(ctx, storage.Envelope{Channel: name, Text: text}, true)
+}
+
+// Conversation returns the channel of this member's private conversation
+// with the members in to (IDs or unique names), creating it on first use.
+func (n *Node) Conversation(ctx context.Context, to []string) (string, error) {
 	self := n.ID().String()
 	ids := []string{self}
 	for _, who := range to {
@@ -40,7 +50,7 @@ func (n *Node) DM(ctx context.Context, to []string, text string) (string, error)
 			return "", err
 		}
 	}
-	return n.send(ctx, storage.Envelope{Channel: name, Text: text}, true)
+	return name, nil
 }
 
 // private returns the participants of channel, nil for a public channel.

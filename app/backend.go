@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"concord/storage"
@@ -59,6 +60,24 @@ type Backend interface {
 	// calling found (from another goroutine) with all seen so far whenever
 	// the list changes. The welcome screen shows them as a hint.
 	BrowseTeams(ctx context.Context, found func([]LANTeam)) error
+
+	// Search finds up to limit messages matching query (every word; a
+	// trailing * makes a prefix) in the channels this member reads, newest
+	// first, private conversations this member is in included.
+	Search(ctx context.Context, query string, limit int) ([]storage.Message, error)
+	// StartConversation returns the channel of this member's private
+	// conversation with the members with (IDs), creating it on first use.
+	StartConversation(ctx context.Context, with []string) (channel string, err error)
+	// Attach sends the file at path to channel and waits like Send;
+	// progress, if set, hears the bytes stored so far of total.
+	Attach(ctx context.Context, channel, path string, progress func(done, total int64)) (id string, err error)
+	// Fetch writes the file of message id to path, fetching it from a
+	// member that has it first; progress as for Attach.
+	Fetch(ctx context.Context, id, path string, progress func(done, total int64)) error
+	// OpenFile opens this member's copy of file's bytes. When it has none
+	// it fetches them first if fetch is set, else it fails with
+	// ErrNotFetched.
+	OpenFile(ctx context.Context, file storage.FileRef, fetch bool) (io.ReadSeekCloser, error)
 	MessageActions
 }
 
@@ -82,6 +101,10 @@ type MessageActions interface {
 	// React toggles the user's reaction emoji on message id.
 	React(ctx context.Context, id, emoji string) error
 }
+
+// ErrNotFetched is wrapped by Backend.OpenFile when the file's bytes are
+// not on this member and it was not asked to fetch them.
+var ErrNotFetched = errors.New("file not fetched yet")
 
 // ErrQueued is wrapped by Backend.Send when a message is safely queued but
 // not committed yet (no quorum, or the wait timed out).

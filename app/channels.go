@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,7 +17,8 @@ import (
 // channelView is the channel list with unread counts, and a "+" that opens
 // a one-line form to create a channel.
 type channelView struct {
-	names   []string
+	names   []string                     // public channels
+	dms     []string                     // private conversations, listed apart
 	titles  map[string]string            // shown instead of "# name" (private conversations)
 	title   func(storage.Channel) string // sets titles; nil: "# name"
 	unread  map[string]int
@@ -24,6 +26,8 @@ type channelView struct {
 	current string
 
 	list      *widget.List
+	dmList    *widget.List
+	newDM     *widget.Button // starts a private conversation
 	add       *widget.Button
 	newName   *widget.Entry
 	createBtn *widget.Button
@@ -33,24 +37,13 @@ type channelView struct {
 
 	onOpen   func(name string)
 	onCreate func(name string)
+	onNewDM  func() // the "+" of the private conversations
 }
 
 func newChannelView(onOpen, onCreate func(string)) *channelView {
 	v := &channelView{unread: map[string]int{}, onOpen: onOpen, onCreate: onCreate}
-	v.list = widget.NewList(
-		func() int { return len(v.names) },
-		func() fyne.CanvasObject {
-			name := widget.NewLabel("")
-			name.Truncation = fyne.TextTruncateEllipsis
-			return container.NewBorder(nil, nil, nil, widget.NewLabel(""), name)
-		},
-		v.update,
-	)
-	v.list.OnSelected = func(id widget.ListItemID) {
-		if id >= 0 && id < len(v.names) && v.names[id] != v.current {
-			v.onOpen(v.names[id])
-		}
-	}
+	v.list = v.newList(&v.names)
+	v.dmList = v.newList(&v.dms)
 	v.newName = widget.NewEntry()
 	v.newName.SetPlaceHolder("new channel")
 	v.newName.OnSubmitted = func(string) { v.submit() }
@@ -63,15 +56,43 @@ func newChannelView(onOpen, onCreate func(string)) *channelView {
 	v.errLabel.Hide()
 	v.add = widget.NewButtonWithIcon("", theme.ContentAddIcon(), v.toggleForm)
 	head := container.NewBorder(nil, nil, nil, v.add, widget.NewLabelWithStyle("Channels", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-	v.content = container.NewBorder(container.NewVBox(head, v.form, v.errLabel), nil, nil, nil, v.list)
+	v.newDM = widget.NewButtonWithIcon("", theme.ContentAddIcon(), func() {
+		if v.onNewDM != nil {
+			v.onNewDM()
+		}
+	})
+	dmHead := container.NewBorder(nil, nil, nil, v.newDM, widget.NewLabelWithStyle("Direct messages", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	chans := container.NewBorder(container.NewVBox(head, v.form, v.errLabel), nil, nil, nil, v.list)
+	split := container.NewVSplit(chans, container.NewBorder(dmHead, nil, nil, nil, v.dmList))
+	split.Offset = 0.6
+	v.content = split
 	return v
 }
 
-func (v *channelView) update(id widget.ListItemID, o fyne.CanvasObject) {
-	if id < 0 || id >= len(v.names) {
-		return
+// newList lists *names (the public channels or the conversations).
+func (v *channelView) newList(names *[]string) *widget.List {
+	l := widget.NewList(
+		func() int { return len(*names) },
+		func() fyne.CanvasObject {
+			name := widget.NewLabel("")
+			name.Truncation = fyne.TextTruncateEllipsis
+			return container.NewBorder(nil, nil, nil, widget.NewLabel(""), name)
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= 0 && id < len(*names) {
+				v.update((*names)[id], o)
+			}
+		},
+	)
+	l.OnSelected = func(id widget.ListItemID) {
+		if id >= 0 && id < len(*names) && (*names)[id] != v.current {
+			v.onOpen((*names)[id])
+		}
 	}
-	name := v.names[id]
+	return l
+}
+
+func (v *channelView) update(name string, o fyne.CanvasObject) {
 	label, count, ok := rowLabels(o)
 	if !ok {
 		return
@@ -98,27 +119,37 @@ func (v *channelView) update(id widget.ListItemID, o fyne.CanvasObject) {
 // setChannels replaces the list, keeping unread counts and the selection.
 func (v *channelView) setChannels(chs []storage.Channel) {
 	names := make([]string, 0, len(chs))
+	var dms []string
 	v.titles = map[string]string{}
 	for _, c := range chs {
-		names = append(names, c.Name)
-		if c.Members != nil && v.title != nil {
+		if c.Members == nil {
+			names = append(names, c.Name)
+			continue
+		}
+		dms = append(dms, c.Name)
+		if v.title != nil {
 			v.titles[c.Name] = v.title(c)
 		}
 	}
 	sort.Strings(names)
-	v.names = names
+	sort.Slice(dms, func(i, j int) bool { return v.titles[dms[i]] < v.titles[dms[j]] })
+	v.names, v.dms = names, dms
 	v.list.Refresh()
+	v.dmList.Refresh()
 	v.selectCurrent()
 }
 
 // has reports whether the channel is listed.
 func (v *channelView) has(name string) bool {
-	for _, n := range v.names {
-		if n == name {
-			return true
-		}
+	return slices.Contains(v.names, name) || slices.Contains(v.dms, name)
+}
+
+// heading is the title of channel name above its messages.
+func (v *channelView) heading(name string) string {
+	if t, ok := v.titles[name]; ok {
+		return t
 	}
-	return false
+	return "# " + name
 }
 
 // setCurrent marks name as open and clears its unread count.
@@ -127,13 +158,20 @@ func (v *channelView) setCurrent(name string) {
 	delete(v.unread, name)
 	v.selectCurrent()
 	v.list.Refresh()
+	v.dmList.Refresh()
 }
 
+// selectCurrent selects the open channel in its list and nothing in the
+// other.
 func (v *channelView) selectCurrent() {
-	for i, n := range v.names {
-		if n == v.current {
-			v.list.Select(i)
-			return
+	for _, l := range []struct {
+		list  *widget.List
+		names []string
+	}{{v.list, v.names}, {v.dmList, v.dms}} {
+		if i := slices.Index(l.names, v.current); i >= 0 {
+			l.list.Select(i)
+		} else {
+			l.list.UnselectAll()
 		}
 	}
 }
@@ -145,6 +183,7 @@ func (v *channelView) bump(name string) {
 	}
 	v.unread[name]++
 	v.list.Refresh()
+	v.dmList.Refresh()
 }
 
 func (v *channelView) toggleForm() {

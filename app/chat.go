@@ -32,10 +32,18 @@ type chat struct {
 	gear     *widget.Button
 	settings *settingsDialog // the open settings dialog, if any
 
+	// Search, private conversations and files (search.go, dm.go, files.go).
+	search    *searchView
+	side      *fyne.Container // the member panel or the search results
+	files     *transfers
+	attachBtn *widget.Button
+
 	// The last dialogs opened, for tests.
 	confirm    *dialog.ConfirmDialog
 	inviteCode *widget.Label
 	copyCode   *widget.Button
+	picker     *widget.CheckGroup // members to write to, in "New message"
+	pickerForm *dialog.FormDialog
 	content    fyne.CanvasObject
 
 	current string
@@ -48,15 +56,15 @@ type chat struct {
 
 	// Message actions: the composer replies to replyTo or edits editing;
 	// a jump to a reply's parent pages older messages until it is found.
-	bar        *composeBar
-	completion *completion
-	muteBtn    *widget.Button
-	replyTo    string
-	editing    string
-	jumping    string
-	menuShown  *fyne.Menu    // the last message menu, for tests
-	picker     *widget.PopUp // the last reaction picker, for tests
-	lastError  string        // the last action error shown, for tests
+	bar         *composeBar
+	completion  *completion
+	muteBtn     *widget.Button
+	replyTo     string
+	editing     string
+	jumping     string
+	menuShown   *fyne.Menu    // the last message menu, for tests
+	reactPicker *widget.PopUp // the last reaction picker, for tests
+	lastError   string        // the last action error shown, for tests
 }
 
 func newChat(u *UI) *chat {
@@ -65,10 +73,16 @@ func newChat(u *UI) *chat {
 	c.channels = newChannelView(c.open, c.createChannel)
 	c.channels.muted = c.muted
 	c.channels.title = c.conversationTitle
+	c.channels.onNewDM = c.newConversation
 	c.messages = newMessageView(u.cfg.Location, u.cfg.Now, u.cfg.MaxMessages)
 	c.messages.names = c.name
 	c.messages.onTop = c.loadOlder
 	c.messages.onRetry = c.retry
+	c.messages.onBottom = c.loadNewer
+	c.messages.onSave = c.saveFile
+	c.messages.thumbs = newThumbCache(u)
+	c.messages.thumbs.onReady = c.messages.redraw
+	c.messages.thumbs.inUse = c.messages.showsFile
 	c.composer = newComposer(c.send)
 	c.initActions()
 	c.status = newStatusBar()
@@ -76,10 +90,11 @@ func newChat(u *UI) *chat {
 	c.panel = newMemberPanel(c)
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
-	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.muteBtn, c.people, c.gear), c.title)
-	bottom := container.NewVBox(c.completion.box, c.bar.content, c.composer)
-	middle := container.NewBorder(head, bottom, nil, nil, c.messages.content)
-	right := container.NewHSplit(middle, c.panel.content)
+	c.search = newSearchView(c)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.search.field, c.muteBtn, c.people, c.gear), c.title)
+	middle := container.NewBorder(head, c.bottom(), nil, nil, c.messages.content)
+	c.side = container.NewStack(c.panel.content, c.search.content)
+	right := container.NewHSplit(middle, c.side)
 	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22
@@ -153,12 +168,6 @@ func (c *chat) handle(ev Event) {
 // open shows channel name, loads its newest page, and focuses the composer.
 func (c *chat) open(name string) {
 	c.current = name
-	c.title.SetText("# " + name)
-	c.channels.setCurrent(name)
-	c.cancelCompose()
-	c.completion.close()
-	c.jumping, c.messages.target = "", ""
-	c.showMute()
 	c.reload()
 	if cv := c.u.cfg.Window.Canvas(); cv != nil {
 		cv.Focus(c.composer)
@@ -167,10 +176,23 @@ func (c *chat) open(name string) {
 
 // reload shows the open channel's newest page again.
 func (c *chat) reload() {
-	c.messages.reset()
-	c.messages.pend = c.pending[c.current]
+	c.enter(c.current)
 	c.messages.loading = true
 	c.fetch(c.current, 0)
+}
+
+// enter makes channel name the open one, with no messages shown yet and
+// no reply, edit, completion or jump in progress.
+func (c *chat) enter(name string) {
+	c.current = name
+	c.title.SetText(c.channels.heading(name))
+	c.channels.setCurrent(name)
+	c.cancelCompose()
+	c.completion.close()
+	c.jumping, c.messages.target = "", ""
+	c.showMute()
+	c.messages.reset()
+	c.messages.pend = c.pending[name]
 }
 
 // loadOlder fetches the page before the oldest message shown.
@@ -232,7 +254,11 @@ func (c *chat) send(text string) {
 		return
 	}
 	channel := c.current
-	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending, replyTo: c.replyTo}
+	replyTo := c.replyTo
+	if c.messages.hasNewer {
+		c.open(channel) // back to the newest, where the message goes
+	}
+	p := &pending{text: text, sentAt: c.u.cfg.Now(), state: stateSending, replyTo: replyTo}
 	c.cancelCompose()
 	c.pending.add(channel, p)
 	c.messages.pend = c.pending[channel]

@@ -42,6 +42,12 @@ type fakeBackend struct {
 	subs      []chan Event
 	seq       int
 	now       time.Time
+	blobs     map[string][]byte // files' bytes by hash
+	remote    map[string]bool   // hashes OpenFile says are not fetched yet
+	opened    []string          // hashes OpenFile served
+	fetched   []string          // message IDs Fetch was called for
+	fetchErr  error             // Fetch fails with it
+	openGate  chan struct{}     // if set, OpenFile waits until it is closed
 }
 
 var _ Backend = (*fakeBackend)(nil)

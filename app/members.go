@@ -45,6 +45,7 @@ type memberRow struct {
 	name   *widget.Label
 	badges *widget.Label
 	remove *widget.Button // nil unless the user is an admin and m is someone else
+	write  *widget.Button // starts a private conversation; nil for the user
 	obj    fyne.CanvasObject
 }
 
@@ -112,6 +113,10 @@ func (p *memberPanel) newRow(m Member, self string, canRemove bool) *memberRow {
 	r.badges = widget.NewLabel(badges(m))
 	r.badges.Importance = widget.LowImportance
 	right := container.NewHBox(r.badges)
+	if m.ID != self {
+		r.write = p.messageButton(m)
+		right.Add(r.write)
+	}
 	if canRemove {
 		r.remove = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { p.c.confirmRemove(m) })
 		r.remove.Importance = widget.LowImportance

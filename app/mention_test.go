@@ -128,7 +128,7 @@ func channelRow(t *testing.T, v *channelView, name string) (label, count *widget
 	t.Helper()
 	i := slices.Index(v.names, name)
 	o := v.list.CreateItem()
-	v.update(i, o)
+	v.update(name, o)
 	label, count, ok := rowLabels(o)
 	if i < 0 || !ok {
 		t.Fatalf("no row for %q", name)

@@ -15,7 +15,13 @@ func (c *chat) menu() *fyne.MainMenu {
 	settings := fyne.NewMenuItem("Settings…", c.openSettings)
 	settings.Shortcut = settingsShortcut
 	invite := fyne.NewMenuItem("Invite someone…", c.makeInvite)
-	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite))
+	find := fyne.NewMenuItem("Search…", c.search.focus)
+	find.Shortcut = searchShortcut
+	attach := fyne.NewMenuItem("Attach a file…", c.pickFile)
+	attach.Shortcut = attachShortcut
+	dm := fyne.NewMenuItem("New message…", c.newConversation)
+	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite),
+		fyne.NewMenu("Message", find, attach, dm))
 }
 
 // openSettings opens the settings dialog; a saved name shows at once.
@@ -25,12 +31,16 @@ func (c *chat) openSettings() {
 	})
 }
 
-// toggleMembers shows or hides the member panel.
+// toggleMembers shows or hides the member panel (in place of search
+// results, if they are shown).
 func (c *chat) toggleMembers() {
-	if c.panel.content.Visible() {
+	if c.side.Visible() && c.panel.content.Visible() {
 		c.panel.content.Hide()
+		c.side.Hide()
 	} else {
+		c.search.content.Hide()
 		c.panel.content.Show()
+		c.side.Show()
 	}
 	c.content.Refresh()
 }

@@ -49,6 +49,7 @@ type line struct {
 	reactions []reaction
 	mention   bool // the message mentions the user
 	highlight bool // the message was jumped to
+	lineExtras
 }
 
 // lineKind says what a line shows.
@@ -80,15 +81,21 @@ type messageView struct {
 	hasOlder bool // the backend may have messages before msgs[0]
 	loading  bool // a page of older messages is being fetched
 
+	hasNewer bool              // a jump left the newest messages out: page them in at the bottom
+	target   string            // the message a jump highlights
+	later    []storage.Message // committed while hasNewer, in case paging read before they were
+
 	self     string
 	names    func(id string) string
 	loc      *time.Location
 	now      func() time.Time
 	onTop    func() // item 0 became visible: page older messages
+	onBottom func() // the last item became visible while hasNewer: page newer ones
+	onSave   func(m storage.Message)
+	thumbs   *thumbCache
 	onRetry  func(p *pending)
 	acts     rowActions             // what rows do when tapped
 	mention  func(text string) bool // whether text mentions the user
-	target   string                 // the message last jumped to, highlighted
 	maxMsgs  int
 	maxTotal int
 	rowH     float32
@@ -185,6 +192,9 @@ func (v *messageView) update(id widget.ListItemID, o fyne.CanvasObject) {
 	if id == 0 && v.onTop != nil && v.hasOlder && !v.loading {
 		v.onTop()
 	}
+	if id == len(v.lines)-1 && v.onBottom != nil && v.hasNewer && !v.loading {
+		v.onBottom()
+	}
 	if id < 0 || id >= len(v.lines) {
 		return
 	}
@@ -203,6 +213,7 @@ func (v *messageView) retry(p *pending) {
 // reset clears the view for another channel.
 func (v *messageView) reset() {
 	v.msgs, v.pend, v.hasOlder, v.loading = nil, nil, true, false
+	v.hasNewer, v.target, v.later = false, "", nil
 	v.rebuild()
 }
 
@@ -226,6 +237,10 @@ func (v *messageView) addOlder(page []storage.Message, asked int) {
 // add shows a newly committed message; it reports whether the message
 // belongs in the view (and was not there already).
 func (v *messageView) add(m storage.Message) bool {
+	if v.hasNewer { // after a jump, paging brings it in
+		v.keepLater(m)
+		return false
+	}
 	if !v.insert(m) {
 		return false
 	}
@@ -331,7 +346,9 @@ func (v *messageView) rebuild() {
 			v.lines = append(v.lines, l)
 			continue
 		}
+		start := len(v.lines)
 		body(l, shownText(m))
+		v.decorate(m, start)
 		if len(m.Reactions) > 0 {
 			r := line{kind: lineReactions, id: m.ID, reactions: reactions(m, v.self), highlight: l.highlight}
 			for _, c := range r.reactions {

@@ -69,7 +69,7 @@ func (c *chat) showPicker(id string, pos fyne.Position) {
 	}
 	pop = widget.NewPopUp(row, c.u.cfg.Window.Canvas())
 	pop.ShowAtPosition(pos)
-	c.picker = pop
+	c.reactPicker = pop
 }
 
 // react toggles the user's reaction; the change arrives as an event.

@@ -182,11 +182,11 @@ func TestReactions(t *testing.T) {
 	c := h.openChat()
 	menuOf(t, c, "ship it?")
 	choose(t, c, "Add reaction…")
-	if c.picker == nil || !c.picker.Visible() {
+	if c.reactPicker == nil || !c.reactPicker.Visible() {
 		t.Fatal("no reaction picker")
 	}
 	var buttons []*widget.Button
-	for _, o := range test.LaidOutObjects(c.picker.Content) {
+	for _, o := range test.LaidOutObjects(c.reactPicker.Content) {
 		if bt, ok := o.(*widget.Button); ok {
 			buttons = append(buttons, bt)
 		}
@@ -196,8 +196,8 @@ func TestReactions(t *testing.T) {
 	}
 	test.Tap(buttons[0])
 	h.settle()
-	if c.picker.Visible() || len(h.fake.reacts) != 1 || h.fake.reacts[0] != b.ID+" "+commonEmoji[0] {
-		t.Fatalf("picker visible %v, reacts %q", c.picker.Visible(), h.fake.reacts)
+	if c.reactPicker.Visible() || len(h.fake.reacts) != 1 || h.fake.reacts[0] != b.ID+" "+commonEmoji[0] {
+		t.Fatalf("picker visible %v, reacts %q", c.reactPicker.Visible(), h.fake.reacts)
 	}
 	h.push(Event{Kind: EventChanged, Message: h.fake.message(b.ID)})
 	i := lineWith(t, c.messages, lineReactions, commonEmoji[0]+" 1")

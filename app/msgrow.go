@@ -38,6 +38,7 @@ type msgRow struct {
 	chips   *fyne.Container
 	content *fyne.Container
 	pend    *pending // the message the retry link retries
+	x       rowExtras
 }
 
 var (
@@ -59,8 +60,9 @@ func newMsgRow(onRetry func(p *pending), acts *rowActions) *msgRow {
 	r.more.Hide()
 	r.chips = container.NewHBox()
 	r.chips.Hide()
-	r.content = container.NewStack(r.bg, container.NewBorder(nil, nil, nil,
-		container.NewHBox(r.state, r.retry, r.more), container.NewStack(r.text, r.chips)))
+	r.x = newRowExtras()
+	r.content = container.NewStack(r.bg, r.x.slice, container.NewBorder(nil, nil, nil,
+		container.NewHBox(r.state, r.retry, r.x.save, r.more), container.NewStack(r.text, r.chips)))
 	r.ExtendBaseWidget(r)
 	return r
 }
@@ -92,6 +94,7 @@ func (r *msgRow) set(l line) {
 		r.retry.Hide()
 	}
 	r.more.Hide()
+	r.x.set(l.lineExtras)
 }
 
 func (r *msgRow) setBackground() {

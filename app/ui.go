@@ -30,6 +30,9 @@ type Config struct {
 	SendTimeout time.Duration    // how long a send waits before showing "queued"
 	PageSize    int              // messages fetched per History call
 	MaxMessages int              // messages kept while following the newest
+	// FetchImageBytes is the largest image fetched to show its thumbnail
+	// (one already on this member shows whatever its size).
+	FetchImageBytes int64
 
 	// Notify, if set, is called on the UI thread for each new message by
 	// someone else (in any channel); the caller decides whether to show it,
@@ -102,6 +105,9 @@ func New(cfg Config) (*UI, error) {
 	}
 	if cfg.MaxMessages <= 0 {
 		cfg.MaxMessages = DefaultMaxMessages
+	}
+	if cfg.FetchImageBytes <= 0 {
+		cfg.FetchImageBytes = DefaultFetchImageBytes
 	}
 	if cfg.Do == nil {
 		cfg.Do = fyne.Do
