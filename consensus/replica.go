@@ -287,10 +287,37 @@ func (r *Replica) Close() error {
 	return r.closeErr
 }
 
+// shutdownGrace is how long Close waits for Raft to stop before it cuts the
+// connections to the other members.
+const shutdownGrace = 5 * time.Second
+
+// shutdownRaft stops Raft. Its pipelined AppendEntries writes to a peer
+// with no deadline, so a peer that stopped reading (gone, frozen) could
+// hold Raft's Shutdown, which waits for every replication goroutine,
+// forever; after shutdownGrace the member's connections are closed, which
+// fails that write.
+func (r *Replica) shutdownRaft() error {
+	done := make(chan error, 1)
+	go func() { done <- r.raft.Shutdown().Error() }()
+	t := time.NewTimer(shutdownGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	net := r.cfg.Host.Network()
+	r.log.Warn("Raft shutdown is stuck: closing the connections to the other members", "after", shutdownGrace)
+	for _, p := range net.Peers() {
+		_ = net.ClosePeer(p)
+	}
+	return <-done
+}
+
 func (r *Replica) closeParts() error {
 	var errs []error
 	if r.raft != nil {
-		errs = append(errs, r.raft.Shutdown().Error())
+		errs = append(errs, r.shutdownRaft())
 	}
 	if r.fsm != nil {
 		r.fsm.close() // after raft: nothing queues any more
