@@ -55,11 +55,12 @@ func nemBridge(tm *team, rng *rand.Rand) error {
 			rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 		}
 		left, right := rest[:len(rest)/2], rest[len(rest)/2:]
-		if err := tm.bridgeCut(left, right, bridge); err != nil {
+		cutAt, err := tm.bridgeCut(left, right, bridge)
+		if err != nil {
 			return err
 		}
 		if tm.leaderLosesQuorum(l, left, right, bridge) {
-			tm.events.lostLeader(time.Now())
+			tm.events.lostLeader(cutAt)
 		}
 		tm.hold(between(rng, 3*time.Second, 5*time.Second))
 		if err := tm.unblockAll(); err != nil {
@@ -104,15 +105,16 @@ type dropRules struct {
 
 // bridgeCut drops all traffic between every member of left and every member
 // of right (both directions, on both ends), then checks that the cut holds:
-// each side no longer reaches the other, and still reaches the bridge.
-func (tm *team) bridgeCut(left, right []*member, bridge *member) error {
+// each side no longer reaches the other, and still reaches the bridge. It
+// returns when the rules were in force (the check takes a second or more).
+func (tm *team) bridgeCut(left, right []*member, bridge *member) (time.Time, error) {
 	tm.events.add("bridge partition: %s | %s | %s", names(left), bridge.name, names(right))
 	var rules []*dropRules
 	for _, side := range [][2][]*member{{left, right}, {right, left}} {
 		for _, m := range side[0] {
 			pid, err := docker(tm.ctx, "inspect", "-f", "{{.State.Pid}}", m.container)
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 			rules = append(rules, &dropRules{m: m, pid: pid, peers: side[1]})
 		}
@@ -122,9 +124,10 @@ func (tm *team) bridgeCut(left, right []*member, bridge *member) error {
 	tm.mu.Unlock()
 	tm.events.begin()
 	if err := eachRule(rules, func(r *dropRules) error { return tm.iptables("-A", r) }); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return eachRule(rules, func(r *dropRules) error {
+	cutAt := time.Now()
+	return cutAt, eachRule(rules, func(r *dropRules) error {
 		var errs []error
 		for _, p := range r.peers {
 			if tm.reaches(r, p) {
