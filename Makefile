@@ -37,7 +37,8 @@ image:
 
 # The chaos suite (test/chaos, needs a Docker engine; skipped without one):
 # members in containers on a private network under seeded kills, pauses,
-# partitions, clock skew and attacks. `chaos` runs each scenario once with
+# partitions (a bridge partition uses nsenter and the host's iptables: root),
+# clock skew and attacks. `chaos` runs each scenario once with
 # 3 members; `chaos-long` CHAOS_RUNS seeded runs per scenario for 3 and 5
 # members, appending each run's figures to CHAOS_RESULTS (tabled by
 # `go run ./test/chaos/summary FILE`). CHAOS_SEED replays a schedule;

@@ -159,9 +159,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err := n.startDelivery(); err != nil {
 		return nil, err
 	}
-	n.host.Host().SetStreamHandler(p2p.ProtoJoin, n.serveJoin)
-	n.host.Host().SetStreamHandler(protoRemoved, n.serveRemoved)
-	n.host.Host().SetStreamHandler(protoBlob, n.serveBlob)
+	n.host.Host().SetStreamHandler(p2p.ProtoJoin, p2p.Bounded(maxJoinStreams, n.serveJoin))
+	n.host.Host().SetStreamHandler(protoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
+	n.host.Host().SetStreamHandler(protoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
 	n.goRun(n.autoFetch)
 	n.goRun(n.followSearch)
 	n.goRun(n.inviteSweep)

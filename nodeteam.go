@@ -146,6 +146,20 @@ type removalNotice struct {
 
 const protoRemoved = "/concord/removed/1.0.0"
 
+// Per-peer bounds on the streams this member serves at once (see
+// p2p.Bounded), a little above what an honest peer uses: a joiner asks
+// once and may retry, a removed member hears once, a member fetches files
+// one at a time (the app and the background fetch: two), a member asks the
+// time once per round. Without them a member opening thousands of streams
+// parks a goroutine per stream (and, for files, an open file) until each
+// deadline (2 s to 10 min).
+const (
+	maxJoinStreams    = 2
+	maxRemovedStreams = 2
+	maxBlobStreams    = 4
+	maxTimeStreams    = 4
+)
+
 // farewell tells a member that left the list why, then cuts it off.
 func (n *Node) farewell(id peer.ID) {
 	r, err := n.store.Removal(id.String())

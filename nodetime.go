@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"concord/p2p"
 	"concord/timesync"
 )
 
@@ -45,7 +46,7 @@ func (n *Node) runTime(ctx context.Context) {
 	if err := n.ntp.Start(ctx); err != nil {
 		n.log.Warn("ntp not started", "err", err)
 	}
-	n.host.Host().SetStreamHandler(protoTime, n.serveTime)
+	n.host.Host().SetStreamHandler(protoTime, p2p.Bounded(maxTimeStreams, n.serveTime))
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

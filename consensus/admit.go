@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"concord/p2p"
 	"concord/storage"
 )
 
@@ -29,6 +30,19 @@ func (h admitHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandl
 		}
 		handler(s)
 	})
+}
+
+// boundedHost hands the Raft transport a host whose stream handlers keep at
+// most max streams per peer open (see p2p.BoundedOpen): the transport
+// serves each stream until the peer closes it, with no deadline.
+type boundedHost struct {
+	host.Host
+	max int
+}
+
+// SetStreamHandler registers handler behind the bound.
+func (h boundedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, p2p.BoundedOpen(h.max, handler))
 }
 
 // admit is the leader's check of an op that a member forwarded: a message

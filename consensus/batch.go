@@ -15,9 +15,11 @@ type outcome struct {
 	err   error
 }
 
+// pending is one submitter's ops: they ride in the same batch, never split
+// over two (see submitAll).
 type pending struct {
-	op   storage.Op
-	done chan outcome // buffered: the batcher never blocks on a gone caller
+	ops  []storage.Op
+	done chan []outcome // buffered: the batcher never blocks on a gone caller
 }
 
 // startFunc begins committing one batch and returns a function that waits
@@ -58,22 +60,7 @@ func newBatcher(start startFunc, maxOps, maxInflight int, timeout time.Duration)
 // op may still commit: the caller must treat that as "unknown" and retry
 // with the same ID.
 func (b *batcher) submit(ctx context.Context, op storage.Op) outcome {
-	p := &pending{op: op, done: make(chan outcome, 1)}
-	select {
-	case b.in <- p:
-	case <-ctx.Done():
-		return outcome{err: ctx.Err()}
-	case <-b.stopped:
-		return outcome{err: ErrClosed}
-	}
-	select {
-	case o := <-p.done:
-		return o
-	case <-ctx.Done():
-		return outcome{err: ctx.Err()}
-	case <-b.stopped:
-		return outcome{err: ErrClosed}
-	}
+	return b.submitAll(ctx, []storage.Op{op})[0]
 }
 
 // run gathers and flushes batches until ctx ends; it waits for the flushes
@@ -91,22 +78,23 @@ func (b *batcher) run(ctx context.Context) {
 		select {
 		case b.inflight <- struct{}{}:
 		case <-ctx.Done():
-			first.done <- outcome{err: ctx.Err()}
+			first.done <- failAll(len(first.ops), ctx.Err())()
 			return
 		}
-		batch := []*pending{first}
+		batch, n := []*pending{first}, len(first.ops)
 	fill:
-		for len(batch) < b.maxOps {
+		for n < b.maxOps {
 			select {
 			case p := <-b.in:
 				batch = append(batch, p)
+				n += len(p.ops)
 			default:
 				break fill
 			}
 		}
-		ops := make([]storage.Op, len(batch))
-		for i, p := range batch {
-			ops[i] = p.op
+		ops := make([]storage.Op, 0, n)
+		for _, p := range batch {
+			ops = append(ops, p.ops...)
 		}
 		fctx, cancel := context.WithTimeout(ctx, b.timeout)
 		wait := b.start(fctx, ops)
@@ -116,8 +104,9 @@ func (b *batcher) run(ctx context.Context) {
 			defer func() { <-b.inflight }()
 			defer cancel()
 			outs := wait()
-			for i, p := range batch {
-				p.done <- outs[i]
+			for _, p := range batch {
+				p.done <- outs[:len(p.ops):len(p.ops)]
+				outs = outs[len(p.ops):]
 			}
 		}()
 	}
@@ -134,37 +123,30 @@ func failAll(n int, err error) waitFunc {
 	}
 }
 
-// submitAll queues ops in order and waits for all of their outcomes; the
-// forwarding server uses it so that a follower's batch keeps its order.
+// submitAll queues ops and waits for all of their outcomes. The ops ride
+// in one batch, in order (the batch may be larger than maxOps): split over
+// two, a first batch that failed and a second that committed would commit a
+// member's later messages without its earlier ones (the drainer proposes a
+// member's queue as one submitAll, and so does the forwarding server with a
+// follower's request).
 func (b *batcher) submitAll(ctx context.Context, ops []storage.Op) []outcome {
-	outs := make([]outcome, len(ops))
-	ps := make([]*pending, 0, len(ops))
-enqueue:
-	for _, op := range ops {
-		p := &pending{op: op, done: make(chan outcome, 1)}
-		select {
-		case b.in <- p:
-			ps = append(ps, p)
-		case <-ctx.Done():
-			break enqueue
-		case <-b.stopped:
-			break enqueue
-		}
+	if len(ops) == 0 {
+		return nil
 	}
-	for i := len(ps); i < len(ops); i++ {
-		outs[i].err = ErrClosed
-		if ctx.Err() != nil {
-			outs[i].err = ctx.Err()
-		}
+	p := &pending{ops: ops, done: make(chan []outcome, 1)}
+	select {
+	case b.in <- p:
+	case <-ctx.Done():
+		return failAll(len(ops), ctx.Err())()
+	case <-b.stopped:
+		return failAll(len(ops), ErrClosed)()
 	}
-	for i, p := range ps {
-		select {
-		case outs[i] = <-p.done:
-		case <-ctx.Done():
-			outs[i].err = ctx.Err()
-		case <-b.stopped:
-			outs[i].err = ErrClosed
-		}
+	select {
+	case outs := <-p.done:
+		return outs
+	case <-ctx.Done():
+		return failAll(len(ops), ctx.Err())()
+	case <-b.stopped:
+		return failAll(len(ops), ErrClosed)()
 	}
-	return outs
 }

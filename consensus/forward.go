@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -149,48 +148,24 @@ func errCode(err error) string {
 	}
 }
 
-// maxForwardStreams bounds the forward requests one peer may have open at
-// this member at once. A follower keeps one in flight; without a bound a
-// member opening thousands of streams parks a goroutine and a stream buffer
-// for each until its deadline, then gets thousands of answers at once.
-const maxForwardStreams = 8
-
-// streamSlots counts open streams per peer.
-type streamSlots struct {
-	mu   sync.Mutex
-	open map[peer.ID]int
-}
-
-func (sl *streamSlots) acquire(p peer.ID) bool {
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	if sl.open == nil {
-		sl.open = map[peer.ID]int{}
-	}
-	if sl.open[p] >= maxForwardStreams {
-		return false
-	}
-	sl.open[p]++
-	return true
-}
-
-func (sl *streamSlots) release(p peer.ID) {
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	if sl.open[p]--; sl.open[p] <= 0 {
-		delete(sl.open, p)
-	}
-}
+// Per-peer bounds on the streams served at once (see p2p.Bounded): a
+// little above what an honest member uses, so that a member opening
+// thousands of streams parks no more than these goroutines, streams and
+// Raft config changes. A follower keeps one forward request in flight; a
+// leader opens a new Raft stream per RPC (MaxPool 0) and keeps one for
+// pipelined appends, and a snapshot takes another; autopilot asks each
+// member for its stats one at a time; a voter asks once to hand over its
+// seat.
+const (
+	maxForwardStreams = 8
+	maxRaftStreams    = 64
+	maxStatsStreams   = 4
+	maxLeaveStreams   = 2
+)
 
 // serveForward is the leader's side of /concord/propose/1.0.0.
 func (r *Replica) serveForward(s network.Stream) {
 	from := s.Conn().RemotePeer()
-	if !r.fwdStreams.acquire(from) {
-		r.log.Debug("too many forward streams; reset", "peer", from)
-		_ = s.Reset()
-		return
-	}
-	defer r.fwdStreams.release(from)
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(flushTimeout + time.Second))
 	reply := func(resp forwardResponse) {

@@ -138,8 +138,6 @@ type Replica struct {
 	nudge  chan struct{} // membership changed: reconcile the Raft configuration
 	pilot  *pilot        // autopilot, running while this member leads
 
-	fwdStreams streamSlots // forward requests open per peer
-
 	done      chan struct{} // closed when Close starts: proposers stop retrying
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -164,11 +162,11 @@ func New(cfg Config) (*Replica, error) {
 	r.local = newBatcher(r.startLocal, maxBatchOps, maxLeaderFlight, flushTimeout)
 	r.fwd = newBatcher(r.startForward, maxBatchOps, 1, flushTimeout)
 	r.pilot = newPilot(r)
-	cfg.Host.SetStreamHandler(p2p.ProtoPropose, r.serveForward)
+	cfg.Host.SetStreamHandler(p2p.ProtoPropose, p2p.Bounded(maxForwardStreams, r.serveForward))
 	// Members only, like the Raft streams (forwarding answers outsiders
 	// itself, with a reason).
-	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoStats, r.serveStats)
-	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoLeave, r.serveLeave)
+	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoStats, p2p.Bounded(maxStatsStreams, r.serveStats))
+	admitHost{cfg.Host, cfg.Allow}.SetStreamHandler(p2p.ProtoLeave, p2p.Bounded(maxLeaveStreams, r.serveLeave))
 	r.goRun(func() { r.local.run(ctx) })
 	r.goRun(func() { r.fwd.run(ctx) })
 	r.goRun(func() { r.watch(ctx) })
@@ -187,7 +185,7 @@ func (r *Replica) open() error {
 		return err
 	}
 	r.logs = logs
-	trans, err := libp2praft.NewLibp2pTransport(admitHost{cfg.Host, cfg.Allow}, transportTO)
+	trans, err := libp2praft.NewLibp2pTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}

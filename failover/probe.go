@@ -30,6 +30,10 @@ const ProtocolID protocol.ID = "/concord/probe/1.0.0"
 // NonceSize is the payload size, in bytes, of every probe frame.
 const NonceSize = 8
 
+// maxProbeStreams bounds the probe streams one peer may have open at a
+// responder at once.
+const maxProbeStreams = 4
+
 // DefaultTimeout is the default bound on one probe, used when
 // [ProberConfig.Timeout] or [Config.Timeout] is zero.
 const DefaultTimeout = time.Second

@@ -88,7 +88,9 @@ func (r *Responder) Serve(h host.Host) {
 	}
 	sess := &serveSession{h: h, streams: make(map[network.Stream]struct{})}
 	r.sess = sess
-	h.SetStreamHandler(ProtocolID, func(s network.Stream) { r.handle(sess, s) })
+	// A prober keeps one stream per peer (a new one after a failure, while
+	// the old one may linger): more are a flood, each parked here forever.
+	h.SetStreamHandler(ProtocolID, p2p.Bounded(maxProbeStreams, func(s network.Stream) { r.handle(sess, s) }))
 }
 
 // Unserve removes the probe handler, resets every probe stream it is

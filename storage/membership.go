@@ -236,8 +236,15 @@ func (a *applier) invite(op Op) (Result, error) {
 		inv.Expires.IsZero() || inv.UsedBy != "" {
 		return Result{Err: refBadInvite}, nil
 	}
-	if a.invites.Get([]byte(inv.ID)) != nil {
-		return Result{Err: refDupInvite}, nil
+	var have Invite
+	if found, err := getJSON(a.invites, inv.ID, &have, "invite"); err != nil || found {
+		// The same invite again is its issuer's retry after an unknown
+		// outcome (the first proposal committed, the answer was lost):
+		// accepted, and nothing changes.
+		if err == nil && have.Issuer == op.By && have.Key == inv.Key && have.Expires.Equal(inv.Expires) {
+			return Result{}, nil
+		}
+		return Result{Err: refDupInvite}, err
 	}
 	stored := *inv
 	stored.Issuer = op.By

@@ -92,3 +92,29 @@ func TestRemovedMemberStaysOut(t *testing.T) {
 		t.Fatalf("Removal(a) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestInviteRetriedAfterItCommittedIsAccepted: the chaos suite (5 members,
+// seed 53004, while the team formed under load) saw `concord invite` fail
+// with "an invite with this ID exists": its first proposal had committed,
+// the answer was lost, and the retry with the same invite was refused as a
+// duplicate. The same invite from the same issuer is now accepted again
+// (nothing changes); another invite with a taken ID is still refused.
+func TestInviteRetriedAfterItCommittedIsAccepted(t *testing.T) {
+	s := mustOpen(t)
+	exp := t0.Add(time.Hour)
+	res := mustApply(t, s,
+		entry(1, t0, addMember("a", "ann", RoleAdmin)),
+		entry(2, t0, inviteOp("a", "i1", "k1", exp)),
+		entry(3, t0, inviteOp("a", "i1", "k1", exp), inviteOp("a", "i1", "k2", exp)),
+	)
+	if got := res[2][0].Err; got != "" {
+		t.Fatalf("the retried invite was refused: %q", got)
+	}
+	if got := res[2][1].Err; got != refDupInvite {
+		t.Fatalf("another invite with a taken ID: %q, want %q", got, refDupInvite)
+	}
+	inv, err := s.Invite("i1")
+	if err != nil || inv.Key != "k1" {
+		t.Fatalf("invite i1 after the retry: %+v, %v", inv, err)
+	}
+}

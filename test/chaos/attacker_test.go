@@ -178,31 +178,6 @@ func (a *attacker) sendRaw(ctx context.Context, to peer.ID, raw []byte) (forward
 	return ans, json.Unmarshal(b, &ans)
 }
 
-// flood opens n propose streams to the member, each with one byte of a
-// length prefix that never ends (a stream the leader serves parks in its
-// handler until the deadline); it returns the streams it opened, which the
-// caller resets, and how many could not be opened or written (the leader
-// resets streams over its per-peer bound).
-func (a *attacker) flood(ctx context.Context, to peer.ID, n int) ([]network.Stream, int) {
-	out := make([]network.Stream, 0, n)
-	refused := 0
-	for range n {
-		if ctx.Err() != nil {
-			break
-		}
-		s, err := a.h.NewStream(ctx, to, p2p.ProtoPropose)
-		if err != nil {
-			refused++
-			continue
-		}
-		out = append(out, s)
-		if _, err := s.Write([]byte{0x80}); err != nil {
-			refused++
-		}
-	}
-	return out, refused
-}
-
 // envelopeOf rebuilds a committed message's envelope from a history row.
 func envelopeOf(r historyRow) storage.Envelope {
 	return storage.Envelope{ID: r.ID, Author: r.Author, Channel: r.Channel, Text: r.Text, SentAt: r.SentAt}

@@ -1,8 +1,10 @@
 // Package chaos is Concord's chaos suite on real hosts: every member runs in
 // its own container (the FROM scratch image of `make image`) on a private
 // Docker network, the team is formed and driven only through the CLI, and
-// seeded nemeses kill, pause, partition and skew members while senders on
-// every member record each attempt. After healing and a full drain the
+// seeded nemeses kill, pause, partition (also into a bridge: iptables rules
+// in the members' network namespaces, so the suite needs root, nsenter and
+// /usr/sbin/iptables on the host) and skew members while senders on every
+// member record each attempt. After healing and a full drain the
 // shared checker (internal/check) reads every channel on every member.
 //
 // The tests run only with CHAOS=1 (so `go test ./...` starts no

@@ -176,7 +176,7 @@ func (tm *team) skew(m *member, d time.Duration) error {
 }
 
 // heal undoes every fault still in force: unpause, reconnect, restart,
-// and every clock back to true time.
+// lift a bridge partition, and every clock back to true time.
 func (tm *team) heal() {
 	tm.t.Helper()
 	tm.mu.Lock()
@@ -207,6 +207,9 @@ func (tm *team) heal() {
 		if err := tm.start(m); err != nil {
 			tm.t.Fatal(err)
 		}
+	}
+	if err := tm.unblockAll(); err != nil {
+		tm.t.Fatal(err)
 	}
 	for _, m := range tm.members {
 		if err := tm.skew(m, 0); err != nil {

@@ -29,6 +29,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(dialEnv); addr != "" {
+		dialAndExit(addr) // the bridge partition's reachability probe
+	}
 	flag.Parse()
 	os.Exit(runMain(m))
 }
@@ -128,9 +131,12 @@ func removeImage(tag string) {
 	_ = exec.CommandContext(ctx, "docker", "rmi", "-f", tag).Run()
 }
 
-// removeStale removes containers, networks and images of earlier runs that
-// died before their cleanup, once they are an hour old (longer than any
-// run). Their label holds their creation time.
+// removeStale removes containers and networks of earlier runs that died
+// before their cleanup, once they are an hour old (longer than any run),
+// and images once they are older than the longest test timeout (49 h): a
+// long profile keeps its image for hours and has no container at all
+// between two runs, when a younger cutoff would remove the image under it.
+// Their label holds their creation time.
 func removeStale() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -147,7 +153,7 @@ func removeStale() {
 		_ = exec.CommandContext(ctx, "docker", append([]string{"rm", "-f"}, stale...)...).Run()
 	}
 	_ = exec.CommandContext(ctx, "docker", "network", "prune", "-f", "--filter", "label="+labelKey, "--filter", "until=1h").Run()
-	_ = exec.CommandContext(ctx, "docker", "image", "prune", "-a", "-f", "--filter", "label="+labelKey, "--filter", "until=1h").Run()
+	_ = exec.CommandContext(ctx, "docker", "image", "prune", "-a", "-f", "--filter", "label="+labelKey, "--filter", "until=49h").Run()
 }
 
 // label is the label every resource of this run carries.

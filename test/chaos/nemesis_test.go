@@ -23,6 +23,7 @@ var scenarios = []struct {
 	{"partition-one", nemPartitionOne},
 	{"partition-leader-minority", nemPartitionLeaderMinority},
 	{"partition-majority", nemPartitionMajority},
+	{"partition-bridge", nemBridge},
 	{"kill-all", nemKillAll},
 	{"leader-kill-during-heal", nemLeaderKillDuringHeal},
 	{"clock-skew", nemSkew},

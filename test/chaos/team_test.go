@@ -46,6 +46,7 @@ type team struct {
 	paused  map[*member]bool
 	cut     map[*member]bool
 	stopped map[*member]bool
+	blocked []*dropRules // a bridge partition in force
 }
 
 // newTeam creates a network with its own subnet and forms a team of n
