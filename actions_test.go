@@ -116,6 +116,7 @@ func TestActionCrashPoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("in-process cluster")
 	}
+	held := heldMarks(t)
 	c := newTestCluster(t, 3)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -134,6 +135,7 @@ func TestActionCrashPoints(t *testing.T) {
 	waitDrained(t, c.nodes[m])
 	waitChanges(t, c, 3)
 
+	held.Store(true) // the crash comes after the commits, before "sent"
 	for k := 4; k <= 13; k++ {
 		if err := c.nodes[m].Edit(ctx, id, fmt.Sprintf("v%d", k)); err != nil {
 			t.Fatal(err)
@@ -147,6 +149,7 @@ func TestActionCrashPoints(t *testing.T) {
 		t.Fatal("the edits were marked sent already: this test did not hit the crash point")
 	}
 	c.crash(m)
+	held.Store(false)
 	c.nodes[m] = c.start(c.dirs[m])
 	waitDrained(t, c.nodes[m])
 	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed edits sent", func() bool {

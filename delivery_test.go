@@ -157,6 +157,7 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("in-process cluster")
 	}
+	held := heldMarks(t)
 	c := newTestCluster(t, 3)
 	l := c.leader()
 	m := (l + 1) % 3
@@ -172,6 +173,7 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 	// After commit, before marking sent: the outbox still lists them when
 	// the member crashes right after the commit acknowledgements.
 	var after []attempt
+	held.Store(true) // the crash comes after the commits, before "sent"
 	for k := range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		id, err := c.nodes[m].Send(ctx, "general", fmt.Sprintf("after-commit #%d", k))
@@ -189,6 +191,7 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 		t.Fatal("the messages were marked sent already: this test did not hit the crash point")
 	}
 	c.crash(m)
+	held.Store(false)
 	c.nodes[m] = c.start(c.dirs[m])
 	waitDrained(t, c.nodes[m])
 	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed messages sent", func() bool {
