@@ -5,12 +5,13 @@
 #   chrony: the time tests run a real NTP server on 127.0.0.1 (never touching the system clock)
 #   xvfb, xdotool, x11-apps, imagemagick: the GUI smoke test (virtual display, typing, screenshot)
 #   iproute2: network namespaces for the LAN discovery tests (loopback has no multicast)
+#   iptables: the chaos suite's bridge partition (rules inside the members' namespaces)
 # With the argument "package" (make package) also:
 #   gcc-mingw-w64-x86-64: the cgo cross-compiler for the Windows .exe
 #   xz-utils: the Linux .tar.xz
 set -euo pipefail
 pkgs=(make gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
-  libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick iproute2)
+  libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick iproute2 iptables)
 if [ "${1:-}" = package ]; then
   pkgs+=(gcc-mingw-w64-x86-64 xz-utils)
 fi
