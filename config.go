@@ -41,6 +41,22 @@ type memberConfig struct {
 	// (the hint a newcomer's welcome screen lists). Members still find
 	// each other under the team's own, unnamed service.
 	HideFromLAN bool `json:"hide_from_lan,omitempty"`
+	// AutoFetchMB is the largest attachment, in MB, this member fetches on
+	// its own (so files survive their author going offline): 0 means the
+	// default, 10; a negative number, never.
+	AutoFetchMB int `json:"auto_fetch_mb,omitempty"`
+}
+
+// autoFetchLimit is the largest file, in bytes, this member fetches
+// without being asked; negative: none.
+func (c memberConfig) autoFetchLimit() int64 {
+	switch {
+	case c.AutoFetchMB < 0:
+		return -1
+	case c.AutoFetchMB == 0:
+		return autoFetchBytes
+	}
+	return int64(c.AutoFetchMB) << 20
 }
 
 // configVersion 2 added the network key; a version 1 dir (pre-release)

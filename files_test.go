@@ -147,3 +147,14 @@ func TestPrivateFile(t *testing.T) {
 		t.Fatalf("the participant's history: %+v, %v", h, err)
 	}
 }
+
+func TestAutoFetchLimit(t *testing.T) {
+	for _, tc := range []struct {
+		mb   int
+		want int64
+	}{{0, autoFetchBytes}, {25, 25 << 20}, {-1, -1}} {
+		if got := (memberConfig{AutoFetchMB: tc.mb}).autoFetchLimit(); got != tc.want {
+			t.Errorf("auto_fetch_mb %d: limit %d, want %d", tc.mb, got, tc.want)
+		}
+	}
+}

@@ -28,7 +28,8 @@ import (
 
 const protoBlob = "/concord/blob/1.0.0"
 
-// autoFetchBytes is the largest file a member fetches without being asked.
+// autoFetchBytes is the largest file a member fetches without being asked,
+// unless its config.json says otherwise (auto_fetch_mb).
 const autoFetchBytes = 10 << 20
 
 // blobReply is the first frame of an answer on protoBlob; Size bytes follow.
@@ -222,6 +223,10 @@ func (n *Node) serveBlob(s network.Stream) {
 // autoFetch fetches, in the background, the small files of the channels
 // this member reads, so that they survive their author going offline.
 func (n *Node) autoFetch(ctx context.Context) {
+	limit := n.conf.autoFetchLimit()
+	if limit < 0 {
+		return
+	}
 	seen := map[string]uint64{} // channel → last seq looked at
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -250,7 +255,7 @@ func (n *Node) autoFetch(ctx context.Context) {
 				continue
 			}
 			for _, m := range msgs {
-				if f := m.File; f != nil && !m.Deleted && f.Size <= autoFetchBytes && !n.blobs.Has(f.Hash) {
+				if f := m.File; f != nil && !m.Deleted && f.Size <= limit && !n.blobs.Has(f.Hash) {
 					if err := n.fetchBlob(ctx, f, nil); err != nil {
 						n.log.Debug("auto-fetch", "file", f.Name, "err", err)
 						continue // retried when the log moves on
