@@ -56,6 +56,7 @@ type Node struct {
 	search      *search.Index // full-text index, DATA/search.db
 	removed     chan struct{} // closed when this member learns it was removed
 	removedOnce sync.Once
+	confirming  atomic.Bool // a removal notice is being checked
 	removal     storage.Removal
 
 	ctx       context.Context    // the member's own goroutines run until it is cancelled

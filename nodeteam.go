@@ -185,7 +185,8 @@ func (n *Node) farewell(id peer.ID) {
 }
 
 // serveRemoved hears that this member was removed. Only a member can say
-// so (the stream comes from a peer this member admits).
+// so (the stream comes from a peer this member admits), and what it says is
+// checked against the team before it is believed (confirmRemoval).
 func (n *Node) serveRemoved(s network.Stream) {
 	defer s.Close()
 	from := s.Conn().RemotePeer()
@@ -201,7 +202,7 @@ func (n *Node) serveRemoved(s network.Stream) {
 		return
 	}
 	_ = p2p.WriteFrame(s, []byte("ok"))
-	n.removedBy(storage.Removal{ID: n.ID().String(), Name: n.conf.Name, By: nt.By, At: nt.At})
+	n.confirmRemoval(from, storage.Removal{ID: n.ID().String(), Name: n.conf.Name, By: nt.By, At: nt.At})
 }
 
 // ErrRemoved is returned by StartNode for a member that was removed from
