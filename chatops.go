@@ -62,11 +62,7 @@ func (cs *controlServer) chatOp(w http.ResponseWriter, r *http.Request) {
 		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
 		return
 	}
-	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := waitContext(r, req.TimeoutMS)
 	defer cancel()
 	out := map[string]any{"id": req.ID}
 	var op string
@@ -81,15 +77,8 @@ func (cs *controlServer) chatOp(w http.ResponseWriter, r *http.Request) {
 		op, on, err = cs.node.ReactOp(ctx, req.ID, req.Emoji)
 		out["on"] = on
 	}
-	switch {
-	case errors.Is(err, ErrQueued):
-		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: op})
-	case err != nil:
-		cs.fail(w, err)
-	default:
-		out["op"] = op
-		writeJSON(w, http.StatusOK, out)
-	}
+	out["op"] = op
+	cs.answerWait(w, op, err, out)
 }
 
 // historyRow is one line of `concord history --json`.

@@ -130,11 +130,7 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 		cs.fail(w, fmt.Errorf("%w: %v", ErrInvalid, err))
 		return
 	}
-	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := waitContext(r, req.TimeoutMS)
 	defer cancel()
 	var id string
 	var err error
@@ -146,16 +142,33 @@ func (cs *controlServer) send(w http.ResponseWriter, r *http.Request) {
 	cs.answerSend(w, id, err)
 }
 
+// waitContext bounds a request that waits for a commit: timeoutMS from
+// the request, 10 s when it gives none.
+func waitContext(r *http.Request, timeoutMS int64) (context.Context, context.CancelFunc) {
+	timeout := time.Duration(timeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return context.WithTimeout(r.Context(), timeout)
+}
+
 // answerSend answers a send: the ID once committed, 202 with the ID when
 // it is queued but not committed in time, an error otherwise.
 func (cs *controlServer) answerSend(w http.ResponseWriter, id string, err error) {
+	cs.answerWait(w, id, err, map[string]string{"id": id})
+}
+
+// answerWait answers a request that waited for a commit: ok once
+// committed, 202 with the queued entry's ID when it is queued but not
+// committed in time, an error otherwise.
+func (cs *controlServer) answerWait(w http.ResponseWriter, queuedID string, err error, ok any) {
 	switch {
 	case errors.Is(err, ErrQueued):
-		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: id})
+		writeJSON(w, http.StatusAccepted, apiError{Error: err.Error(), ID: queuedID})
 	case err != nil:
 		cs.fail(w, err)
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"id": id})
+		writeJSON(w, http.StatusOK, ok)
 	}
 }
 
