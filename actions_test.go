@@ -141,21 +141,7 @@ func TestActionCrashPoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pending, err := c.nodes[m].outbox.Pending(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pending) == 0 {
-		t.Fatal("the edits were marked sent already: this test did not hit the crash point")
-	}
-	c.crash(m)
-	held.Store(false)
-	c.nodes[m] = c.start(c.dirs[m])
-	waitDrained(t, c.nodes[m])
-	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed edits sent", func() bool {
-		p, err := c.nodes[m].outbox.Pending(0)
-		return err == nil && len(p) == 0
-	})
+	crashAfterCommit(t, c, m, held, "edits")
 	c.waitConverged()
 	waitChanges(t, c, 13)
 	for i, node := range c.nodes {

@@ -33,3 +33,25 @@ func (h holdingOutbox) MarkSent(ids []string, index uint64, now time.Time) error
 	}
 	return h.Outbox.MarkSent(ids, index, now)
 }
+
+// crashAfterCommit crashes member m while what (committed, marks held) is
+// still listed in its outbox, restarts it with marks released, and waits
+// until it has proposed them again and marked them sent.
+func crashAfterCommit(t *testing.T, c *testCluster, m int, held *atomic.Bool, what string) {
+	t.Helper()
+	pending, err := c.nodes[m].outbox.Pending(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) == 0 {
+		t.Fatalf("the %s were marked sent already: this test did not hit the crash point", what)
+	}
+	c.crash(m)
+	held.Store(false)
+	c.nodes[m] = c.start(c.dirs[m])
+	waitDrained(t, c.nodes[m])
+	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed "+what+" sent", func() bool {
+		p, err := c.nodes[m].outbox.Pending(0)
+		return err == nil && len(p) == 0
+	})
+}

@@ -183,21 +183,7 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 		}
 		after = append(after, attempt{id: id, author: "after-commit", acked: true})
 	}
-	pending, err := c.nodes[m].outbox.Pending(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pending) == 0 {
-		t.Fatal("the messages were marked sent already: this test did not hit the crash point")
-	}
-	c.crash(m)
-	held.Store(false)
-	c.nodes[m] = c.start(c.dirs[m])
-	waitDrained(t, c.nodes[m])
-	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed messages sent", func() bool {
-		p, err := c.nodes[m].outbox.Pending(0)
-		return err == nil && len(p) == 0
-	})
+	crashAfterCommit(t, c, m, held, "messages")
 	c.waitConverged()
 	r := checkHistories(append(before, after...), c.histories())
 	t.Log(r)
