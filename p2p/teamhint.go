@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -140,20 +140,15 @@ func (hs *Host) announce(ctx context.Context, text []string, log *slog.Logger) {
 func hintEndpoint(addrs []ma.Multiaddr) (ips []string, port int) {
 	for _, a := range addrs {
 		na, err := manet.ToNetAddr(a)
-		if err != nil {
+		ta, ok := na.(*net.TCPAddr)
+		if err != nil || !ok {
 			continue
 		}
-		host, p, ok := strings.Cut(na.String(), "]:")
-		if ok {
-			host = strings.TrimPrefix(host, "[")
-		} else if i := strings.LastIndexByte(host, ':'); i > 0 {
-			host, p = host[:i], host[i+1:]
-		}
 		if port == 0 {
-			port, _ = strconv.Atoi(p)
+			port = ta.Port
 		}
-		if !slices.Contains(ips, host) {
-			ips = append(ips, host)
+		if ip := ta.IP.String(); !slices.Contains(ips, ip) {
+			ips = append(ips, ip)
 		}
 	}
 	return ips, port

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"concord/internal/netlab"
 )
 
@@ -60,5 +62,16 @@ func TestTeamHintsNetns(t *testing.T) {
 	}
 	if bad := d.event("BROWSEFAIL", idD); bad != nil {
 		t.Fatalf("browsing failed: %s", bad.rest)
+	}
+}
+
+func TestHintEndpoint(t *testing.T) {
+	ips, port := hintEndpoint([]ma.Multiaddr{
+		ma.StringCast("/ip4/10.77.1.2/tcp/4001"),
+		ma.StringCast("/ip6/fd00::5/tcp/4001"),
+		ma.StringCast("/ip4/10.77.1.2/tcp/4002"),
+	})
+	if strings.Join(ips, ",") != "10.77.1.2,fd00::5" || port != 4001 {
+		t.Fatalf("hintEndpoint = %v, %d", ips, port)
 	}
 }
