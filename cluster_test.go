@@ -31,7 +31,7 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 
 // testTiming is what in-process members run with: the LAN defaults, and
 // snapshots taken often enough that tests go through them.
-var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16, Stabilization: 2 * time.Second}
+var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16, Stabilization: 2 * time.Second, WALSegment: 16 << 10}
 
 // noNTP points in-process members at a loopback port where no NTP server
 // answers (tests never ask the public pools).

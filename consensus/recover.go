@@ -19,7 +19,7 @@ func Recover(cfg Config) error {
 		return err
 	}
 	log := cfg.Logger.With("component", "consensus")
-	logs, snaps, err := openStores(cfg.Dir, log)
+	logs, snaps, err := openStores(cfg.Dir, cfg.Timing.WALSegment, log)
 	if err != nil {
 		return err
 	}

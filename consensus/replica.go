@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.etcd.io/bbolt"
 
 	"concord/p2p"
 	"concord/storage"
@@ -60,6 +57,9 @@ type Timing struct {
 	// Stabilization is how long a member must stay healthy before
 	// autopilot promotes it to voter (default 10 s).
 	Stabilization time.Duration
+	// WALSegment is the size of a Raft log segment file (default 8 MiB);
+	// tests make it small so that the log rotates and frees segments.
+	WALSegment int
 }
 
 // LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
@@ -82,7 +82,11 @@ func (c *Config) setDefaults() {
 	if c.Timing.Heartbeat == 0 {
 		t := LANTiming()
 		t.SnapshotThreshold, t.TrailingLogs, t.Stabilization = c.Timing.SnapshotThreshold, c.Timing.TrailingLogs, c.Timing.Stabilization
+		t.WALSegment = c.Timing.WALSegment
 		c.Timing = t
+	}
+	if c.Timing.WALSegment == 0 {
+		c.Timing.WALSegment = defaultWALSegment
 	}
 	if c.OnFatal == nil {
 		c.OnFatal = func(error) {}
@@ -129,7 +133,7 @@ type Replica struct {
 	log    *slog.Logger
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
-	logs   *raftboltdb.BoltStore // the Raft log and stable store
+	logs   *logStore // the Raft log and stable store
 	fsm    *fsm
 	local  *batcher // proposals applied here while leader
 	fwd    *batcher // proposals forwarded to the leader
@@ -180,7 +184,7 @@ func (r *Replica) goRun(f func()) {
 
 func (r *Replica) open() error {
 	cfg := r.cfg
-	logs, snaps, err := openStores(cfg.Dir, r.log)
+	logs, snaps, err := openStores(cfg.Dir, cfg.Timing.WALSegment, r.log)
 	if err != nil {
 		return err
 	}
@@ -221,18 +225,13 @@ func (r *Replica) open() error {
 
 // openStores opens the Raft log and stable store and the snapshot store
 // in dir.
-func openStores(dir string, log *slog.Logger) (*raftboltdb.BoltStore, raft.SnapshotStore, error) {
+func openStores(dir string, segSize int, log *slog.Logger) (*logStore, raft.SnapshotStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("consensus: %w", err)
 	}
-	// raft-boltdb rather than raft-wal: raft-wal v0.4.0 (the newest served)
-	// cannot restart after raft truncates its log tail (hashicorp/raft-wal#31,
-	// fixed after that release), which our leader-kill test hit.
-	logPath := filepath.Join(dir, "raft.db")
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bbolt.Options{
-		Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
+	logs, err := openLogStore(dir, segSize, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("consensus: open raft log %s: %w", logPath, err)
+		return nil, nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log, "snapshot"))
 	if err != nil {
