@@ -94,7 +94,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: connection manager: %w", ErrInvalidConfig, err)
 	}
-	rm, err := newResourceManager()
+	local, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		_ = cm.Close()
+		return nil, fmt.Errorf("%w: identity: %w", ErrInvalidConfig, err)
+	}
+	rm, err := newResourceManager(local)
 	if err != nil {
 		_ = cm.Close()
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)

@@ -62,6 +62,7 @@ func Bounded(max int, handler network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
 		from := s.Conn().RemotePeer()
 		if !l.Acquire(from) {
+			noteRefused(s.Conn().LocalPeer(), from)
 			_ = s.Reset()
 			return
 		}
@@ -79,6 +80,7 @@ func BoundedOpen(max int, handler network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
 		from := s.Conn().RemotePeer()
 		if !l.Acquire(from) {
+			noteRefused(s.Conn().LocalPeer(), from)
 			_ = s.Reset()
 			return
 		}
