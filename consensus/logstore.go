@@ -28,8 +28,8 @@ type logStore struct {
 	filer *walFiler
 }
 
-// rotationWait bounds how long a truncation waits for the segment rotation
-// before it (a metadata write and a file creation).
+// rotationWait bounds how long a truncation waits for a pending segment
+// rotation (a metadata write and a file creation: milliseconds).
 const rotationWait = 10 * time.Second
 
 // DeleteRange drops entries from the head (compaction) or the tail (a

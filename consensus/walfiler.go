@@ -2,20 +2,18 @@ package consensus
 
 import (
 	"fmt"
-
 	"sync"
 	"time"
 
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
-
 	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
 )
 
-// walFiler is raft-wal's segment filer with two fixes for v0.4.0, the
-// newest version served here.
+// walFiler is raft-wal's segment filer with what logStore needs to work
+// around three bugs of v0.4.0, the newest version served here.
 //
 // It opens the segments that v0.4.0 seals when Raft truncates the log's
 // tail: that version records such a segment as sealed without writing its
@@ -26,8 +24,10 @@ import (
 // up to the MaxIndex it recorded at truncation, so the entries dropped there
 // are never served.
 //
-// And it tells logStore when a segment rotation is pending: from an append
-// that filled the tail until the rotation creates the next segment.
+// It tells logStore when a segment rotation is pending: from an append
+// that filled the tail until the rotation creates the next segment
+// (logStore.DeleteRange waits for it). And it notes an open tail found
+// sealed at open, a rotation a crash interrupted (finishRotation).
 type walFiler struct {
 	*segment.Filer
 	mu      sync.Mutex
