@@ -60,15 +60,25 @@ func (l *PeerStreams) Open(p peer.ID) int {
 func Bounded(max int, handler network.StreamHandler) network.StreamHandler {
 	l := &PeerStreams{Max: max}
 	return func(s network.Stream) {
-		from := s.Conn().RemotePeer()
-		if !l.Acquire(from) {
-			noteRefused(s.Conn().LocalPeer(), from)
-			_ = s.Reset()
+		from, ok := l.admit(s)
+		if !ok {
 			return
 		}
 		defer l.Release(from)
 		handler(s)
 	}
+}
+
+// admit takes a slot for the stream's peer, or resets the stream and tells
+// the host's stream-rate limit that the peer went past the bound.
+func (l *PeerStreams) admit(s network.Stream) (peer.ID, bool) {
+	from := s.Conn().RemotePeer()
+	if !l.Acquire(from) {
+		noteRefused(s.Conn().LocalPeer(), from)
+		_ = s.Reset()
+		return from, false
+	}
+	return from, true
 }
 
 // BoundedOpen is [Bounded] for a handler that hands the stream on and
@@ -78,10 +88,8 @@ func Bounded(max int, handler network.StreamHandler) network.StreamHandler {
 func BoundedOpen(max int, handler network.StreamHandler) network.StreamHandler {
 	l := &PeerStreams{Max: max}
 	return func(s network.Stream) {
-		from := s.Conn().RemotePeer()
-		if !l.Acquire(from) {
-			noteRefused(s.Conn().LocalPeer(), from)
-			_ = s.Reset()
+		from, ok := l.admit(s)
+		if !ok {
 			return
 		}
 		handler(&slotStream{Stream: s, release: sync.OnceFunc(func() { l.Release(from) })})
