@@ -20,7 +20,8 @@ import (
 
 // testCluster is a team of in-process members on 127.0.0.1.
 type testCluster struct {
-	timing consensus.Timing
+	timing   consensus.Timing
+	noSearch bool // members do not feed their search index (NodeConfig.noSearch)
 	t      testing.TB
 	dirs   []string
 	nodes  []*Node // nil while a member is stopped
@@ -46,13 +47,20 @@ func startNode(t testing.TB, dir string) *Node {
 // system clock).
 func startNodeWith(t testing.TB, dir string, clock timesync.Clock, timing consensus.Timing) *Node {
 	t.Helper()
+	return startNodeCfg(t, NodeConfig{Dir: dir, Timing: timing, NTP: noNTP, Clock: clock})
+}
+
+// startNodeCfg starts the member cfg describes, logging to stderr when
+// CONCORD_TEST_LOG is set.
+func startNodeCfg(t testing.TB, cfg NodeConfig) *Node {
+	t.Helper()
+	dir := cfg.Dir
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var log *slog.Logger
 	if os.Getenv("CONCORD_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", filepath.Base(dir))
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", filepath.Base(dir))
 	}
-	n, err := StartNode(ctx, NodeConfig{Dir: dir, Logger: log, Timing: timing, NTP: noNTP, Clock: clock})
+	n, err := StartNode(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start %s: %v", dir, err)
 	}
@@ -70,7 +78,20 @@ func newTestCluster(t testing.TB, size int) *testCluster {
 // value: production defaults, as benchmarks need).
 func newTestClusterWith(t testing.TB, size int, timing consensus.Timing) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, timing: timing}
+	return newTestClusterOf(t, size, &testCluster{timing: timing})
+}
+
+// newEngineCluster makes a team with production timing whose members do not
+// feed their search index: the replication engine alone, for benchmarks.
+func newEngineCluster(t testing.TB, size int) *testCluster {
+	t.Helper()
+	return newTestClusterOf(t, size, &testCluster{noSearch: true})
+}
+
+// newTestClusterOf fills c (its timing and noSearch set) with size members.
+func newTestClusterOf(t testing.TB, size int, c *testCluster) *testCluster {
+	t.Helper()
+	c.t = t
 	t.Cleanup(c.closeAll)
 	root := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -86,7 +107,7 @@ func newTestClusterWith(t testing.TB, size int, timing consensus.Timing) *testCl
 			if err := saveConfig(dir, conf); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: timing, NTP: noNTP}, conf); err != nil {
+			if _, err := initMember(ctx, NodeConfig{Dir: dir, Timing: c.timing, NTP: noNTP}, conf); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -409,7 +430,7 @@ func latestSnapshot(t testing.TB, dir string) uint64 {
 // start (re)starts a member of the cluster.
 func (c *testCluster) start(dir string) *Node {
 	c.t.Helper()
-	return startNodeWith(c.t, dir, nil, c.timing)
+	return startNodeCfg(c.t, NodeConfig{Dir: dir, Timing: c.timing, NTP: noNTP, noSearch: c.noSearch})
 }
 
 // crash stops member i the way a power cut or SIGKILL would: its network

@@ -31,6 +31,10 @@ type NodeConfig struct {
 	Bootstrap bool             // override: bootstrap even if the config does not say so (init)
 	Listen    []string         // override the configured listen addresses
 	NTP       []string         // override the configured NTP servers
+
+	// noSearch leaves the full-text index unfed (benchmarks: the
+	// replication engine measured without the index's CPU beside it).
+	noSearch bool
 }
 
 // Node is one running member: the composition root that starts the clock,
@@ -164,7 +168,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	n.host.Host().SetStreamHandler(protoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
 	n.host.Host().SetStreamHandler(protoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
 	n.goRun(n.autoFetch)
-	n.goRun(n.followSearch)
+	if !cfg.noSearch {
+		n.goRun(n.followSearch)
+	}
 	n.goRun(n.inviteSweep)
 	n.runTime(runCtx)
 	return n, nil

@@ -163,11 +163,21 @@ func (r *Replica) Leader() peer.ID {
 	if id == "" {
 		return ""
 	}
+	if d := r.leaderID.Load(); d != nil && d.raw == id {
+		return d.id
+	}
 	p, err := peer.Decode(string(id))
 	if err != nil {
 		return ""
 	}
+	r.leaderID.Store(&decodedID{raw: id, id: p})
 	return p
+}
+
+// decodedID is a Raft server ID and the peer ID it encodes.
+type decodedID struct {
+	raw raft.ServerID
+	id  peer.ID
 }
 
 // WaitLeader blocks until the team has a leader or ctx ends.
