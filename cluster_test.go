@@ -22,10 +22,10 @@ import (
 type testCluster struct {
 	timing   consensus.Timing
 	noSearch bool // members do not feed their search index (NodeConfig.noSearch)
-	t      testing.TB
-	dirs   []string
-	nodes  []*Node // nil while a member is stopped
-	ids    []peer.ID
+	t        testing.TB
+	dirs     []string
+	nodes    []*Node // nil while a member is stopped
+	ids      []peer.ID
 }
 
 const loopback = "/ip4/127.0.0.1/tcp/0"

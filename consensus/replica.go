@@ -143,9 +143,9 @@ type Replica struct {
 	// Submit asks who leads for every op, and decoding took 5% of the
 	// engine's CPU under load.
 	leaderID atomic.Pointer[decodedID]
-	hlc    *timesync.HLC // commit times stamped while leading
-	nudge  chan struct{} // membership changed: reconcile the Raft configuration
-	pilot  *pilot        // autopilot, running while this member leads
+	hlc      *timesync.HLC // commit times stamped while leading
+	nudge    chan struct{} // membership changed: reconcile the Raft configuration
+	pilot    *pilot        // autopilot, running while this member leads
 
 	done      chan struct{} // closed when Close starts: proposers stop retrying
 	cancel    context.CancelFunc
