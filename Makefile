@@ -63,7 +63,7 @@ run: deps build
 
 vet: deps
 	$(GO) vet ./...
-	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
 # Every level of the test plan: unit, in-process cluster, processes, fuzz seeds.
 test: vet
