@@ -173,49 +173,17 @@ func (d *Discovery) run() {
 	defer d.hs.wg.Done()
 	defer close(d.done)
 
-	var svc mdns.Service
-	var current string            // addresses svc announces, see addrsKey
-	idle, failing := false, false // state already logged
-	stop := func() {
-		if svc != nil {
-			_ = svc.Close() // always nil
-			svc, current = nil, ""
-		}
-	}
-	defer stop()
-	refresh := func() {
-		addrs := d.hs.lanAddrs(d.log)
-		key := addrsKey(addrs)
-		if svc != nil && key == current {
-			return
-		}
-		if svc != nil {
-			d.log.Info("LAN addresses changed, restarting mDNS discovery", "old", current, "new", key)
-			stop()
-		}
-		if len(addrs) == 0 {
-			if !idle {
-				d.log.Info("no LAN address to announce, mDNS discovery waits for one")
-				idle = true
-			}
-			return
-		}
-		idle = false
+	f := lanFollower{hs: d.hs, log: d.log, start: func(addrs []ma.Multiaddr) (func(), error) {
 		s := mdns.NewMdnsService(newAnnounceHost(d.hs.h, addrs), d.service, notifee{d})
 		if err := s.Start(); err != nil {
 			_ = s.Close() // stops a half-started service
-			if !failing {
-				d.log.Warn("starting mDNS discovery failed, retrying", "err", err, "retry_every", discoveryRecheck)
-				failing = true
-			}
-			return
+			return nil, err
 		}
-		failing = false
-		svc, current = s, key
-		d.log.Info("mDNS discovery started", "addrs", key)
-	}
-
-	refresh()
+		d.log.Info("mDNS discovery started", "addrs", addrsKey(addrs))
+		return func() { _ = s.Close() }, nil // Close always returns nil
+	}}
+	defer f.close()
+	f.refresh()
 	tick := time.NewTicker(discoveryRecheck)
 	defer tick.Stop()
 	for {
@@ -226,7 +194,7 @@ func (d *Discovery) run() {
 		case ai := <-d.peers:
 			d.deliver(ai)
 		case <-tick.C:
-			refresh()
+			f.refresh()
 		}
 	}
 }

@@ -3,6 +3,7 @@ package p2p
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -94,36 +95,20 @@ func hintText(tag, name string) []string {
 // announce runs the DNS-SD responder until ctx ends, restarting it when the
 // host's LAN addresses change.
 func (hs *Host) announce(ctx context.Context, text []string, log *slog.Logger) {
-	var srv *zeroconf.Server
-	current := ""
-	defer func() {
-		if srv != nil {
-			srv.Shutdown()
-		}
-	}()
-	refresh := func() {
-		addrs := hs.lanAddrs(log)
-		key := addrsKey(addrs)
-		if srv != nil && key == current {
-			return
-		}
-		if srv != nil {
-			srv.Shutdown()
-			srv, current = nil, ""
-		}
+	f := lanFollower{hs: hs, log: log, start: func(addrs []ma.Multiaddr) (func(), error) {
 		ips, port := hintEndpoint(addrs)
 		if len(ips) == 0 {
-			return // no LAN address: nothing to announce
+			return nil, errors.New("no IP address among the LAN addresses")
 		}
 		instance := hs.ID().String()
 		s, err := zeroconf.RegisterProxy(instance, TeamHintService, "local.", port, instance, ips, text, nil)
 		if err != nil {
-			log.Debug("announcing the team on the LAN failed", "err", err)
-			return
+			return nil, err
 		}
-		srv, current = s, key
-	}
-	refresh()
+		return s.Shutdown, nil
+	}}
+	defer f.close()
+	f.refresh()
 	tick := time.NewTicker(discoveryRecheck)
 	defer tick.Stop()
 	for {
@@ -131,7 +116,7 @@ func (hs *Host) announce(ctx context.Context, text []string, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			refresh()
+			f.refresh()
 		}
 	}
 }
