@@ -23,13 +23,9 @@ import (
 	"concord/storage"
 )
 
-// Tuning of the event fan-out.
 const (
-	eventBuffer     = 256         // events buffered per subscriber before drops
-	statusEvery     = time.Second // how often EventStatus is pushed
-	maxCatchUpBurst = 1000        // most EventMessages pushed per channel per advance
-	guiListen       = "/ip4/0.0.0.0/tcp/0"
-	replayPoll      = 100 * time.Millisecond
+	guiListen  = "/ip4/0.0.0.0/tcp/0"
+	replayPoll = 100 * time.Millisecond
 )
 
 var errNoMemberYet = errors.New("this member is not running yet: create or join a team first")
@@ -384,123 +380,4 @@ func (b *guiBackend) listenAddrs() []string {
 		return b.listen
 	}
 	return []string{guiListen}
-}
-
-// Events implements app.Backend: each subscriber gets a buffered channel;
-// the pump never blocks on it and counts what it drops.
-func (b *guiBackend) Events() (<-chan app.Event, func()) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	ch := make(chan app.Event, eventBuffer)
-	if b.closed {
-		close(ch)
-		return ch, func() {}
-	}
-	id := b.nextSub
-	b.nextSub++
-	b.subs[id] = ch
-	return ch, func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if c, ok := b.subs[id]; ok {
-			close(c)
-			delete(b.subs, id)
-		}
-	}
-}
-
-// publish hands ev to every subscriber that has room.
-func (b *guiBackend) publish(ev app.Event) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, ch := range b.subs {
-		select {
-		case ch <- ev:
-		default:
-			b.drops.Add(1)
-		}
-	}
-}
-
-// pump turns store changes into events: it wakes when the applied index
-// advances (Store.WaitApplied, no polling), pushes each new message per
-// channel, the change feed's edits (followChanges) and channel-set
-// changes, and a status tick every statusEvery.
-func (b *guiBackend) pump(ctx context.Context, n *Node) {
-	advanced := make(chan struct{}, 1)
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		for {
-			next := n.store.AppliedIndex() + 1
-			if err := n.store.WaitApplied(ctx, next); err != nil {
-				return // ctx ended or the store closed
-			}
-			select {
-			case advanced <- struct{}{}:
-			default:
-			}
-		}
-	}()
-
-	last := map[string]uint64{}
-	if chans, err := n.store.Channels(); err == nil {
-		for _, c := range n.visible(chans) {
-			last[c.Name] = c.Messages
-		}
-	}
-	lastChange, err := n.store.LastChange()
-	if err != nil {
-		b.log.Warn("read the change feed", "err", err)
-	}
-	tick := time.NewTicker(statusEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			b.publish(app.Event{Kind: app.EventStatus})
-		case <-advanced:
-			b.catchUp(n, last)
-			b.followChanges(n, &lastChange)
-		}
-	}
-}
-
-// catchUp publishes what changed since last (channel name → last seq seen)
-// and updates it.
-func (b *guiBackend) catchUp(n *Node, last map[string]uint64) {
-	chans, err := n.store.Channels()
-	if err != nil {
-		b.log.Warn("read channels", "err", err)
-		return
-	}
-	chans = n.visible(chans)
-	changed := len(chans) != len(last)
-	for _, c := range chans {
-		seen, ok := last[c.Name]
-		if !ok {
-			changed = true
-		}
-		if c.Messages <= seen {
-			last[c.Name] = seen
-			continue
-		}
-		limit := int(min(c.Messages-seen, maxCatchUpBurst))
-		msgs, err := n.readable(c.Name, storage.Query{Limit: limit})
-		if err != nil {
-			b.log.Warn("read new messages", "channel", c.Name, "err", err)
-			continue
-		}
-		for _, m := range msgs {
-			if m.Seq > seen {
-				b.publish(app.Event{Kind: app.EventMessage, Message: m})
-			}
-		}
-		last[c.Name] = c.Messages
-	}
-	if changed {
-		b.publish(app.Event{Kind: app.EventChannels})
-	}
 }
