@@ -307,7 +307,7 @@ func (n *Node) commit(ctx context.Context, op storage.Op) (storage.Result, error
 	if err := n.replica.WaitApplied(ctx, index); err != nil {
 		return res, fmt.Errorf("committed at index %d but not yet applied here: %w", index, err)
 	}
-	if op.Kind != storage.OpMessage && op.Kind != storage.OpCreateChannel {
+	if op.Kind.ChangesTeam() {
 		// The applier recomputes the team (who may connect) only after it
 		// has woken WaitApplied's waiters: do it now, so that an invite's
 		// key is admitted, or a removed member refused, when this returns.

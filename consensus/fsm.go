@@ -137,7 +137,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		job.entries[i].CommittedAt = c.CommittedAt
 		job.entries[i].Ops = c.Ops
 		for _, op := range c.Ops {
-			job.members = job.members || (op.Kind != storage.OpMessage && op.Kind != storage.OpCreateChannel)
+			job.members = job.members || op.Kind.ChangesTeam()
 		}
 	}
 	f.queue <- job

@@ -109,6 +109,17 @@ const (
 	OpReact         OpKind = 9 // add (or, with Remove, take back) By's reaction Text to message Target
 )
 
+// ChangesTeam reports whether applying an op of kind k may change the team:
+// its members, their roles or the open invites (who may connect, who
+// votes).
+func (k OpKind) ChangesTeam() bool {
+	switch k {
+	case OpAddMember, OpRemoveMember, OpSetRole, OpInvite:
+		return true
+	}
+	return false
+}
+
 // Op is one state change inside a replicated entry. Exactly one of the
 // payloads matching Kind is set. By is the member that proposed a
 // non-message op (the leader checks it is the peer that handed the op
