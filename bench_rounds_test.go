@@ -40,9 +40,9 @@ func BenchmarkCommitRounds(b *testing.B) {
 		for range b.N {
 			for range rounds {
 				rb := roundOf(b, w.conc, w.msgs, base)
-				rc := roundOf(b, w.conc, w.msgs, submitter(c))
+				rc := roundOf(b, w.conc, w.msgs, submitter(c, string(payload)))
 				lag := settle(b, c)
-				re := roundOf(b, w.conc, w.msgs, submitter(e))
+				re := roundOf(b, w.conc, w.msgs, submitter(e, string(payload)))
 				settle(b, e)
 				p50 = append(p50, float64(rc.P50)/float64(rb.P50))
 				tput = append(tput, rc.PerSec/rb.PerSec)

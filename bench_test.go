@@ -48,13 +48,13 @@ func BenchmarkCommit(b *testing.B) {
 		// The replication engine (group commit, no outbox) in members
 		// that also index every message for search, as members do.
 		b.Run(fmt.Sprintf("concord-commit/C=%d", conc), func(b *testing.B) {
-			commit = runLoad(b, conc, submitter(c))
+			commit = runLoad(b, conc, submitter(c, text))
 			commitLag = settle(b, c)
 		})
 		// The replication engine alone: members whose search index is not
 		// fed, so only Raft, the log and the state store use the CPU.
 		b.Run(fmt.Sprintf("concord-engine/C=%d", conc), func(b *testing.B) {
-			engine = runLoad(b, conc, submitter(e))
+			engine = runLoad(b, conc, submitter(e, text))
 			settle(b, e)
 		})
 		// The search index lags behind commit (searchLag, then its own
@@ -101,11 +101,11 @@ func BenchmarkCommit(b *testing.B) {
 	}
 }
 
-// submitter commits 256-byte messages through the leader's replication
+// submitter commits messages of text through the leader's replication
 // engine (no outbox).
-func submitter(c *testCluster) func(context.Context) error {
+func submitter(c *testCluster, text string) func(context.Context) error {
 	n := c.nodes[max(c.leader(), 0)]
-	text, author := strings.Repeat("x", 256), n.ID().String()
+	author := n.ID().String()
 	return func(ctx context.Context) error {
 		env := storage.Envelope{ID: newMessageID(), Author: author, Channel: "general",
 			Text: text, SentAt: time.Now()}
