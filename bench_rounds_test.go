@@ -36,34 +36,40 @@ func BenchmarkCommitRounds(b *testing.B) {
 	for _, w := range []struct {
 		conc, msgs int
 	}{{1, 300}, {256, 20000}} {
-		var p50, tput, itput, ep50, etput []float64
+		var p50, tput, itput, cpu, ep50, etput, ecpu []float64
+		cpuRatio := func(r, base bench.Result) float64 {
+			return float64(r.CPUPerMsg()) / float64(base.CPUPerMsg())
+		}
 		for range b.N {
 			for range rounds {
 				rb := roundOf(b, w.conc, w.msgs, base)
 				rc := roundOf(b, w.conc, w.msgs, submitter(c, string(payload)))
-				lag := settle(b, c)
+				lag := settle(b, c, &rc)
 				re := roundOf(b, w.conc, w.msgs, submitter(e, string(payload)))
-				settle(b, e)
+				settle(b, e, &re)
 				p50 = append(p50, float64(rc.P50)/float64(rb.P50))
 				tput = append(tput, rc.PerSec/rb.PerSec)
 				itput = append(itput, float64(rc.Msgs)/(rc.Elapsed+lag).Seconds()/rb.PerSec)
+				cpu = append(cpu, cpuRatio(rc, rb))
 				ep50 = append(ep50, float64(re.P50)/float64(rb.P50))
 				etput = append(etput, re.PerSec/rb.PerSec)
+				ecpu = append(ecpu, cpuRatio(re, rb))
 			}
 		}
 		for _, r := range []struct {
-			name, metric string
-			p50, tput    []float64
+			name, metric   string
+			p50, tput, cpu []float64
 		}{
-			{"engine + search index", "", p50, tput},
-			{"engine + search index, until indexed", "_indexed", p50, itput},
-			{"engine alone", "_engine", ep50, etput},
+			{"engine + search index", "", p50, tput, cpu},
+			{"engine + search index, until indexed", "_indexed", p50, itput, cpu},
+			{"engine alone", "_engine", ep50, etput, ecpu},
 		} {
-			mp, mt := median(r.p50), median(r.tput)
+			mp, mt, mc := median(r.p50), median(r.tput), median(r.cpu)
 			b.ReportMetric(mp, fmt.Sprintf("p50_ratio%s_C%d", r.metric, w.conc))
 			b.ReportMetric(mt, fmt.Sprintf("tput_ratio%s_C%d", r.metric, w.conc))
-			fmt.Fprintf(&out, "C=%-3d %s, %d rounds of %d msgs: p50 ratio median %.2f (rounds %s); throughput ratio median %.2f (rounds %s)\n",
-				w.conc, r.name, len(r.p50), w.msgs, mp, fmtRatios(r.p50), mt, fmtRatios(r.tput))
+			b.ReportMetric(mc, fmt.Sprintf("cpu_ratio%s_C%d", r.metric, w.conc))
+			fmt.Fprintf(&out, "C=%-3d %s, %d rounds of %d msgs: p50 ratio median %.2f (rounds %s); throughput ratio median %.2f (rounds %s); CPU/msg ratio median %.2f (rounds %s)\n",
+				w.conc, r.name, len(r.p50), w.msgs, mp, fmtRatios(r.p50), mt, fmtRatios(r.tput), mc, fmtRatios(r.cpu))
 		}
 	}
 	fmt.Printf("\ninterleaved rounds, concord/raw raft:\n%s", out.String())

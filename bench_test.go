@@ -43,19 +43,19 @@ func BenchmarkCommit(b *testing.B) {
 				_, err := n.Send(ctx, "general", text)
 				return err
 			})
-			sendLag = settle(b, c)
+			sendLag = settle(b, c, &send)
 		})
 		// The replication engine (group commit, no outbox) in members
 		// that also index every message for search, as members do.
 		b.Run(fmt.Sprintf("concord-commit/C=%d", conc), func(b *testing.B) {
 			commit = runLoad(b, conc, submitter(c, text))
-			commitLag = settle(b, c)
+			commitLag = settle(b, c, &commit)
 		})
 		// The replication engine alone: members whose search index is not
 		// fed, so only Raft, the log and the state store use the CPU.
 		b.Run(fmt.Sprintf("concord-engine/C=%d", conc), func(b *testing.B) {
 			engine = runLoad(b, conc, submitter(e, text))
-			settle(b, e)
+			settle(b, e, &engine)
 		})
 		// The search index lags behind commit (searchLag, then its own
 		// pace): counting the time until it has caught up gives the rate a
@@ -91,7 +91,7 @@ func BenchmarkCommit(b *testing.B) {
 				_, err := n.Send(ctx, "general", text)
 				return err
 			})
-			settle(b, c)
+			settle(b, c, nil)
 		})
 	}
 	fmt.Printf("\n%s\n", bench.FormatTable(rows))
@@ -116,12 +116,16 @@ func submitter(c *testCluster, text string) func(context.Context) error {
 
 // settle waits until every member of c has applied everything committed
 // and, when members feed their search index, indexed it too, and returns
-// how long that took. Each row is measured apart: the work one row left
-// in the background (applying, indexing) must not run in the next row, nor
-// in the baseline's.
-func settle(b *testing.B, c *testCluster) time.Duration {
+// how long that took; the CPU used meanwhile is added to the run's r (nil:
+// none). Each row is measured apart: the work one row left in the
+// background (applying, indexing) must not run in the next row, nor in the
+// baseline's.
+func settle(b *testing.B, c *testCluster, r *bench.Result) time.Duration {
 	b.Helper()
-	start := time.Now()
+	start, cpu := time.Now(), bench.ProcessCPU()
+	if r != nil {
+		defer func() { r.CPU += bench.ProcessCPU() - cpu }()
+	}
 	c.waitConverged()
 	if !c.noSearch {
 		waitFor(b, time.Minute, "search indexes to catch up", func() bool {

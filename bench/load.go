@@ -23,6 +23,20 @@ type Result struct {
 	// P50 and P99 are the median and 99th-percentile latencies of the
 	// successful sends (nearest-rank); zero when no send succeeded.
 	P50, P99 time.Duration
+	// CPU is the CPU time the whole process used during the run (ProcessCPU):
+	// every member's work, the load generator's too. A caller may add the
+	// work a run leaves behind (applying, indexing) once it has finished.
+	// Unlike the wall-clock figures, it hardly moves when other processes
+	// load the machine.
+	CPU time.Duration
+}
+
+// CPUPerMsg is CPU divided over the successful sends (0 when none).
+func (r Result) CPUPerMsg() time.Duration {
+	if r.Msgs == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Msgs)
 }
 
 // Run calls send from concurrency goroutines until total sends have been
@@ -46,7 +60,7 @@ func Run(ctx context.Context, concurrency, total int, send func(ctx context.Cont
 	var next atomic.Int64
 	var wg sync.WaitGroup
 
-	start := time.Now()
+	cpu, start := ProcessCPU(), time.Now()
 	for range concurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -63,6 +77,7 @@ func Run(ctx context.Context, concurrency, total int, send func(ctx context.Cont
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu = ProcessCPU() - cpu
 
 	attempted := min(int(next.Load()), total)
 	good := make([]time.Duration, 0, attempted)
@@ -79,6 +94,7 @@ func Run(ctx context.Context, concurrency, total int, send func(ctx context.Cont
 		Elapsed: elapsed,
 		P50:     percentile(good, 0.50),
 		P99:     percentile(good, 0.99),
+		CPU:     cpu,
 	}
 	if elapsed > 0 {
 		r.PerSec = float64(r.Msgs) / elapsed.Seconds()
@@ -100,6 +116,11 @@ func percentile(s []time.Duration, p float64) time.Duration {
 func (r Result) String() string {
 	return fmt.Sprintf("%d msgs, %d errors in %v: %.1f msgs/s, p50 %s ms, p99 %s ms",
 		r.Msgs, r.Errors, r.Elapsed.Round(time.Millisecond), r.PerSec, ms(r.P50), ms(r.P99))
+}
+
+// us formats d in microseconds with one decimal.
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond))
 }
 
 // ms formats d in milliseconds with two decimals.

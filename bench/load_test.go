@@ -33,6 +33,29 @@ func TestRunCountsEverySend(t *testing.T) {
 	}
 }
 
+// TestRunMeasuresCPU: each send spins until the process has used another
+// millisecond of CPU, so the run used at least that much per send.
+func TestRunMeasuresCPU(t *testing.T) {
+	if ProcessCPU() == 0 {
+		t.Skip("process CPU time is not read on this platform")
+	}
+	const sends = 8
+	r := Run(t.Context(), 1, sends, func(context.Context) error {
+		for start := ProcessCPU(); ProcessCPU()-start < time.Millisecond; {
+		}
+		return nil
+	})
+	if r.CPU < sends*time.Millisecond {
+		t.Fatalf("CPU %v for %d sends of 1ms CPU each", r.CPU, sends)
+	}
+	if got := r.CPUPerMsg(); got < time.Millisecond {
+		t.Fatalf("CPUPerMsg %v, want at least 1ms", got)
+	}
+	if (Result{}).CPUPerMsg() != 0 {
+		t.Fatal("CPUPerMsg of no messages is not 0")
+	}
+}
+
 func TestRunReachesConcurrency(t *testing.T) {
 	const c = 4
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -120,8 +143,8 @@ func TestFormatTable(t *testing.T) {
 	rows := []Row{{
 		Name:     "3 members, 256 B",
 		C:        16,
-		Concord:  Result{PerSec: 500, P50: 2 * time.Millisecond, P99: 12345 * time.Microsecond},
-		Baseline: Result{PerSec: 1000, P50: 1 * time.Millisecond, P99: 5 * time.Millisecond},
+		Concord:  Result{Msgs: 1000, PerSec: 500, P50: 2 * time.Millisecond, P99: 12345 * time.Microsecond, CPU: 30 * time.Millisecond},
+		Baseline: Result{Msgs: 2000, PerSec: 1000, P50: 1 * time.Millisecond, P99: 5 * time.Millisecond, CPU: 80 * time.Millisecond},
 	}, {
 		Name: "a|b", C: 1,
 	}}
@@ -130,11 +153,11 @@ func TestFormatTable(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("got %d lines, want 4:\n%s", len(lines), got)
 	}
-	wantHead := "| workload | C | concord msgs/s | baseline msgs/s | ratio | concord p50 | baseline p50 | p50 ratio | concord p99 | baseline p99 |"
+	wantHead := "| workload | C | concord msgs/s | baseline msgs/s | ratio | concord p50 | baseline p50 | p50 ratio | concord p99 | baseline p99 | concord CPU/msg | baseline CPU/msg | CPU ratio |"
 	if lines[0] != wantHead {
 		t.Errorf("header:\n got %s\nwant %s", lines[0], wantHead)
 	}
-	want := "| 3 members, 256 B | 16 | 500.0 | 1000.0 | 0.50 | 2.00 ms | 1.00 ms | 2.00 | 12.35 ms | 5.00 ms |"
+	want := "| 3 members, 256 B | 16 | 500.0 | 1000.0 | 0.50 | 2.00 ms | 1.00 ms | 2.00 | 12.35 ms | 5.00 ms | 30.0 µs | 40.0 µs | 0.75 |"
 	if lines[2] != want {
 		t.Errorf("row:\n got %s\nwant %s", lines[2], want)
 	}
