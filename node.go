@@ -67,7 +67,7 @@ type Node struct {
 	cancel    context.CancelFunc // stops the member's own goroutines
 	wg        sync.WaitGroup
 	acked     atomic.Uint64 // highest log index this member acknowledged
-	channels  sync.Map      // names of channels known to exist
+	channels  sync.Map      // channel known to exist -> its participants (Node.private)
 	fatal     chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -257,19 +257,15 @@ var ErrInvalid = errors.New("invalid request")
 // a committed message is never refused by the FSM (sends are acknowledged at
 // commit). Channels are never deleted, so a channel seen once is cached.
 func (n *Node) checkChannel(ctx context.Context, channel string) error {
-	if _, ok := n.channels.Load(channel); ok {
-		return nil
-	}
-	if _, err := n.store.Channel(channel); err != nil {
+	if _, err := n.private(channel); err != nil {
 		// A member that is still catching up may not know the channel yet.
 		if err := n.caughtUp(ctx); err != nil {
 			return err
 		}
-		if _, err := n.store.Channel(channel); err != nil {
+		if _, err := n.private(channel); err != nil {
 			return fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
 		}
 	}
-	n.channels.Store(channel, true)
 	return nil
 }
 

@@ -53,12 +53,20 @@ func (n *Node) Conversation(ctx context.Context, to []string) (string, error) {
 	return name, nil
 }
 
-// private returns the participants of channel, nil for a public channel.
+// private returns the participants of channel, nil for a public channel
+// (callers must not modify the slice). A channel's participants are fixed
+// when it is created and channels are never deleted, so the answer is kept:
+// every send asks, and reading it from the store cost 4 % of the CPU of a
+// burst of sends (docs/benchmarks.md).
 func (n *Node) private(channel string) ([]string, error) {
+	if members, ok := n.channels.Load(channel); ok {
+		return members.([]string), nil
+	}
 	ch, err := n.store.Channel(channel)
 	if err != nil {
 		return nil, err
 	}
+	n.channels.Store(channel, ch.Members)
 	return ch.Members, nil
 }
 
