@@ -13,13 +13,14 @@ import (
 )
 
 // BenchmarkCommitRounds interleaves short rounds of the raw raft baseline
-// and Concord's commit engine (baseline, concord, engine alone, baseline,
-// …) and reports the median of the per-round ratios: on a shared machine
-// the load drifts within a run, and a ratio of two back-to-back rounds
-// cancels most of that drift where one long run of each does not. After a
-// Concord round its members finish applying and indexing before the next
-// round starts, so that work is not left to slow the baseline's round;
-// "until indexed" counts that time in the round's throughput.
+// and Concord (baseline, commit engine, engine alone, send through the
+// outbox, baseline, …) and reports the median of the per-round ratios: on
+// a shared machine the load drifts within a run, and a ratio of two
+// back-to-back rounds cancels most of that drift where one long run of
+// each does not. After a Concord round its members finish applying and
+// indexing before the next round starts, so that work is not left to slow
+// the baseline's round; "until indexed" counts that time in the round's
+// throughput, and the CPU per message counts that work in.
 func BenchmarkCommitRounds(b *testing.B) {
 	const rounds = 7
 	ctx := context.Background()
@@ -32,11 +33,16 @@ func BenchmarkCommitRounds(b *testing.B) {
 	defer bl.Close()
 	payload := []byte(strings.Repeat("x", 256))
 	base := func(ctx context.Context) error { return bl.Apply(ctx, payload) }
+	sender := c.nodes[max(c.leader(), 0)]
+	send := func(ctx context.Context) error {
+		_, err := sender.Send(ctx, "general", string(payload))
+		return err
+	}
 	var out strings.Builder
 	for _, w := range []struct {
 		conc, msgs int
 	}{{1, 300}, {256, 20000}} {
-		var p50, tput, itput, cpu, ep50, etput, ecpu []float64
+		var p50, tput, itput, cpu, ep50, etput, ecpu, sp50, stput, scpu []float64
 		cpuRatio := func(r, base bench.Result) float64 {
 			return float64(r.CPUPerMsg()) / float64(base.CPUPerMsg())
 		}
@@ -47,6 +53,8 @@ func BenchmarkCommitRounds(b *testing.B) {
 				lag := settle(b, c, &rc)
 				re := roundOf(b, w.conc, w.msgs, submitter(e, string(payload)))
 				settle(b, e, &re)
+				rs := roundOf(b, w.conc, w.msgs, send)
+				settle(b, c, &rs)
 				p50 = append(p50, float64(rc.P50)/float64(rb.P50))
 				tput = append(tput, rc.PerSec/rb.PerSec)
 				itput = append(itput, float64(rc.Msgs)/(rc.Elapsed+lag).Seconds()/rb.PerSec)
@@ -54,6 +62,9 @@ func BenchmarkCommitRounds(b *testing.B) {
 				ep50 = append(ep50, float64(re.P50)/float64(rb.P50))
 				etput = append(etput, re.PerSec/rb.PerSec)
 				ecpu = append(ecpu, cpuRatio(re, rb))
+				sp50 = append(sp50, float64(rs.P50)/float64(rb.P50))
+				stput = append(stput, rs.PerSec/rb.PerSec)
+				scpu = append(scpu, cpuRatio(rs, rb))
 			}
 		}
 		for _, r := range []struct {
@@ -63,6 +74,7 @@ func BenchmarkCommitRounds(b *testing.B) {
 			{"engine + search index", "", p50, tput, cpu},
 			{"engine + search index, until indexed", "_indexed", p50, itput, cpu},
 			{"engine alone", "_engine", ep50, etput, ecpu},
+			{"send (durable outbox + commit)", "_send", sp50, stput, scpu},
 		} {
 			mp, mt, mc := median(r.p50), median(r.tput), median(r.cpu)
 			b.ReportMetric(mp, fmt.Sprintf("p50_ratio%s_C%d", r.metric, w.conc))
