@@ -26,8 +26,6 @@ type Result struct {
 	// CPU is the CPU time the whole process used during the run (ProcessCPU):
 	// every member's work, the load generator's too. A caller may add the
 	// work a run leaves behind (applying, indexing) once it has finished.
-	// Unlike the wall-clock figures, it hardly moves when other processes
-	// load the machine.
 	CPU time.Duration
 }
 
