@@ -155,6 +155,11 @@ type Outbox struct {
 	flushMu sync.Mutex
 	pmu     sync.Mutex
 	pending []*putReq
+	grew    chan struct{} // closed when pending gains a Put (pmu; nil when nobody waits)
+	last    int           // Puts the previous flush wrote (flushMu)
+	// gatherWait and gatherGap bound how long a busy flush waits for more
+	// Puts (outbox_group.go).
+	gatherWait, gatherGap time.Duration
 
 	// cmu guards the counters and the notify channel.
 	cmu    sync.Mutex
@@ -195,7 +200,8 @@ func OpenOutbox(cfg OutboxConfig) (*Outbox, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := &Outbox{cfg: cfg, log: cfg.logger(), keep: cfg.keepSent(), wake: make(chan struct{})}
+	o := &Outbox{cfg: cfg, log: cfg.logger(), keep: cfg.keepSent(), wake: make(chan struct{}),
+		gatherWait: gatherWait, gatherGap: gatherGap}
 	db, err := openBolt(cfg.Path, DefaultLockTimeout, false)
 	if err != nil {
 		return nil, fmt.Errorf("storage: outbox: %w", err)

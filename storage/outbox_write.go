@@ -37,47 +37,6 @@ func (o *Outbox) Put(e Envelope, now time.Time) (OutboxEntry, error) {
 	return req.out, nil
 }
 
-// putReq is one Put waiting to be written.
-type putReq struct {
-	id   string
-	rec  []byte
-	out  OutboxEntry
-	err  error
-	done chan struct{}
-}
-
-// putGroup is the outbox's group commit: concurrent Puts are written by
-// whichever of them gets the flush lock first, in one fsync'd transaction,
-// so many senders share an fsync while a lone sender waits for nobody.
-func (o *Outbox) putGroup(req *putReq) {
-	o.pmu.Lock()
-	o.pending = append(o.pending, req)
-	o.pmu.Unlock()
-	o.flushMu.Lock()
-	defer o.flushMu.Unlock()
-	select {
-	case <-req.done: // an earlier flusher wrote it
-		return
-	default:
-	}
-	o.pmu.Lock()
-	batch := o.pending
-	o.pending = nil
-	o.pmu.Unlock()
-	err := o.update(func(tx *bolt.Tx, d *outboxCounts) error {
-		for _, r := range batch {
-			r.err = putOne(tx, d, r)
-		}
-		return nil
-	})
-	for _, r := range batch {
-		if err != nil {
-			r.err = err
-		}
-		close(r.done)
-	}
-}
-
 // putOne writes one queued entry; a duplicate ID fails only its own Put.
 func putOne(tx *bolt.Tx, d *outboxCounts, r *putReq) error {
 	ids := tx.Bucket(bucketOutboxIDs)
