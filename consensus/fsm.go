@@ -31,9 +31,16 @@ import (
 // had not yet written. Apply never reads a clock or the network.
 type fsm struct {
 	store     *storage.Store
+	logs      raft.LogStore // re-read after a stall: the entries not applied
 	log       *slog.Logger
-	onFatal   func(error)
-	onMembers func() // a member op was applied
+	onStall   func(error) // applying stopped (err) or resumed (nil)
+	onMembers func()      // a member op was applied
+
+	stall atomic.Pointer[Stall] // nil while applying works
+	// seen is the last index of every job the applier took off the queue
+	// (applier goroutine only): after a stall, everything up to it is read
+	// back from the Raft log.
+	seen uint64
 
 	queue  chan *applyJob
 	want   atomic.Uint64 // highest index a reader is waiting for
@@ -93,8 +100,8 @@ func (p *pendingApply) wait(ctx context.Context) ([]storage.Result, error) {
 	return p.job.results[p.i], nil
 }
 
-func newFSM(store *storage.Store, log *slog.Logger, onFatal func(error), onMembers func()) *fsm {
-	f := &fsm{store: store, log: log, onFatal: onFatal, onMembers: onMembers,
+func newFSM(store *storage.Store, logs raft.LogStore, log *slog.Logger, onStall func(error), onMembers func()) *fsm {
+	f := &fsm{store: store, logs: logs, log: log, onStall: onStall, onMembers: onMembers,
 		queue: make(chan *applyJob, applyQueue), urgent: make(chan struct{}, 1)}
 	f.wg.Add(1)
 	go f.applier()
@@ -120,25 +127,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	// garbage of a whole log's worth of messages at start.
 	applied := f.store.AppliedIndex()
 	for i, l := range logs {
-		job.entries[i] = storage.Entry{Index: l.Index}
 		p := &pendingApply{job: job, i: i}
 		out[i] = p
-		if l.Type != raft.LogCommand || l.Index <= applied {
+		if l.Index <= applied {
+			job.entries[i] = storage.Entry{Index: l.Index}
 			continue
 		}
-		c, err := decodeCommand(l.Data)
-		if err != nil {
-			// A committed entry that does not decode was written by a newer
-			// or broken member; every member skips it the same way.
-			f.log.Error("skipping undecodable entry", "index", l.Index, "err", err)
-			p.err = err
-			continue
+		var members bool
+		job.entries[i], members, p.err = f.entry(l)
+		if p.err != nil {
+			f.log.Error("skipping undecodable entry", "index", l.Index, "err", p.err)
 		}
-		job.entries[i].CommittedAt = c.CommittedAt
-		job.entries[i].Ops = c.Ops
-		for _, op := range c.Ops {
-			job.members = job.members || op.Kind.ChangesTeam()
-		}
+		job.members = job.members || members
 	}
 	f.queue <- job
 	f.handed.Store(logs[len(logs)-1].Index)
@@ -146,10 +146,31 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 }
 
 // applier writes queued jobs, merging what arrives within applyDelay (or
-// at once when a reader waits) into one transaction.
+// at once when a reader waits) into one transaction. While applying is
+// stalled it writes nothing (see stall.go) and retries from the Raft log.
 func (f *fsm) applier() {
 	defer f.wg.Done()
-	for job := range f.queue {
+	retry := newRetry()
+	defer retry.stop()
+	for {
+		if f.stall.Load() != nil {
+			select {
+			case job, ok := <-f.queue:
+				if !ok {
+					return
+				}
+				f.note(job)
+				f.refuse(job, retry)
+			case <-retry.c():
+				f.resume(retry)
+			}
+			continue
+		}
+		job, ok := <-f.queue
+		if !ok {
+			return
+		}
+		f.note(job)
 		jobs := []*applyJob{job}
 		n := len(job.entries)
 		var timer *time.Timer
@@ -163,6 +184,7 @@ func (f *fsm) applier() {
 				if !ok {
 					break gather
 				}
+				f.note(j)
 				jobs = append(jobs, j)
 				n += len(j.entries)
 			case <-f.urgent:
@@ -173,7 +195,16 @@ func (f *fsm) applier() {
 		if timer != nil {
 			timer.Stop()
 		}
-		f.write(jobs)
+		if err := f.write(jobs); err != nil {
+			f.stop(err, retry)
+		}
+	}
+}
+
+// note records the last index of a job taken off the queue.
+func (f *fsm) note(j *applyJob) {
+	if n := len(j.entries); n > 0 {
+		f.seen = max(f.seen, j.entries[n-1].Index)
 	}
 }
 
@@ -205,7 +236,9 @@ func (f *fsm) hurry(index uint64) {
 	}
 }
 
-func (f *fsm) write(jobs []*applyJob) {
+// write applies the gathered jobs in one transaction. On failure nothing
+// of them was kept and every job learns the error.
+func (f *fsm) write(jobs []*applyJob) error {
 	var entries []storage.Entry
 	members := false
 	for _, j := range jobs {
@@ -218,13 +251,8 @@ func (f *fsm) write(jobs []*applyJob) {
 		results, err = f.store.Apply(entries)
 	}
 	if err != nil {
-		// The transaction did not commit, so the applied index did not move:
-		// a restart replays these entries. Going on would diverge from the
-		// team, so the member must stop.
 		err = fmt.Errorf("apply entries %d-%d: %w", entries[0].Index, entries[len(entries)-1].Index, err)
-		f.onFatal(err)
-	}
-	if err == nil {
+	} else {
 		f.logRefusals(entries, results)
 	}
 	k := 0
@@ -240,6 +268,7 @@ func (f *fsm) write(jobs []*applyJob) {
 	if members && err == nil {
 		f.onMembers()
 	}
+	return err
 }
 
 // logRefusals reports committed messages the store refused: the leader
@@ -257,7 +286,9 @@ func (f *fsm) logRefusals(entries []storage.Entry, results [][]storage.Result) {
 
 // barrier waits until everything queued so far is written. Raft calls
 // Snapshot and Restore from its FSM goroutine, the only one that queues, so
-// nothing can be queued meanwhile.
+// nothing can be queued meanwhile. While applying is stalled the barrier
+// first tries to resume, and fails if it cannot: a snapshot then is not
+// taken, so the Raft log keeps the entries the store still lacks.
 func (f *fsm) barrier() error {
 	job := &applyJob{done: make(chan struct{})}
 	f.queue <- job

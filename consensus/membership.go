@@ -36,12 +36,14 @@ func (r *Replica) watch(ctx context.Context) {
 			r.reconcile(ctx)
 		case <-r.nudge:
 			r.reconcile(ctx)
+			r.standDown(ctx)
 		case <-tick.C:
 			// Observations can be dropped when the channel is full; the
 			// ticker makes sure nothing waits on a stale leader for long.
 			r.leader.notify()
 			leading = r.steer(ctx, leading)
 			r.reconcile(ctx)
+			r.standDown(ctx)
 		}
 	}
 }

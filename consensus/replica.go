@@ -28,10 +28,9 @@ type Config struct {
 	Store     *storage.Store // the chat state the FSM applies entries to
 	Clock     timesync.Clock // stamps commit times on the leader
 	Logger    *slog.Logger
-	Bootstrap bool        // a new team: bootstrap a cluster with this member as its only voter
-	MaxVoters int         // members beyond this join as non-voters (default 3)
-	Timing    Timing      // Raft timeouts (default LANTiming)
-	OnFatal   func(error) // called when the state store cannot apply a committed entry
+	Bootstrap bool   // a new team: bootstrap a cluster with this member as its only voter
+	MaxVoters int    // members beyond this join as non-voters (default 3)
+	Timing    Timing // Raft timeouts (default LANTiming)
 	// OnMembers is called after an entry that changed the member list was
 	// applied (from Raft's apply goroutine: it must not block).
 	OnMembers func()
@@ -88,9 +87,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timing.WALSegment == 0 {
 		c.Timing.WALSegment = defaultWALSegment
-	}
-	if c.OnFatal == nil {
-		c.OnFatal = func(error) {}
 	}
 	if c.OnMembers == nil {
 		c.OnMembers = func() {}
@@ -199,7 +195,7 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
 	r.trans = trans
-	r.fsm = newFSM(cfg.Store, r.log, cfg.OnFatal, func() { r.nudgeReconcile(); cfg.OnMembers() })
+	r.fsm = newFSM(cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)

@@ -25,13 +25,23 @@ const commitStep = time.Microsecond
 //
 // An error means local storage failed; the transaction is rolled back and
 // nothing of the batch is kept, so the caller must not treat any entry as
-// applied.
-func (s *Store) Apply(entries []Entry) ([][]Result, error) {
+// applied. Applying is then all-or-stop: every later Apply fails with
+// ErrApplyFailed until Reopen, so that no later batch can move the applied
+// index past the entries that failed.
+func (s *Store) Apply(entries []Entry) (_ [][]Result, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return nil, ErrClosed
 	}
+	if p := s.failed.Load(); p != nil {
+		return nil, fmt.Errorf("%w: %w", ErrApplyFailed, *p)
+	}
+	defer func() {
+		if err != nil && !errors.Is(err, ErrClosed) {
+			s.failed.CompareAndSwap(nil, &err)
+		}
+	}()
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return nil, fmt.Errorf("storage: apply: %w", err)

@@ -28,6 +28,10 @@ var (
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("store is closed")
 
+	// ErrApplyFailed is returned by Apply after an Apply failed, until
+	// Reopen: nothing is written past an entry that was not.
+	ErrApplyFailed = errors.New("an earlier apply failed; reopen the store to resume")
+
 	// ErrInvalidEnvelope is wrapped by ValidateEnvelope errors.
 	ErrInvalidEnvelope = errors.New("invalid envelope")
 

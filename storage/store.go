@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,11 +35,16 @@ type Store struct {
 
 	// mu guards the db pointer, which Restore swaps and Close clears.
 	// Readers and Apply hold it shared for the length of their transaction.
-	mu sync.RWMutex
-	db *bolt.DB
+	mu     sync.RWMutex
+	db     *bolt.DB
+	closed bool // by Close (db is also nil after a failed Reopen)
 
 	// restoreMu keeps two Restores from sharing the side file.
 	restoreMu sync.Mutex
+
+	// failed is the error of an Apply that did not commit; later Applies
+	// are refused until Reopen (all-or-stop: see Apply).
+	failed atomic.Pointer[error]
 
 	n notifier
 }
@@ -79,12 +85,16 @@ func Open(cfg Config) (*Store, error) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.n.close()
+	if s.db == nil { // a Reopen failed
 		return nil
 	}
 	err := s.db.Close()
 	s.db = nil
-	s.n.close()
 	if err != nil {
 		return fmt.Errorf("storage: close %s: %w", s.cfg.Path, err)
 	}

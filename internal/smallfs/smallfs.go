@@ -1,0 +1,81 @@
+// Package smallfs gives tests a real, small filesystem (a size-limited
+// tmpfs) to run out of space on, and a filler file to take the space away
+// and give it back. Mounting needs root; tests skip without it.
+package smallfs
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// Mount mounts a tmpfs of size bytes on a new temporary directory and
+// unmounts it when the test ends. It skips the test where mounting is not
+// possible (not root, no mount command, a sandbox that forbids it).
+func Mount(t testing.TB, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a small filesystem needs root (mount -t tmpfs)")
+	}
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10)+",mode=0700", "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// Free returns the bytes free on the filesystem holding dir.
+func Free(t testing.TB, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// Filler takes the space of a filesystem away and gives it back.
+type Filler struct {
+	t    testing.TB
+	path string
+}
+
+// Fill writes a filler file in dir until at most leave bytes stay free.
+func Fill(t testing.TB, dir string, leave int64) *Filler {
+	t.Helper()
+	f := &Filler{t: t, path: filepath.Join(dir, "filler")}
+	file, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	buf := make([]byte, 4096)
+	for Free(t, dir) > leave {
+		n := min(int64(len(buf)), Free(t, dir)-leave)
+		if _, err := file.Write(buf[:n]); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// Release deletes the filler, giving its space back.
+func (f *Filler) Release() {
+	f.t.Helper()
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.t.Fatal(err)
+	}
+}
