@@ -92,7 +92,7 @@ func openWAL(dir string, segSize int, log *slog.Logger) (*logStore, error) {
 
 func openWALOnce(dir string, segSize int, log *slog.Logger) (*logStore, error) {
 	meta := &metadb.BoltMetaDB{}
-	filer := &walFiler{Filer: segment.NewFiler(dir, fs.New())}
+	filer := &walFiler{Filer: segment.NewFiler(dir, fs.New()), dir: dir}
 	w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta), raftwal.WithSegmentFiler(filer),
 		raftwal.WithSegmentSize(segSize), raftwal.WithLogger(newHclog(log, "wal")))
 	if err != nil {
