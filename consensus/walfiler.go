@@ -29,7 +29,7 @@ import (
 //
 // It tells logStore when a segment rotation is pending: from an append
 // that filled the tail until the rotation creates the next segment
-// (logStore.DeleteRange waits for it). And it notes an open tail found
+// (walFiles.deleteRange waits for it). And it notes an open tail found
 // sealed at open, a rotation a crash interrupted (finishRotation).
 type walFiler struct {
 	*segment.Filer
