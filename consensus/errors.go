@@ -10,3 +10,8 @@ var (
 	ErrRefused   = errors.New("consensus: the leader refused the operation")
 	ErrClosed    = errors.New("consensus: closed")
 )
+
+// ErrLogWrite is wrapped by Replica.LogErr while this member cannot append
+// to its Raft log (a full disk): it neither stores nor votes for new
+// entries until it can again, which it notices by itself.
+var ErrLogWrite = errors.New("the Raft log cannot be written")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -22,34 +23,133 @@ const defaultWALSegment = 8 << 20
 
 // logStore is the Raft log and stable store: raft-wal, which appends a batch
 // of entries with one fsync (raft-boltdb needs two; docs/benchmarks.md).
+//
+// A failed append or segment rotation (a full disk) leaves raft-wal v0.4.0
+// with a sealed tail that refuses every later append until the log is
+// reopened, so logStore reopens it itself (logreopen.go). The WAL is
+// replaced only under mu's write lock: Raft's readers never see it closed.
 type logStore struct {
+	dir     string
+	segSize int
+	log     *slog.Logger
+	now     func() time.Time // injected by tests
+
+	// wmu serialises the writers (appends, truncations, reopens): raft-wal
+	// runs one at a time anyway, and a reopen must know which entries Raft
+	// was told are stored (last).
+	wmu      sync.Mutex
+	last     uint64    // the last index an append or truncation reported stored
+	broken   bool      // an append failed: the WAL must be reopened before the next
+	reopened time.Time // the last reopen, to try at most once per reopenEvery
+	closed   bool
+
+	mu sync.RWMutex // read-held while the WAL is used, write-held to replace it
+	w  *walFiles
+
+	errMu sync.Mutex
+	err   error // why appends fail; nil while they work
+}
+
+// walFiles is one open raft-wal log.
+type walFiles struct {
 	*raftwal.WAL
-	meta  *metadb.BoltMetaDB // raft-wal's Close leaves its meta store open
-	filer *walFiler
+	meta   *metadb.BoltMetaDB // raft-wal's Close leaves its meta store open
+	filer  *walFiler
+	closed bool
+}
+
+func (w *walFiles) close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := errors.Join(w.WAL.Close(), w.meta.Close())
+	w.filer.rotated()
+	return err
 }
 
 // rotationWait bounds how long a truncation waits for a pending segment
 // rotation (a metadata write and a file creation: milliseconds).
 const rotationWait = 10 * time.Second
 
-// DeleteRange drops entries from the head (compaction) or the tail (a
+// deleteRange drops entries from the head (compaction) or the tail (a
 // follower's entries that the leader never had). It first waits for a
 // segment rotation the last append started: raft-wal v0.4.0 rotates in the
 // background, and a truncation that runs before the rotation corrupts its
 // segment list (the rotation then seals the segment the truncation just
 // created and starts another at index 1: TestLogStoreTruncatesRightAfterSeal).
-func (s *logStore) DeleteRange(min, max uint64) error {
-	if err := s.filer.awaitRotation(rotationWait); err != nil {
+func (w *walFiles) deleteRange(min, max uint64) error {
+	if err := w.filer.awaitRotation(rotationWait); err != nil {
 		return err
 	}
-	return s.WAL.DeleteRange(min, max)
+	return w.WAL.DeleteRange(min, max)
+}
+
+// FirstIndex returns the first index in the log, 0 when it is empty.
+func (s *logStore) FirstIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.FirstIndex()
+}
+
+// LastIndex returns the last index in the log, 0 when it is empty.
+func (s *logStore) LastIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.LastIndex()
+}
+
+// GetLog reads the entry at index.
+func (s *logStore) GetLog(index uint64, l *raft.Log) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.GetLog(index, l)
+}
+
+// StoreLog appends one entry.
+func (s *logStore) StoreLog(l *raft.Log) error {
+	return s.StoreLogs([]*raft.Log{l})
+}
+
+// IsMonotonic tells Raft (through its LogCache) that the log has no gaps.
+func (s *logStore) IsMonotonic() bool { return true }
+
+// Set stores a stable-store value (Raft's term and vote).
+func (s *logStore) Set(key, val []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.Set(key, val)
+}
+
+// Get reads a stable-store value.
+func (s *logStore) Get(key []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.Get(key)
+}
+
+// SetUint64 stores a stable-store number.
+func (s *logStore) SetUint64(key []byte, val uint64) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.SetUint64(key, val)
+}
+
+// GetUint64 reads a stable-store number.
+func (s *logStore) GetUint64(key []byte) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w.GetUint64(key)
 }
 
 // Close closes the log and its meta store.
 func (s *logStore) Close() error {
-	err := errors.Join(s.WAL.Close(), s.meta.Close())
-	s.filer.rotated()
-	return err
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.w.close()
 }
 
 // openLogStore opens the Raft log in dir/wal, first moving a log that an
@@ -66,40 +166,66 @@ func openLogStore(dir string, segSize int, log *slog.Logger) (*logStore, error) 
 	return s, nil
 }
 
+// openWAL opens the raft-wal log in dir.
 func openWAL(dir string, segSize int, log *slog.Logger) (*logStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s, err := openWALOnce(dir, segSize, log)
-	if err != nil || s.filer.sealedTail == nil {
-		return s, err
-	}
-	t := *s.filer.sealedTail
-	if err := s.Close(); err != nil {
+	w, err := openWALFiles(dir, segSize, log)
+	if err != nil {
+		if w != nil {
+			_ = w.close()
+		}
 		return nil, err
 	}
-	log.Warn("finishing a raft log segment rotation that a crash interrupted", "segment", t.info.ID, "last_index", t.last)
-	if err := finishRotation(dir, t, segSize); err != nil {
-		return nil, fmt.Errorf("finish the rotation of segment %d: %w", t.info.ID, err)
+	last, err := w.LastIndex()
+	if err != nil {
+		_ = w.close()
+		return nil, err
 	}
-	s, err = openWALOnce(dir, segSize, log)
-	if err == nil && s.filer.sealedTail != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("segment %d still sealed after its rotation", t.info.ID)
-	}
-	return s, err
+	return &logStore{dir: dir, segSize: segSize, log: log, now: time.Now, w: w, last: last}, nil
 }
 
-func openWALOnce(dir string, segSize int, log *slog.Logger) (*logStore, error) {
+// openWALFiles opens the log in dir, first finishing a segment rotation
+// that a crash (or a failed rotation, logreopen.go) interrupted. When that
+// fails it returns the error and, if it could, the log opened with its
+// sealed tail: readable, but refusing appends.
+func openWALFiles(dir string, segSize int, log *slog.Logger) (*walFiles, error) {
+	w, err := openWALOnce(dir, segSize, log)
+	if err != nil || w.filer.sealedTail == nil {
+		return w, err
+	}
+	t := *w.filer.sealedTail
+	if err := w.close(); err != nil {
+		return nil, err
+	}
+	log.Warn("finishing a raft log segment rotation that was interrupted", "segment", t.info.ID, "last_index", t.last)
+	if err := finishRotation(dir, t, segSize); err != nil {
+		err = fmt.Errorf("finish the rotation of segment %d: %w", t.info.ID, err)
+		w, err2 := openWALOnce(dir, segSize, log)
+		if err2 != nil {
+			return nil, errors.Join(err, err2)
+		}
+		return w, err
+	}
+	w, err = openWALOnce(dir, segSize, log)
+	if err == nil && w.filer.sealedTail != nil {
+		_ = w.close()
+		return nil, fmt.Errorf("segment %d still sealed after its rotation", t.info.ID)
+	}
+	return w, err
+}
+
+func openWALOnce(dir string, segSize int, log *slog.Logger) (*walFiles, error) {
 	meta := &metadb.BoltMetaDB{}
-	filer := &walFiler{Filer: segment.NewFiler(dir, fs.New())}
+	filer := &walFiler{Filer: segment.NewFiler(dir, fs.New()), dir: dir}
 	w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta), raftwal.WithSegmentFiler(filer),
 		raftwal.WithSegmentSize(segSize), raftwal.WithLogger(newHclog(log, "wal")))
 	if err != nil {
 		_ = meta.Close()
 		return nil, err
 	}
-	return &logStore{WAL: w, meta: meta, filer: filer}, nil
+	return &walFiles{WAL: w, meta: meta, filer: filer}, nil
 }
 
 var (

@@ -271,7 +271,7 @@ func TestLogStoreRecoversSealedTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendEach(t, s, entries(1, 25, 1)) // the 25th fills and seals segment 1
-	if err := s.filer.awaitRotation(rotationWait); err != nil {
+	if err := s.w.filer.awaitRotation(rotationWait); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -1,7 +1,10 @@
 package consensus
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,10 +29,11 @@ import (
 //
 // It tells logStore when a segment rotation is pending: from an append
 // that filled the tail until the rotation creates the next segment
-// (logStore.DeleteRange waits for it). And it notes an open tail found
+// (walFiles.deleteRange waits for it). And it notes an open tail found
 // sealed at open, a rotation a crash interrupted (finishRotation).
 type walFiler struct {
 	*segment.Filer
+	dir     string
 	mu      sync.Mutex
 	pending chan struct{} // closed when the pending rotation has created its segment
 	// sealedTail is the open tail found sealed at open: a crash came
@@ -58,9 +62,64 @@ func (f *walFiler) RecoverTail(info types.SegmentInfo) (types.SegmentWriter, err
 		return nil, err
 	}
 	if sealed, indexStart, _ := w.Sealed(); sealed {
-		f.sealedTail = &sealedTail{info: info, indexStart: indexStart, last: w.LastIndex()}
+		torn, err := f.tornSeal(info, indexStart, w.LastIndex())
+		if err != nil {
+			_ = w.Close()
+			return nil, err
+		}
+		if torn {
+			if w, err = f.Filer.RecoverTail(info); err != nil {
+				return nil, err
+			}
+		} else {
+			f.sealedTail = &sealedTail{info: info, indexStart: indexStart, last: w.LastIndex()}
+		}
 	}
 	return sealWatch{w, f}, nil
+}
+
+// Segment frame types and header size of raft-wal's format (segment/format.go).
+const (
+	frameIndex     = 2
+	frameHeaderLen = 8
+)
+
+// tornSeal reports whether the index frame that sealed the recovered tail
+// belongs to a batch whose commit never reached the disk (the append that
+// wrote it failed, e.g. ENOSPC past the segment's preallocated end, or a
+// crash tore it). raft-wal v0.4.0's recovery drops that batch's entries but
+// keeps the tail sealed at the uncommitted index: rotating it then records
+// an index block that is not on disk, and the entries of the whole segment
+// read as "failed to read segment index: EOF". An index frame lists every
+// entry of its segment, so it is committed only when it lists exactly the
+// committed entries. A torn one is zeroed (it lies past the last commit, so
+// raft-wal overwrites it with the next append anyway) for the caller to
+// recover the tail again, unsealed.
+func (f *walFiler) tornSeal(info types.SegmentInfo, indexStart, last uint64) (bool, error) {
+	file, err := os.OpenFile(filepath.Join(f.dir, segment.FileName(info)), os.O_RDWR, 0)
+	if err != nil {
+		return false, err
+	}
+	defer file.Close()
+	var h [frameHeaderLen]byte
+	if _, err := file.ReadAt(h[:], int64(indexStart)-frameHeaderLen); err != nil {
+		return false, fmt.Errorf("read the index frame of segment %d: %w", info.ID, err)
+	}
+	var committed uint64
+	if last >= info.BaseIndex {
+		committed = last - info.BaseIndex + 1
+	}
+	if h[0] != frameIndex {
+		return false, fmt.Errorf("segment %d: no index frame at %d", info.ID, indexStart-frameHeaderLen)
+	}
+	if uint64(binary.LittleEndian.Uint32(h[4:]))/4 == committed {
+		return false, nil
+	}
+	var zero [frameHeaderLen]byte
+	if _, err := file.WriteAt(zero[:], int64(indexStart)-frameHeaderLen); err != nil {
+		return false, err
+	}
+	return true, file.Sync()
 }
 
 func (f *walFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) {

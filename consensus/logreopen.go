@@ -1,0 +1,172 @@
+package consensus
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+)
+
+// reopenEvery is how often a failing log is reopened at most: each reopen
+// closes and opens files and the meta store, and Raft retries appends as
+// fast as its leader resends them.
+const reopenEvery = time.Second
+
+// StoreLogs appends entries with one fsync.
+//
+// raft-wal v0.4.0 does not recover from a failed append or segment
+// rotation (ENOSPC when creating the next segment, or when recording it in
+// the meta store): its tail stays sealed, or its writer holds a half
+// written batch, and every later append fails until the log is reopened.
+// So a failed append reopens the log, which finishes an interrupted
+// rotation (openWALFiles), and tries once more; later appends (Raft resends
+// what it was not told is stored) reopen it again at most once per
+// reopenEvery, and in between fail fast with the error that broke it.
+func (s *logStore) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return raftwal.ErrClosed
+	}
+	if !s.broken {
+		err := s.appendLocked(logs)
+		if err == nil {
+			s.setErr(nil)
+			return nil
+		}
+		s.broken = true
+		s.setErr(err)
+	}
+	if err := s.recoverLocked(); err != nil {
+		return err
+	}
+	if err := s.appendLocked(logs); err != nil {
+		s.broken = true
+		s.setErr(err)
+		return s.Err()
+	}
+	s.setErr(nil)
+	return nil
+}
+
+func (s *logStore) appendLocked(logs []*raft.Log) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.w.StoreLogs(logs); err != nil {
+		return err
+	}
+	s.last = logs[len(logs)-1].Index
+	return nil
+}
+
+// DeleteRange drops entries from the head (compaction) or the tail (a
+// follower's entries that the leader never had). A failing log is
+// reopened first: its writer may be in no state to be truncated.
+func (s *logStore) DeleteRange(min, max uint64) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return raftwal.ErrClosed
+	}
+	if err := s.recoverLocked(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.w.deleteRange(min, max); err != nil {
+		return err
+	}
+	last, err := s.w.LastIndex()
+	if err != nil {
+		return err
+	}
+	s.last = last
+	return nil
+}
+
+// recoverLocked reopens a broken log unless it did so less than
+// reopenEvery ago, and returns the error that still keeps it from
+// appending, or nil. s.wmu is held.
+func (s *logStore) recoverLocked() error {
+	if !s.broken {
+		return nil
+	}
+	now := s.now()
+	if now.Sub(s.reopened) < reopenEvery {
+		return s.Err()
+	}
+	s.reopened = now
+	start := time.Now()
+	if err := s.reopenLocked(); err != nil {
+		s.setErr(err)
+		return s.Err()
+	}
+	s.broken = false
+	s.log.Info("reopened the raft log", "index", s.last, "took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// reopenLocked closes the WAL and opens it again. Entries found beyond
+// s.last are dropped: they were written by an append that returned an error
+// (its fsync failed), so Raft was not told they are stored and it sends
+// them again; keeping them would make that resend fail as a duplicate.
+// s.wmu is held, so no append or truncation runs meanwhile.
+func (s *logStore) reopenLocked() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.close(); err != nil {
+		s.log.Warn("closing the failed raft log", "err", err)
+	}
+	w, openErr := openWALFiles(s.dir, s.segSize, s.log)
+	if w == nil {
+		// The closed WAL stays in place: readers get ErrClosed until a later
+		// reopen works.
+		return fmt.Errorf("reopen: %w", openErr)
+	}
+	s.w = w
+	if openErr != nil {
+		return openErr // readable, but its tail is still sealed
+	}
+	last, err := w.LastIndex()
+	if err != nil {
+		return err
+	}
+	switch {
+	case last > s.last:
+		s.log.Warn("dropping raft log entries whose append failed", "index", s.last+1, "last_index", last)
+		if err := w.deleteRange(s.last+1, last); err != nil {
+			return fmt.Errorf("drop entries %d-%d of a failed append: %w", s.last+1, last, err)
+		}
+	case last < s.last:
+		return fmt.Errorf("the reopened log ends at %d, but entries up to %d were stored", last, s.last)
+	}
+	return nil
+}
+
+// Err returns nil while entries can be appended to the Raft log, and while
+// they cannot (a full disk), why, wrapping ErrLogWrite. The next successful
+// append clears it.
+func (s *logStore) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func (s *logStore) setErr(err error) {
+	if err == nil && s.Err() == nil {
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrLogWrite, err)
+	}
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.err != nil && err == nil {
+		s.log.Info("the raft log is writable again")
+	}
+	s.err = err
+}

@@ -1,0 +1,207 @@
+package consensus
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// mustMountTmpfs mounts a tmpfs of size (mount's syntax: "256k") on a new
+// temporary directory, so that a test can fill it. It skips the test when
+// it cannot (not root, no mount).
+func mustMountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a file at path until its filesystem is full, then frees
+// room bytes of it.
+func fillDisk(t *testing.T, path string, room int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); errors.Is(err, syscall.ENOSPC) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(max(st.Size()-room, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// readWhile reads s as Raft's other goroutines do until stop is closed, and
+// reports the first read that failed: a reopen must never show readers a
+// closed log.
+func readWhile(s *logStore, stop <-chan struct{}) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			last, err := s.LastIndex()
+			if err == nil && last > 0 {
+				var l raft.Log
+				err = s.GetLog(last, &l)
+			}
+			if err == nil {
+				_, err = s.FirstIndex()
+			}
+			if err == nil {
+				_, err = s.GetUint64([]byte("CurrentTerm"))
+			}
+			if err != nil {
+				out <- err
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// A disk that fills at a segment rotation (one entry at a time) or in the
+// middle of a batch written past a segment's preallocated end wedged
+// raft-wal until a restart. Now the log reopens itself at the next append
+// once space returns, keeps every entry it acknowledged, and reports the
+// failure in between through Err.
+func TestLogStoreRecoversFromFullDisk(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch uint64 // entries per append
+		room  int64  // bytes left free on the disk
+	}{
+		{"one entry per append, full", 1, 0},
+		{"one entry per append, a page free", 1, 4 << 10},
+		{"one entry per append, two pages free", 1, 8 << 10},
+		{"batches larger than a segment, full", 40, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := mustMountTmpfs(t, "256k")
+			clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+			s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			s.now = clock.Now
+			if err := s.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			readErr := readWhile(s, stop)
+			appendEach(t, s, entries(1, 30, 1)) // one rotation while there is room
+
+			filler := filepath.Join(dir, "filler")
+			fillDisk(t, filler, tc.room)
+			next := uint64(31)
+			var failed error
+			for failed == nil && next < 1000 {
+				es := entries(next, next+tc.batch-1, 1)
+				if failed = s.StoreLogs(es); failed == nil {
+					next += tc.batch
+				}
+			}
+			if failed == nil {
+				t.Fatal("no append failed on a full disk")
+			}
+			t.Logf("append of %d failed: %v", next, failed)
+			if err := s.Err(); !errors.Is(err, ErrLogWrite) {
+				t.Fatalf("Err() = %v on a full disk, want ErrLogWrite", err)
+			}
+			// Still full, a second later: the reopen fails, the log stays readable.
+			clock.Add(reopenEvery)
+			if err := s.StoreLogs(entries(next, next+tc.batch-1, 1)); err == nil {
+				t.Fatal("append succeeded on a full disk")
+			}
+			checkLog(t, s, 1, next-1, func(uint64) uint64 { return 1 })
+
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+			// Within reopenEvery of the last reopen: fail fast, no reopen.
+			if err := s.StoreLogs(entries(next, next, 1)); !errors.Is(err, ErrLogWrite) {
+				t.Fatalf("append right after a failed reopen: %v, want the wedging error", err)
+			}
+			clock.Add(reopenEvery)
+			start := time.Now()
+			if err := s.StoreLogs(entries(next, next+tc.batch-1, 1)); err != nil {
+				t.Fatalf("append after space returned: %v", err)
+			}
+			t.Logf("the append that reopened the log took %v", time.Since(start))
+			if err := s.Err(); err != nil {
+				t.Fatalf("Err() = %v after a successful append", err)
+			}
+			last := next + tc.batch - 1
+			appendEach(t, s, entries(last+1, last+60, 1)) // through more rotations
+			last += 60
+			close(stop)
+			if err := <-readErr; err != nil {
+				t.Fatalf("a concurrent read failed: %v", err)
+			}
+			checkLog(t, s, 1, last, func(uint64) uint64 { return 1 })
+			if v, err := s.GetUint64([]byte("CurrentTerm")); err != nil || v != 1 {
+				t.Fatalf("CurrentTerm %d, %v", v, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("reopen from scratch: %v", err)
+			}
+			checkLog(t, s, 1, last, func(uint64) uint64 { return 1 })
+		})
+	}
+}
