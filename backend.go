@@ -166,17 +166,6 @@ func (b *guiBackend) node() (*Node, error) {
 // startedCh is closed once the node runs.
 func (b *guiBackend) startedCh() <-chan struct{} { return b.started }
 
-// fatal delivers the node's fatal error; nil channel (blocks forever)
-// while no node runs.
-func (b *guiBackend) fatal() <-chan error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.n == nil {
-		return nil
-	}
-	return b.n.Fatal()
-}
-
 // removed is closed when the node learns it was removed from the team;
 // nil channel while no node runs.
 func (b *guiBackend) removed() <-chan struct{} {
@@ -324,6 +313,9 @@ func (b *guiBackend) Status(ctx context.Context) (app.Status, error) {
 	}
 	if st.Outbox != nil {
 		out.Queued = *st.Outbox
+	}
+	if st.Storage.Reason != nil {
+		out.Storage = *st.Storage.Reason
 	}
 	return out, nil
 }

@@ -234,17 +234,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return errors.Join(err, n.Close())
 	}
 	log.Info("member running", "peer", n.ID(), "team", n.conf.TeamName, "addrs", strings.Join(n.host.Addrs(), " "))
-	var fatal error
+	var removed error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case fatal = <-n.Fatal():
 	case <-n.Removed():
-		fatal = removedError(*data)
+		removed = removedError(*data)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(fatal, cs.Close(sctx), n.Close())
+	return errors.Join(removed, cs.Close(sctx), n.Close())
 }
 
 // hasDisplay reports whether a window can be opened (X11 or Wayland).

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"concord/consensus"
+	"concord/internal/smallfs"
 	"concord/storage"
 	"concord/timesync"
 )
@@ -22,10 +23,13 @@ import (
 type testCluster struct {
 	timing   consensus.Timing
 	noSearch bool // members do not feed their search index (NodeConfig.noSearch)
-	t        testing.TB
-	dirs     []string
-	nodes    []*Node // nil while a member is stopped
-	ids      []peer.ID
+	// small puts a member's data dir on a filesystem of that many bytes
+	// (member index → size), to run it out of space.
+	small map[int]int64
+	t     testing.TB
+	dirs  []string
+	nodes []*Node // nil while a member is stopped
+	ids   []peer.ID
 }
 
 const loopback = "/ip4/127.0.0.1/tcp/0"
@@ -99,6 +103,9 @@ func newTestClusterOf(t testing.TB, size int, c *testCluster) *testCluster {
 	for i := range size {
 		dir := filepath.Join(root, fmt.Sprintf("m%d", i))
 		name := fmt.Sprintf("m%d", i)
+		if size := c.small[i]; size > 0 {
+			smallfs.MountAt(t, dir, size)
+		}
 		if i == 0 {
 			if err := ensureNewDataDir(dir); err != nil {
 				t.Fatal(err)

@@ -34,7 +34,7 @@ var iconPNG []byte
 var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 
 // runGUI runs the member with its window until the window is closed, ctx
-// ends (SIGINT/SIGTERM) or the node reports a fatal error. It serves the
+// ends (SIGINT/SIGTERM) or the member is removed from the team. It serves the
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
 func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
@@ -115,9 +115,8 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 		ui.ShowWelcome()
 	}
 
-	// Quit on a signal or a fatal node error; the fatal channel exists only
-	// once a node runs, so look again after a first run.
-	var fatal error
+	// Quit on a signal or when removed from the team; the removed channel
+	// exists only once a node runs, so look again after a first run.
 	stop := make(chan struct{})
 	watchDone := make(chan struct{})
 	go func() {
@@ -131,10 +130,6 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 				log.Info("shutting down")
 				fyne.Do(a.Quit)
 				return
-			case fatal = <-b.fatal():
-				log.Error("member stopped", "err", fatal)
-				fyne.Do(a.Quit)
-				return
 			case <-b.removed():
 				// Say why the team is gone, then quit when it is read.
 				msg := removedError(b.dir)
@@ -146,7 +141,7 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 				})
 				return
 			case <-started:
-				started = nil // look at b.fatal() and b.removed() again, now non-nil
+				started = nil // look at b.removed() again, now non-nil
 			}
 		}
 	}()
@@ -154,5 +149,5 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	w.ShowAndRun()
 	close(stop)
 	<-watchDone
-	return errors.Join(fatal, ui.Close(), b.Close())
+	return errors.Join(ui.Close(), b.Close())
 }

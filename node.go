@@ -68,7 +68,6 @@ type Node struct {
 	wg        sync.WaitGroup
 	acked     atomic.Uint64 // highest log index this member acknowledged
 	channels  sync.Map      // channel known to exist -> its participants (Node.private)
-	fatal     chan error
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -102,7 +101,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), ctx: runCtx, cancel: cancel,
-		fatal: make(chan error, 1), removed: make(chan struct{}), boxKey: box, blobs: blobs}
+		removed: make(chan struct{}), boxKey: box, blobs: blobs}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
@@ -152,7 +151,6 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		Logger:    cfg.Logger,
 		Bootstrap: conf.Creator || cfg.Bootstrap,
 		Timing:    cfg.Timing,
-		OnFatal:   n.onFatal,
 		OnMembers: n.refreshTeam,
 		Allow:     n.team.isMember,
 		Online:    n.online,
@@ -161,6 +159,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.responder.Serve(n.host.Host())
 	if err := n.startDelivery(); err != nil {
 		return nil, err
 	}
@@ -194,19 +193,6 @@ func (n *Node) goRun(f func(ctx context.Context)) {
 		f(n.ctx)
 	}()
 }
-
-// onFatal is called when a committed entry cannot be applied: the member
-// must stop (a restart replays the entry) rather than diverge.
-func (n *Node) onFatal(err error) {
-	n.log.Error("cannot apply committed entries; stopping", "err", err)
-	select {
-	case n.fatal <- err:
-	default:
-	}
-}
-
-// Fatal delivers an error that requires the member to stop.
-func (n *Node) Fatal() <-chan error { return n.fatal }
 
 // Close stops the member: Raft (handing leadership over first), the host,
 // then storage.

@@ -18,16 +18,37 @@ import (
 // will be delivered, exactly once, when the team can commit again.
 var ErrQueued = errors.New("not committed yet: the message is queued and will be delivered when the team has quorum")
 
-// startProbes starts the liveness probes: a responder for members and a
-// monitor of the team. They come before consensus, whose autopilot asks
+// queued is the error of a send that ended before its message was
+// committed: it wraps ErrQueued, and says the real reason when it is not
+// the team's quorum but this member's storage.
+func (n *Node) queued(cause error) error {
+	if p := n.storageProblem(); p != nil {
+		return &heldError{cause: cause, msg: fmt.Sprintf("not committed yet: the message is queued "+
+			"and will be delivered when this member can store the team's messages again (%v)", p)}
+	}
+	return fmt.Errorf("%w (%v)", ErrQueued, cause)
+}
+
+// heldError is ErrQueued with another sentence: held by this member.
+type heldError struct {
+	msg   string
+	cause error
+}
+
+func (e *heldError) Error() string        { return e.msg }
+func (e *heldError) Is(target error) bool { return target == ErrQueued }
+func (e *heldError) Unwrap() error        { return e.cause }
+
+// startProbes starts the liveness probes: a monitor of the team, and the
+// responder for members' probes (served once consensus runs:
+// answerProbe asks it). They come before consensus, whose autopilot asks
 // the monitor who is online.
 func (n *Node) startProbes() error {
 	var err error
-	n.responder, err = failover.NewResponder(failover.ResponderConfig{Admit: n.team.isMember, Logger: n.cfg.Logger})
+	n.responder, err = failover.NewResponder(failover.ResponderConfig{Admit: n.answerProbe, Logger: n.cfg.Logger})
 	if err != nil {
 		return err
 	}
-	n.responder.Serve(n.host.Host())
 	n.monitor, err = failover.New(failover.Config{Host: n.host.Host(), Peers: n.teamPeers, Logger: n.cfg.Logger})
 	if err != nil {
 		return err
@@ -66,6 +87,27 @@ func (n *Node) stopDelivery() error {
 		errs = append(errs, n.outbox.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// answerProbe says whether a peer's probe is answered: a member's, while
+// this member can store the team's entries. A member whose Raft log or
+// state store cannot be written must not look healthy to the others (the
+// leader would count on it; autopilot would keep it a voter).
+func (n *Node) answerProbe(p peer.ID) bool {
+	return n.team.isMember(p) && n.storageProblem() == nil
+}
+
+// storageProblem says why this member cannot store the team's entries
+// now, or nil: its Raft log or a snapshot cannot be written, or applying
+// committed entries to its state stopped.
+func (n *Node) storageProblem() error {
+	if err := n.replica.StorageErr(); err != nil {
+		return err
+	}
+	if st := n.replica.Stall(); st != nil {
+		return st
+	}
+	return nil
 }
 
 // teamPeers is the team minus this member, for the probes.
@@ -134,7 +176,7 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 	index, err := t.Wait(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return env.ID, 0, fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
+			return env.ID, 0, n.queued(ctx.Err())
 		}
 		return env.ID, 0, err
 	}
@@ -165,7 +207,7 @@ func (n *Node) Retry(ctx context.Context, id string) error {
 	index, err := t.Wait(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%v)", ErrQueued, ctx.Err())
+			return n.queued(ctx.Err())
 		}
 		return err
 	}

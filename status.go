@@ -23,6 +23,19 @@ type statusJSON struct {
 	Peers        []peerStatus `json:"peers"`
 	Outbox       *int         `json:"outbox"`
 	Clock        clockStatus  `json:"clock"`
+	Storage      storageState `json:"storage"`
+}
+
+// storageState says whether this member can store the team's entries:
+// "ok"; "write_failed" (its Raft log cannot be appended to, or a snapshot
+// from the leader cannot be written or installed); or "stalled" (applying
+// committed entries to state.db stopped at StalledAt). Both clear by
+// themselves once the cause (a full disk) is gone. Reason is a sentence,
+// null when ok.
+type storageState struct {
+	State     string  `json:"state"`
+	Reason    *string `json:"reason"`
+	StalledAt *uint64 `json:"stalled_at"`
 }
 
 type peerStatus struct {
@@ -47,6 +60,7 @@ func (n *Node) Status() statusJSON {
 		Peers: []peerStatus{},
 		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
 	}
+	st.Storage = n.storageState()
 	queued := n.drain.Queued()
 	st.Outbox = &queued
 	health := map[string]failover.PeerHealth{}
@@ -88,4 +102,18 @@ func (n *Node) appliedIndex(rs consensus.Status) uint64 {
 		applied = max(applied, min(rs.AppliedIndex, rs.CommitIndex))
 	}
 	return applied
+}
+
+// storageState reports what storageProblem finds, for status.
+func (n *Node) storageState() storageState {
+	out := storageState{State: "ok"}
+	if err := n.replica.StorageErr(); err != nil {
+		reason := err.Error()
+		out.State, out.Reason = "write_failed", &reason
+	}
+	if st := n.replica.Stall(); st != nil && out.Reason == nil {
+		reason, at := st.Error(), st.At
+		out.State, out.Reason, out.StalledAt = "stalled", &reason, &at
+	}
+	return out
 }

@@ -126,6 +126,9 @@ type Status struct {
 	Queued      int           // messages in the outbox not committed yet
 	ClockSource string        // ntp, peer or system
 	ClockOffset time.Duration // correction applied to the system clock
+	// Storage is a sentence while this member cannot store the team's
+	// messages (its disk is full, a file fails), empty while it can.
+	Storage string
 }
 
 // EventKind says what an Event carries.

@@ -53,6 +53,9 @@ func setLabel(l *widget.Label, text string, ok bool, normal widget.Importance) {
 // teamText says how the member is linked to its team; ok is false without
 // quorum.
 func teamText(st Status) (text string, ok bool) {
+	if st.Storage != "" {
+		return fmt.Sprintf("⚠ %s · %d queued", st.Storage, st.Queued), false
+	}
 	if st.Leader == "" {
 		return fmt.Sprintf("no quorum: %d queued", st.Queued), false
 	}

@@ -11,7 +11,11 @@ var (
 	ErrClosed    = errors.New("consensus: closed")
 )
 
-// ErrLogWrite is wrapped by Replica.LogErr while this member cannot append
+// ErrLogWrite is wrapped by Replica.StorageErr while this member cannot append
 // to its Raft log (a full disk): it neither stores nor votes for new
 // entries until it can again, which it notices by itself.
 var ErrLogWrite = errors.New("the Raft log cannot be written")
+
+// ErrSnapshotWrite is wrapped by Replica.StorageErr while a snapshot (one
+// from the leader, to catch up, or this member's own) cannot be written.
+var ErrSnapshotWrite = errors.New("a Raft snapshot cannot be written")

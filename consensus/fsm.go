@@ -37,6 +37,9 @@ type fsm struct {
 	onMembers func()      // a member op was applied
 
 	stall atomic.Pointer[Stall] // nil while applying works
+	// restoreErr is why the last snapshot could not be installed (nil
+	// once one is).
+	restoreErr atomic.Pointer[error]
 	// seen is the last index of every job the applier took off the queue
 	// (applier goroutine only): after a stall, everything up to it is read
 	// back from the Raft log.
@@ -313,8 +316,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	if err := f.store.Restore(rc); err != nil {
-		return fmt.Errorf("restore snapshot: %w", err)
+		err = fmt.Errorf("%w: install: %w", ErrSnapshotWrite, err)
+		f.restoreErr.Store(&err)
+		return err
 	}
+	f.restoreErr.Store(nil)
 	f.onMembers()
 	return nil
 }

@@ -130,7 +130,8 @@ type Replica struct {
 	log    *slog.Logger
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
-	logs   *logStore // the Raft log and stable store
+	logs   *logStore  // the Raft log and stable store
+	snaps  *snapStore // the Raft snapshots
 	fsm    *fsm
 	local  *batcher // proposals applied here while leader
 	fwd    *batcher // proposals forwarded to the leader
@@ -189,7 +190,7 @@ func (r *Replica) open() error {
 	if err != nil {
 		return err
 	}
-	r.logs = logs
+	r.logs, r.snaps = logs, snaps
 	trans, err := libp2praft.NewLibp2pTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
@@ -226,7 +227,7 @@ func (r *Replica) open() error {
 
 // openStores opens the Raft log and stable store and the snapshot store
 // in dir.
-func openStores(dir string, segSize int, log *slog.Logger) (*logStore, raft.SnapshotStore, error) {
+func openStores(dir string, segSize int, log *slog.Logger) (*logStore, *snapStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("consensus: %w", err)
 	}
@@ -239,7 +240,7 @@ func openStores(dir string, segSize int, log *slog.Logger) (*logStore, raft.Snap
 		_ = logs.Close()
 		return nil, nil, fmt.Errorf("consensus: open snapshots: %w", err)
 	}
-	return logs, snaps, nil
+	return logs, &snapStore{SnapshotStore: snaps}, nil
 }
 
 // raftConfig is hashicorp/raft's configuration for this member.

@@ -13,15 +13,26 @@ import (
 	"testing"
 )
 
-// Mount mounts a tmpfs of size bytes on a new temporary directory and
+// Mount mounts a tmpfs of size bytes on a new temporary directory; see
+// MountAt.
+func Mount(t testing.TB, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	MountAt(t, dir, size)
+	return dir
+}
+
+// MountAt mounts a tmpfs of size bytes on dir (made if missing) and
 // unmounts it when the test ends. It skips the test where mounting is not
 // possible (not root, no mount command, a sandbox that forbids it).
-func Mount(t testing.TB, size int64) string {
+func MountAt(t testing.TB, dir string, size int64) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("a small filesystem needs root (mount -t tmpfs)")
 	}
-	dir := t.TempDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10)+",mode=0700", "tmpfs", dir).CombinedOutput()
 	if err != nil {
 		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
@@ -31,7 +42,6 @@ func Mount(t testing.TB, size int64) string {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
-	return dir
 }
 
 // Free returns the bytes free on the filesystem holding dir.

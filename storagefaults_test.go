@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"concord/consensus"
+	"concord/internal/smallfs"
+)
+
+// TestFullDiskLosesNoMessage is the issue's first scenario with real files:
+// a member is stopped while the others commit a few hundred messages (some
+// of 16 KB), then starts with 1 MB free on its own small filesystem. It
+// must not skip what it cannot store: it says so in Status, its probes stop
+// answering (no member reports it healthy), its own send is committed by
+// the others or stays queued with the real reason, and once space returns it catches up by itself, without
+// a restart, to the same history as the others: every acknowledged message
+// once, in one order. It catches up through a snapshot (the leader has
+// compacted its log) or through the log's entries (appended, then applied).
+func TestFullDiskLosesNoMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster on a small filesystem")
+	}
+	logTiming := testTiming
+	logTiming.SnapshotThreshold, logTiming.TrailingLogs = 1<<20, 1<<20
+	for _, tc := range []struct {
+		name   string
+		timing consensus.Timing
+	}{{"snapshot", testTiming}, {"log", logTiming}} {
+		t.Run(tc.name, func(t *testing.T) { fullDisk(t, tc.timing) })
+	}
+}
+
+func fullDisk(t *testing.T, timing consensus.Timing) {
+	c := &testCluster{timing: timing, small: map[int]int64{2: 48 << 20}}
+	newTestClusterOf(t, 3, c)
+	dir := c.dirs[2]
+	if err := c.nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[2] = nil
+
+	attempts := sendSized(c, []int{0, 1}, 3, 60, func(k int) int {
+		if k%4 == 0 {
+			return 16 << 10
+		}
+		return 200
+	})
+	c.waitConverged()
+	filler := smallfs.Fill(t, dir, 1<<20)
+	c.nodes[2] = c.start(dir)
+	m2 := c.nodes[2]
+	waitFor(t, 30*time.Second, "m2 to say it cannot store the team's entries", func() bool {
+		return m2.Status().Storage.State != "ok"
+	})
+	st := m2.Status()
+	t.Logf("m2 with 1 MB free: storage %s: %s (applied %d, commit %d)", st.Storage.State, *st.Storage.Reason, st.AppliedIndex, st.CommitIndex)
+	waitFor(t, 30*time.Second, "the others to see m2 unhealthy", func() bool {
+		for _, i := range []int{0, 1} {
+			for _, p := range c.nodes[i].Status().Peers {
+				if p.ID == c.ids[2].String() && p.Healthy {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	id, err := m2.Send(ctx, "general", "typed while the disk is full")
+	cancel()
+	// The team commits it (the others store it) or it waits in m2's
+	// outbox, saying why; either way it must land once.
+	t.Logf("send on m2 while full: %v", err)
+	if err != nil && !errors.Is(err, ErrQueued) {
+		t.Fatalf("a send on a member with a full disk should be committed or stay queued, got %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "quorum") {
+		t.Errorf("the queued send blames quorum, not the disk: %v", err)
+	}
+	attempts = append(attempts, attempt{id: id, author: "m2/full", acked: true})
+
+	freed := time.Now()
+	filler.Release()
+	waitFor(t, 60*time.Second, "m2 to store again", func() bool { return m2.Status().Storage.State == "ok" })
+	c.waitConverged()
+	t.Logf("m2 stores again %v after space returned", time.Since(freed).Round(time.Millisecond))
+	r := checkHistories(attempts, c.histories())
+	t.Logf("after the full disk: %v", r)
+	if !r.OK() || r.Acked != len(attempts) {
+		t.Fatalf("a full disk broke the promise: %v", r)
+	}
+	waitFor(t, 30*time.Second, "the others to see m2 healthy again", func() bool {
+		for _, p := range c.nodes[0].Status().Peers {
+			if p.ID == c.ids[2].String() {
+				return p.Healthy
+			}
+		}
+		return false
+	})
+}
+
+// sendSized has `per` senders on each given member send `count` messages of
+// size(k) bytes, one after another; every one must be acknowledged.
+func sendSized(c *testCluster, members []int, per, count int, size func(k int) int) []attempt {
+	var mu sync.Mutex
+	var out []attempt
+	var wg sync.WaitGroup
+	for _, i := range members {
+		n := c.nodes[i]
+		for s := range per {
+			wg.Go(func() {
+				author := fmt.Sprintf("m%d/s%d", i, s)
+				for k := range count {
+					text := fmt.Sprintf("%s #%d ", author, k)
+					text += strings.Repeat("x", max(0, size(k)-len(text)))
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					id, err := n.Send(ctx, "general", text)
+					cancel()
+					if err != nil {
+						c.t.Errorf("%s: send: %v", author, err)
+					}
+					mu.Lock()
+					out = append(out, attempt{id: id, author: author, acked: err == nil})
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return out
+}
