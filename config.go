@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"concord/internal/durable"
 	"concord/p2p"
 )
 
@@ -135,12 +136,7 @@ func saveConfig(dir string, c memberConfig) error {
 	if err := os.Rename(tmp, configPath(dir)); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(dir)
 }
 
 // ensureNewDataDir makes dir, refusing one that already holds a member.

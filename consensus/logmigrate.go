@@ -13,6 +13,8 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/hashicorp/raft-wal/migrate"
 	"go.etcd.io/bbolt"
+
+	"concord/internal/durable"
 )
 
 // migrateBoltLog moves the Raft log and stable store of a data dir written
@@ -41,7 +43,7 @@ func migrateBoltLog(dir, walDir string, segSize int, log *slog.Logger) error {
 	if err := os.Rename(tmp, walDir); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
 	log.Info("moved the raft log from raft-boltdb to raft-wal", "dir", walDir, "took", time.Since(start).Round(time.Millisecond))
@@ -92,12 +94,4 @@ func copyStable(dst, src raft.StableStore) error {
 		return err
 	}
 	return dst.Set([]byte("LastVoteCand"), v)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

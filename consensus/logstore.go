@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
 )
@@ -217,8 +216,12 @@ func openWALFiles(dir string, segSize int, log *slog.Logger) (*walFiles, error) 
 }
 
 func openWALOnce(dir string, segSize int, log *slog.Logger) (*walFiles, error) {
+	vfs := newWALFS()
+	if err := prepareMeta(dir, vfs.syncDirs); err != nil {
+		return nil, err
+	}
 	meta := &metadb.BoltMetaDB{}
-	filer := &walFiler{Filer: segment.NewFiler(dir, fs.New()), dir: dir}
+	filer := &walFiler{Filer: segment.NewFiler(dir, vfs), dir: dir}
 	w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta), raftwal.WithSegmentFiler(filer),
 		raftwal.WithSegmentSize(segSize), raftwal.WithLogger(newHclog(log, "wal")))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
@@ -203,7 +202,7 @@ func finishRotation(dir string, t sealedTail, segSize int) error {
 	tail.SealTime, tail.MaxIndex, tail.IndexStart = now, t.last, t.indexStart
 	next := types.SegmentInfo{ID: st.NextSegmentID, BaseIndex: t.last + 1, MinIndex: t.last + 1,
 		SizeLimit: uint32(segSize), Codec: raftwal.CodecBinaryV1, CreateTime: now}
-	w, err := segment.NewFiler(dir, fs.New()).Create(next)
+	w, err := segment.NewFiler(dir, newWALFS()).Create(next)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"concord/internal/durable"
 )
 
 // writeFileAtomic replaces path with data so that a crash leaves either the
@@ -45,7 +46,7 @@ func writeAtomic(path string, data []byte, perm fs.FileMode, exclusive bool) (er
 	if err != nil {
 		return fmt.Errorf("p2p: installing %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("p2p: syncing directory %s: %w", dir, err)
 	}
 	return nil
@@ -77,21 +78,4 @@ func linkExclusive(tmp, path string) error {
 		return fs.ErrExist
 	}
 	return os.Rename(tmp, path)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot fsync directories
-// (and does not need to), so it is a no-op there.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

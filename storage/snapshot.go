@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+
+	"concord/internal/durable"
 )
 
 // Snapshot is a consistent point-in-time view of the store, held open as a
@@ -123,7 +125,7 @@ func (s *Store) Restore(r io.Reader) error {
 		_ = os.Remove(tmp)
 		return s.reopenAfterRestore(fmt.Errorf("storage: restore: %w", err))
 	}
-	if err := syncDir(filepath.Dir(s.cfg.Path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(s.cfg.Path)); err != nil {
 		// The new file is in place and will be used; only the rename's
 		// durability across a power cut is in doubt.
 		s.log.Error("storage: restore: sync directory", "path", s.cfg.Path, "err", err)
@@ -215,17 +217,4 @@ func walk(b *bolt.Bucket) {
 			}
 		}
 	}
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return err
-	}
-	return d.Close()
 }

@@ -44,16 +44,6 @@ func MountAt(t testing.TB, dir string, size int64) {
 	})
 }
 
-// Free returns the bytes free on the filesystem holding dir.
-func Free(t testing.TB, dir string) int64 {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize)
-}
-
 // Filler takes the space of a filesystem away and gives it back.
 type Filler struct {
 	t    testing.TB
