@@ -48,6 +48,9 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	if !st.Mode().IsRegular() || st.Size() > storage.MaxFileBytes {
 		return "", fmt.Errorf("%w: attach a regular file of at most %d MB", ErrInvalid, storage.MaxFileBytes>>20)
 	}
+	if err := n.roomFor(ctx, st.Size()); err != nil {
+		return "", err // before the bytes are copied into DATA/blobs
+	}
 	name := filepath.Base(path)
 	typ := mime.TypeByExtension(filepath.Ext(name))
 	if typ == "" {

@@ -23,6 +23,7 @@ type statusJSON struct {
 	Peers        []peerStatus `json:"peers"`
 	Outbox       *int         `json:"outbox"`
 	Clock        clockStatus  `json:"clock"`
+	Disk         diskStatus   `json:"disk"`
 }
 
 type peerStatus struct {
@@ -46,6 +47,7 @@ func (n *Node) Status() statusJSON {
 		CommitIndex: rs.CommitIndex, AppliedIndex: n.appliedIndex(rs),
 		Peers: []peerStatus{},
 		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
+		Disk:  n.diskStatus(),
 	}
 	queued := n.drain.Queued()
 	st.Outbox = &queued
