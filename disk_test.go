@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +187,46 @@ func TestDiskLowConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAutoFetchWaitsForRoom: a member whose disk is low does not fetch
+// files on its own, and fetches them once the disk is ok again.
+func TestAutoFetchWaitsForRoom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts members")
+	}
+	c := newTestCluster(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var free atomic.Uint64
+	free.Store(100 << 20) // low on a 1 TB disk
+	low := func(string) (uint64, uint64, error) { return free.Load(), 1 << 40, nil }
+	// Member 1 restarts with the fake disk.
+	if err := c.nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = startNodeCfg(t, NodeConfig{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
+		diskInterval: 10 * time.Millisecond, diskFree: low})
+	b := c.nodes[1]
+	if st := b.Status().Disk; st.State != "low" {
+		t.Fatalf("disk %+v, want low", st)
+	}
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.message(ctx, id)
+	if err != nil || m.File == nil {
+		t.Fatalf("message %+v, %v", m, err)
+	}
+	time.Sleep(5 * time.Second) // two auto-fetch ticks and more
+	if b.blobs.Has(m.File.Hash) {
+		t.Fatal("fetched a file while the disk was low")
+	}
+	free.Store(500 << 30)
+	waitFor(t, 30*time.Second, "the auto-fetch once the disk is ok", func() bool { return b.blobs.Has(m.File.Hash) })
 }

@@ -40,6 +40,8 @@ type NodeConfig struct {
 	// diskInterval is how often the free space is read (0: every 5 s);
 	// tests that fill a disk read it more often.
 	diskInterval time.Duration
+	// diskFree replaces the free-space reading (nil: the real one).
+	diskFree func(path string) (free, total uint64, err error)
 }
 
 // Node is one running member: the composition root that starts the clock,

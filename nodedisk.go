@@ -22,7 +22,7 @@ var ErrDiskFull = errors.New("your disk is full: free space to send; messages fr
 // startDisk starts watching the data dir's free space.
 func (n *Node) startDisk(ctx context.Context) error {
 	dc := n.conf.diskConfig(n.cfg.Dir)
-	dc.Interval, dc.Logger = n.cfg.diskInterval, n.cfg.Logger
+	dc.Interval, dc.Free, dc.Logger = n.cfg.diskInterval, n.cfg.diskFree, n.cfg.Logger
 	var err error
 	if n.disk, err = diskspace.New(dc); err != nil {
 		return err
