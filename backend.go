@@ -305,7 +305,8 @@ func (b *guiBackend) Status(ctx context.Context) (app.Status, error) {
 	}
 	st := n.Status()
 	out := app.Status{Self: st.ID, Team: st.Team, Role: st.Role, Leader: st.Leader, Voters: st.Voters,
-		Total: len(st.Peers), ClockSource: st.Clock.Source, ClockOffset: n.clock.Offset()}
+		Total: len(st.Peers), ClockSource: st.Clock.Source, ClockOffset: n.clock.Offset(),
+		Disk: app.DiskState(st.Disk.State), DiskFree: st.Disk.FreeBytes}
 	for _, p := range st.Peers {
 		if p.Healthy {
 			out.Connected++

@@ -389,6 +389,12 @@ func printStatus(w io.Writer, st statusJSON) {
 		}
 		fmt.Fprintf(w, "peer     %s %s (%s)\n", p.Name, state, p.ID)
 	}
+	if st.Disk.State != "" {
+		fmt.Fprintf(w, "disk     %s, %d MB free\n", st.Disk.State, st.Disk.FreeBytes>>20)
+	}
+	if st.Disk.State == "full" {
+		fmt.Fprintf(w, "         %s\n", ErrDiskFull)
+	}
 }
 
 func cmdInvite(args []string, stdout, stderr io.Writer) error {

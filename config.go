@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"concord/diskspace"
 	"concord/internal/durable"
 	"concord/p2p"
 )
@@ -46,6 +47,21 @@ type memberConfig struct {
 	// its own (so files survive their author going offline): 0 means the
 	// default, 10; a negative number, never.
 	AutoFetchMB int `json:"auto_fetch_mb,omitempty"`
+	// DiskLowMB is the free space, in MB, below which this member warns
+	// that its disk is low: 0 means the default, the smaller of 200 MB and
+	// 2 % of the filesystem; a positive number is used as it is. Below
+	// 16 MB the disk counts as full and new sends are refused whatever
+	// this says.
+	DiskLowMB int `json:"disk_low_mb,omitempty"`
+}
+
+// diskConfig is the free-space watcher's config for the data dir dir.
+func (c memberConfig) diskConfig(dir string) diskspace.Config {
+	dc := diskspace.Config{Path: dir}
+	if c.DiskLowMB > 0 {
+		dc.LowBytes, dc.LowPercent = uint64(c.DiskLowMB)<<20, -1
+	}
+	return dc
 }
 
 // autoFetchLimit is the largest file, in bytes, this member fetches
@@ -102,6 +118,9 @@ func loadConfig(dir string) (memberConfig, error) {
 	}
 	if c.Version != configVersion || c.TeamID == "" || c.Name == "" || c.NetworkKey == "" {
 		return c, fmt.Errorf("%s is corrupt or from another version (version %d)", configPath(dir), c.Version)
+	}
+	if c.DiskLowMB < 0 {
+		return c, fmt.Errorf("%s: disk_low_mb must be 0 (the default) or more, not %d", configPath(dir), c.DiskLowMB)
 	}
 	if c.Voters != 0 && c.Voters != 3 && c.Voters != 5 {
 		return c, fmt.Errorf("%s: voters must be 3 or 5, not %d", configPath(dir), c.Voters)

@@ -109,6 +109,8 @@ func (cs *controlServer) fail(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, ErrQueued):
 		code = http.StatusAccepted
+	case errors.Is(err, ErrDiskFull):
+		code = http.StatusInsufficientStorage
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}

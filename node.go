@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/oklog/ulid/v2"
 
 	"concord/blob"
 	"concord/consensus"
+	"concord/diskspace"
 	"concord/dm"
 	"concord/failover"
 	"concord/p2p"
@@ -35,6 +37,11 @@ type NodeConfig struct {
 	// noSearch leaves the full-text index unfed (benchmarks: the
 	// replication engine measured without the index's CPU beside it).
 	noSearch bool
+	// diskInterval is how often the free space is read (0: every 5 s);
+	// tests that fill a disk read it more often.
+	diskInterval time.Duration
+	// diskFree replaces the free-space reading (nil: the real one).
+	diskFree func(path string) (free, total uint64, err error)
 }
 
 // Node is one running member: the composition root that starts the clock,
@@ -46,6 +53,7 @@ type Node struct {
 	clock   *timesync.Member // corrected: NTP, else the leader's clock, else local
 	ntp     *timesync.NTPClock
 	store   *storage.Store
+	disk    *diskspace.Watcher // the data dir's free space
 	host    *p2p.Host
 	replica *consensus.Replica
 
@@ -116,6 +124,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	n.store, err = storage.Open(storage.Config{Path: filepath.Join(cfg.Dir, "state.db"), Logger: cfg.Logger})
 	if err != nil {
+		return nil, err
+	}
+	if err := n.startDisk(ctx); err != nil {
 		return nil, err
 	}
 	if n.search, err = openSearch(cfg.Dir, n); err != nil {
@@ -223,6 +234,9 @@ func (n *Node) closeParts() error {
 	}
 	if n.search != nil {
 		errs = append(errs, n.search.Close()) // its follower stopped with n.wg
+	}
+	if n.disk != nil {
+		errs = append(errs, n.disk.Close())
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

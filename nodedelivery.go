@@ -149,6 +149,9 @@ func (n *Node) send(ctx context.Context, env storage.Envelope, wait bool) (strin
 // same way as a message, so it keeps its place after the messages before
 // it.
 func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (string, uint64, error) {
+	if err := n.roomFor(ctx, 0); err != nil {
+		return "", 0, err
+	}
 	env.ID, env.Author, env.SentAt = newMessageID(), n.host.ID().String(), n.clock.Now().UTC()
 	if err := storage.ValidateOutgoing(env); err != nil {
 		return "", 0, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -198,6 +201,9 @@ func (n *Node) Retry(ctx context.Context, id string) error {
 		return nil
 	case storage.OutboxQueued:
 		return ErrQueued
+	}
+	if err := n.roomFor(ctx, 0); err != nil {
+		return err
 	}
 	if err := n.outbox.Retry(id); err != nil {
 		return err

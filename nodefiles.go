@@ -48,6 +48,9 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	if !st.Mode().IsRegular() || st.Size() > storage.MaxFileBytes {
 		return "", fmt.Errorf("%w: attach a regular file of at most %d MB", ErrInvalid, storage.MaxFileBytes>>20)
 	}
+	if err := n.roomFor(ctx, st.Size()); err != nil {
+		return "", err // before the bytes are copied into DATA/blobs
+	}
 	name := filepath.Base(path)
 	typ := mime.TypeByExtension(filepath.Ext(name))
 	if typ == "" {
@@ -221,7 +224,9 @@ func (n *Node) serveBlob(s network.Stream) {
 }
 
 // autoFetch fetches, in the background, the small files of the channels
-// this member reads, so that they survive their author going offline.
+// this member reads, so that they survive their author going offline. It
+// pauses while the disk is low or full (roomToFetch) and resumes when it is
+// ok again.
 func (n *Node) autoFetch(ctx context.Context) {
 	limit := n.conf.autoFetchLimit()
 	if limit < 0 {
@@ -232,10 +237,22 @@ func (n *Node) autoFetch(ctx context.Context) {
 	defer tick.Stop()
 	var applied uint64
 	for {
+		// Nothing is fetched while the disk is low or full: the loop
+		// sleeps until its state changes, and the files it skipped are
+		// looked at once it is ok (applied was left behind).
+		room, changed := n.roomToFetch()
+		var wake <-chan time.Time
+		if room {
+			wake = tick.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-wake:
+		case <-changed:
+		}
+		if room, _ := n.roomToFetch(); !room {
+			continue
 		}
 		if a := n.store.AppliedIndex(); a == applied {
 			continue
@@ -255,6 +272,10 @@ func (n *Node) autoFetch(ctx context.Context) {
 				continue
 			}
 			for _, m := range msgs {
+				if room, _ := n.roomToFetch(); !room {
+					applied = 0 // look again once there is room
+					break
+				}
 				if f := m.File; f != nil && !m.Deleted && f.Size <= limit && !n.blobs.Has(f.Hash) {
 					if err := n.fetchBlob(ctx, f, nil); err != nil {
 						n.log.Debug("auto-fetch", "file", f.Name, "err", err)

@@ -24,6 +24,7 @@ type statusJSON struct {
 	Outbox       *int         `json:"outbox"`
 	Clock        clockStatus  `json:"clock"`
 	Storage      storageState `json:"storage"`
+	Disk         diskStatus   `json:"disk"`
 }
 
 // storageState says whether this member can store the team's entries:
@@ -59,6 +60,7 @@ func (n *Node) Status() statusJSON {
 		CommitIndex: rs.CommitIndex, AppliedIndex: n.appliedIndex(rs),
 		Peers: []peerStatus{},
 		Clock: clockStatus{Source: n.clock.Source(), OffsetMS: ms(n.clock.Offset())},
+		Disk:  n.diskStatus(),
 	}
 	st.Storage = n.storageState()
 	queued := n.drain.Queued()

@@ -126,10 +126,22 @@ type Status struct {
 	Queued      int           // messages in the outbox not committed yet
 	ClockSource string        // ntp, peer or system
 	ClockOffset time.Duration // correction applied to the system clock
+	Disk        DiskState     // room left on the data dir's disk; "" is ok
+	DiskFree    uint64        // bytes free on it
 	// Storage is a sentence while this member cannot store the team's
 	// messages (its disk is full, a file fails), empty while it can.
 	Storage string
 }
+
+// DiskState says how much room the member's disk has left.
+type DiskState string
+
+// The disk states; the window shows a banner for DiskLow and DiskFull.
+const (
+	DiskOK   DiskState = "ok"
+	DiskLow  DiskState = "low"  // still works; files are not fetched
+	DiskFull DiskState = "full" // sends are refused until space is freed
+)
 
 // EventKind says what an Event carries.
 type EventKind int

@@ -18,7 +18,8 @@ import (
 const defaultChannel = "general"
 
 // chat is the main window content: channels on the left, the open channel's
-// messages and the composer on the right, the status bar at the bottom.
+// messages and the composer on the right, the status bar at the bottom and,
+// while the disk is low or full, a banner at the top.
 // All its fields are used on the UI thread only.
 type chat struct {
 	u        *UI
@@ -26,6 +27,7 @@ type chat struct {
 	messages *messageView
 	composer *composer
 	status   *statusBar
+	disk     *diskBanner
 	panel    *memberPanel
 	title    *widget.Label
 	people   *widget.Button // shows or hides the member panel
@@ -86,6 +88,7 @@ func newChat(u *UI) *chat {
 	c.composer = newComposer(c.send)
 	c.initActions()
 	c.status = newStatusBar()
+	c.disk = newDiskBanner()
 	c.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.panel = newMemberPanel(c)
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
@@ -98,7 +101,7 @@ func newChat(u *UI) *chat {
 	right.Offset = 0.75
 	split := container.NewHSplit(c.channels.content, right)
 	split.Offset = 0.22
-	c.content = container.NewBorder(nil, c.status.content, nil, nil, split)
+	c.content = container.NewBorder(c.disk.content, c.status.content, nil, nil, split)
 	return c
 }
 
@@ -367,6 +370,7 @@ func (c *chat) refreshStatus() {
 			c.messages.rebuild()
 		}
 		c.status.set(st)
+		c.disk.set(st)
 		if w := c.u.cfg.Window; w != nil && st.Team != "" && w.Title() != "Concord — "+st.Team {
 			w.SetTitle("Concord — " + st.Team)
 		}
