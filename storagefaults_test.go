@@ -17,8 +17,8 @@ import (
 // a member is stopped while the others commit a few hundred messages (some
 // of 16 KB), then starts with 1 MB free on its own small filesystem. It
 // must not skip what it cannot store: it says so in Status, its probes stop
-// answering (no member reports it healthy), its own send is committed by
-// the others or stays queued with the real reason, and once space returns it catches up by itself, without
+// answering (no member reports it healthy), its own send is refused with a
+// sentence (ErrDiskFull), and once space returns it catches up by itself, without
 // a restart, to the same history as the others: every acknowledged message
 // once, in one order. It catches up through a snapshot (the leader has
 // compacted its log) or through the log's entries (appended, then applied).
@@ -70,23 +70,27 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 		}
 		return true
 	})
+	// A send on the full member is refused before anything is written,
+	// with a sentence that says what to do.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	id, err := m2.Send(ctx, "general", "typed while the disk is full")
+	_, err := m2.Send(ctx, "general", "typed while the disk is full")
 	cancel()
-	// The team commits it (the others store it) or it waits in m2's
-	// outbox, saying why; either way it must land once.
 	t.Logf("send on m2 while full: %v", err)
-	if err != nil && !errors.Is(err, ErrQueued) {
-		t.Fatalf("a send on a member with a full disk should be committed or stay queued, got %v", err)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("a send on a member with a full disk should be refused with ErrDiskFull, got %v", err)
 	}
-	if err != nil && strings.Contains(err.Error(), "quorum") {
-		t.Errorf("the queued send blames quorum, not the disk: %v", err)
-	}
-	attempts = append(attempts, attempt{id: id, author: "m2/full", acked: true})
 
 	freed := time.Now()
 	filler.Release()
 	waitFor(t, 60*time.Second, "m2 to store again", func() bool { return m2.Status().Storage.State == "ok" })
+	waitFor(t, 30*time.Second, "m2's disk to be ok", func() bool { return m2.Status().Disk.State == "ok" })
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
+	id, err := m2.Send(ctx, "general", "typed once space returned")
+	cancel()
+	if err != nil {
+		t.Fatalf("send on m2 once space returned: %v", err)
+	}
+	attempts = append(attempts, attempt{id: id, author: "m2/after", acked: true})
 	c.waitConverged()
 	t.Logf("m2 stores again %v after space returned", time.Since(freed).Round(time.Millisecond))
 	r := checkHistories(attempts, c.histories())
