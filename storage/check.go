@@ -1,0 +1,203 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// checkOnOpenMax is the largest file Open checks in full without being
+// asked (Config.CheckOnOpen). Check reads the whole file; measured on this
+// kind of machine (TestCheckCost1GB) it takes roughly a second or two per
+// GB with a warm page cache, more from a cold disk, so a small store is
+// checked at every start and a big one only on request.
+const checkOnOpenMax = 64 << 20
+
+// Check reads the whole store: every record's checksum, the cross
+// references between channels and their message buckets, and bbolt's own
+// consistency check of the file's pages. It returns nil for an intact
+// store and otherwise an error wrapping ErrCorrupt that names the first
+// damage found. progress, if not nil, is called now and then with the
+// records checked so far and the total. Apply and reads go on meanwhile,
+// except during bbolt's check (the last part), which runs in a write
+// transaction: bbolt's check reads the free list, which writers change.
+func (s *Store) Check(ctx context.Context, progress func(done, total int)) error {
+	err := s.view(func(tx *bolt.Tx) error { return checkRecords(ctx, tx, progress) })
+	if err == nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.db == nil {
+			return ErrClosed
+		}
+		err = s.guard(func() error { return checkPages(s.db) })
+	}
+	if err != nil {
+		return fmt.Errorf("storage: check: %w", err)
+	}
+	return nil
+}
+
+// checkOnOpen checks db in full when it is small or the config asks.
+func (s *Store) checkOnOpen(db *bolt.DB) error {
+	fi, err := os.Stat(s.cfg.Path)
+	if err != nil {
+		return err
+	}
+	if !s.cfg.CheckOnOpen && fi.Size() > checkOnOpenMax {
+		return nil
+	}
+	err = s.guard(func() error {
+		return db.View(func(tx *bolt.Tx) error { return checkRecords(context.Background(), tx, nil) })
+	})
+	if err == nil {
+		err = s.guard(func() error { return checkPages(db) })
+	}
+	return err
+}
+
+// checkPages runs bbolt's consistency check in a write transaction (rolled
+// back). bbolt runs it on a goroutine of its own, where a panic on a
+// damaged page could not be recovered: callers run checkRecords first,
+// which reads every page of every bucket on their own goroutine, so by the
+// time bbolt's check runs those pages are known to decode.
+func checkPages(db *bolt.DB) error {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: bbolt check: %d problems, the first: %v", ErrCorrupt, len(errs), errs[0])
+	}
+	return nil
+}
+
+// checkProgressEvery is how many records pass between progress calls (and
+// checks of ctx).
+const checkProgressEvery = 4096
+
+// checkRecords verifies every value's checksum in tx and that each channel
+// has its message bucket and messages 1..Messages, no more, no fewer.
+func checkRecords(ctx context.Context, tx *bolt.Tx, progress func(done, total int)) error {
+	if _, err := readMeta(tx); err != nil {
+		return err
+	}
+	total := 0
+	if progress != nil {
+		// Stats walks the pages without reading values, which is cheap
+		// next to the checksums.
+		_ = tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			total += b.Stats().KeyN
+			return nil
+		})
+	}
+	done := 0
+	tick := func() error {
+		done++
+		if done%checkProgressEvery != 0 {
+			return nil
+		}
+		if progress != nil {
+			progress(done, total)
+		}
+		return ctx.Err()
+	}
+	var walk func(b bucket) error
+	walk = func(b bucket) error {
+		c := b.b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				if sub, ok := b.sub(string(k)); ok {
+					if err := walk(sub); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			if b.path == string(bucketMeta) && string(k) == string(keySchema) {
+				continue // the one value without a checksum
+			}
+			if _, err := b.open(k, v); err != nil {
+				return err
+			}
+			if err := tick(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		return walk(newBucket(b, string(name)))
+	})
+	if err != nil {
+		return err
+	}
+	if err := checkChannels(tx); err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	return nil
+}
+
+// checkChannels matches channel records against message buckets: a lost
+// record or a renamed bucket would otherwise only show as a missing channel.
+func checkChannels(tx *bolt.Tx) error {
+	channels, err := topBucket(tx, bucketChannels)
+	if err != nil {
+		return err
+	}
+	messages, err := topBucket(tx, bucketMessages)
+	if err != nil {
+		return err
+	}
+	seen := 0
+	err = channels.forEach(func(k, v []byte) error {
+		var ch Channel
+		if err := decodeJSON(v, &ch, "channel "+string(k)); err != nil {
+			return err
+		}
+		seen++
+		b, ok := messages.sub(string(k))
+		if !ok {
+			return fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, k)
+		}
+		return checkSeqs(b, ch.Messages)
+	})
+	if err != nil {
+		return err
+	}
+	subs := 0
+	_ = messages.b.ForEachBucket(func([]byte) error { subs++; return nil })
+	if subs != seen {
+		return fmt.Errorf("%w: %d channel records but %d message buckets", ErrCorrupt, seen, subs)
+	}
+	return nil
+}
+
+// checkSeqs checks that b holds exactly the seqs 1..n.
+func checkSeqs(b bucket, n uint64) error {
+	want := uint64(1)
+	c := b.b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		seq, err := decodeUint64(k, "message key")
+		if err != nil {
+			return err
+		}
+		if seq != want {
+			return fmt.Errorf("%w: bucket %s: message %d where %d was expected", ErrCorrupt, b.path, seq, want)
+		}
+		want++
+	}
+	if want != n+1 {
+		return fmt.Errorf("%w: bucket %s: %d messages, the channel says %d", ErrCorrupt, b.path, want-1, n)
+	}
+	return nil
+}
