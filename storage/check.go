@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"os"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,21 +61,94 @@ func (s *Store) checkOnOpen(db *bolt.DB) error {
 
 // checkPages runs bbolt's consistency check in a write transaction (rolled
 // back). bbolt runs it on a goroutine of its own, where a panic on a
-// damaged page could not be recovered: callers run checkRecords first,
-// which reads every page of every bucket on their own goroutine, so by the
-// time bbolt's check runs those pages are known to decode.
+// damaged page could not be recovered, and which does not turn a fault
+// reading past the file into a panic. So callers run checkRecords first,
+// which reads every page of every bucket on their own goroutine, and
+// checkPages first checks the headers of the other pages bbolt's check
+// reads (the two meta pages and the free list page) itself.
 func checkPages(db *bolt.DB) error {
 	tx, err := db.Begin(true)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := checkMetaPages(db.Path(), db.Info().PageSize); err != nil {
+		return err
+	}
+	return runBBoltCheck(tx)
+}
+
+func runBBoltCheck(tx *bolt.Tx) error {
 	var errs []error
 	for err := range tx.Check() {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: bbolt check: %d problems, the first: %v", ErrCorrupt, len(errs), errs[0])
+	}
+	return nil
+}
+
+// bbolt's page header and meta page layout (go.etcd.io/bbolt's
+// internal/common): header = id u64, flags u16, count u16, overflow u32;
+// meta (after the header) = magic u32, version u32, page size u32, flags
+// u32, root bucket (root u64, sequence u64), freelist u64, pgid u64, txid
+// u64, checksum u64 (FNV-64a of the fields before it). Native byte order.
+const (
+	pageHeaderSize   = 16
+	metaSize         = 64
+	metaPageFlag     = 0x04
+	freelistPageFlag = 0x10
+	noFreelist       = ^uint64(0)
+)
+
+// checkMetaPages checks the headers of both meta pages and of the free
+// list page the current meta names, reading the file (not the mmap).
+func checkMetaPages(path string, pageSize int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	header := func(id uint64, n int) ([]byte, error) {
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, int64(id)*int64(pageSize)); err != nil {
+			return nil, fmt.Errorf("%w: page %d: %v", ErrCorrupt, id, err)
+		}
+		if got := binary.NativeEndian.Uint64(b); got != id {
+			return nil, fmt.Errorf("%w: page %d says it is page %d", ErrCorrupt, id, got)
+		}
+		return b, nil
+	}
+	var freelist, txid uint64
+	found := false
+	for id := uint64(0); id < 2; id++ {
+		b, err := header(id, pageHeaderSize+metaSize)
+		if err != nil {
+			return err
+		}
+		if flags := binary.NativeEndian.Uint16(b[8:]); flags != metaPageFlag {
+			return fmt.Errorf("%w: meta page %d has flags %#x", ErrCorrupt, id, flags)
+		}
+		m := b[pageHeaderSize:]
+		h := fnv.New64a()
+		_, _ = h.Write(m[:56])
+		if h.Sum64() != binary.NativeEndian.Uint64(m[56:]) {
+			return fmt.Errorf("%w: meta page %d fails its checksum", ErrCorrupt, id)
+		}
+		if t := binary.NativeEndian.Uint64(m[48:]); !found || t > txid {
+			found, txid, freelist = true, t, binary.NativeEndian.Uint64(m[32:])
+		}
+	}
+	if freelist == noFreelist {
+		return nil
+	}
+	b, err := header(freelist, pageHeaderSize)
+	if err != nil {
+		return fmt.Errorf("free list: %w", err)
+	}
+	if flags := binary.NativeEndian.Uint16(b[8:]); flags != freelistPageFlag {
+		return fmt.Errorf("%w: free list page %d has flags %#x", ErrCorrupt, freelist, flags)
 	}
 	return nil
 }

@@ -236,8 +236,11 @@ func checkSnapshotFile(path string) (st metaState, err error) {
 	if err != nil {
 		return st, err
 	}
-	for err := range tx.Check() {
-		return st, fmt.Errorf("%w: snapshot %s: bbolt check: %v", ErrCorrupt, path, err)
+	if err := checkMetaPages(path, db.Info().PageSize); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	if err := runBBoltCheck(tx); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
 	}
 	return st, nil
 }
