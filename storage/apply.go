@@ -42,12 +42,25 @@ func (s *Store) Apply(entries []Entry) (_ [][]Result, err error) {
 			s.failed.CompareAndSwap(nil, &err)
 		}
 	}()
+	var results [][]Result
+	err = s.guard(func() (err error) {
+		results, err = s.apply(entries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// apply is Apply inside guard, holding s.mu.
+func (s *Store) apply(entries []Entry) ([][]Result, error) {
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return nil, fmt.Errorf("storage: apply: %w", err)
 	}
 	// Rollback after Commit is a harmless ErrTxClosed; this covers every
-	// early return.
+	// early return, and a panic unwinding through guard.
 	defer func() { _ = tx.Rollback() }()
 
 	a, err := newApplier(tx)
@@ -88,16 +101,16 @@ func (s *Store) Apply(entries []Entry) (_ [][]Result, err error) {
 // cached and written once at the end instead of once per message.
 type applier struct {
 	st       metaState
-	meta     *bolt.Bucket
-	channels *bolt.Bucket
-	members  *bolt.Bucket
-	invites  *bolt.Bucket
-	removed  *bolt.Bucket
-	reacts   *bolt.Bucket
-	changes  *bolt.Bucket
-	opids    *bolt.Bucket
-	ids      *bolt.Bucket
-	messages *bolt.Bucket
+	meta     bucket
+	channels bucket
+	members  bucket
+	invites  bucket
+	removed  bucket
+	reacts   bucket
+	changes  bucket
+	opids    bucket
+	ids      bucket
+	messages bucket
 	chans    map[string]*Channel // nil value: known not to exist
 	dirty    map[string]bool     // channels to write back in flush
 }
@@ -108,22 +121,21 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		return nil, err
 	}
 	a := &applier{
-		st:       st,
-		meta:     tx.Bucket(bucketMeta),
-		channels: tx.Bucket(bucketChannels),
-		members:  tx.Bucket(bucketMembers),
-		invites:  tx.Bucket(bucketInvites),
-		removed:  tx.Bucket(bucketRemoved),
-		reacts:   tx.Bucket(bucketReactions),
-		changes:  tx.Bucket(bucketChanges),
-		opids:    tx.Bucket(bucketOpIDs),
-		ids:      tx.Bucket(bucketIDs),
-		messages: tx.Bucket(bucketMessages),
-		chans:    make(map[string]*Channel),
-		dirty:    make(map[string]bool),
+		st:    st,
+		chans: make(map[string]*Channel),
+		dirty: make(map[string]bool),
 	}
-	if a.channels == nil || a.members == nil || a.invites == nil || a.removed == nil || a.reacts == nil || a.changes == nil || a.opids == nil || a.ids == nil || a.messages == nil {
-		return nil, fmt.Errorf("%w: missing bucket", ErrCorrupt)
+	for _, f := range []struct {
+		b    *bucket
+		name []byte
+	}{
+		{&a.meta, bucketMeta}, {&a.channels, bucketChannels}, {&a.members, bucketMembers},
+		{&a.invites, bucketInvites}, {&a.removed, bucketRemoved}, {&a.reacts, bucketReactions},
+		{&a.changes, bucketChanges}, {&a.opids, bucketOpIDs}, {&a.ids, bucketIDs}, {&a.messages, bucketMessages},
+	} {
+		if *f.b, err = topBucket(tx, f.name); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -177,7 +189,11 @@ func (a *applier) message(e Entry, env *Envelope) (Result, error) {
 	if err := ValidateEnvelope(*env); err != nil {
 		return Result{Err: err.Error()}, nil
 	}
-	if v := a.ids.Get([]byte(env.ID)); v != nil && dedup {
+	v, err := a.ids.get([]byte(env.ID))
+	if err != nil {
+		return Result{}, err
+	}
+	if v != nil && dedup {
 		name, seq, err := decodeIDValue(v)
 		if err != nil {
 			return Result{}, err
@@ -195,18 +211,18 @@ func (a *applier) message(e Entry, env *Envelope) (Result, error) {
 	if ch == nil {
 		return Result{Err: ErrUnknownChannel.Error()}, nil
 	}
-	b := a.messages.Bucket([]byte(ch.Name))
-	if b == nil {
+	b, ok := a.messages.sub(ch.Name)
+	if !ok {
 		return Result{}, fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, ch.Name)
 	}
 	m := Message{Envelope: *env, Seq: ch.Messages + 1, CommittedAt: a.commitTime(e), Index: e.Index}
 	// Seqs only grow: full pages waste no space and split less.
-	b.FillPercent = 0.95
-	v := AppendMessage(make([]byte, 0, messageSize(&m)), &m)
-	if err := b.Put(seqKey(m.Seq), v); err != nil {
+	b.b.FillPercent = 0.95
+	v = AppendMessage(make([]byte, 0, messageSize(&m)+sumSize), &m)
+	if err := b.put(seqKey(m.Seq), v); err != nil {
 		return Result{}, err
 	}
-	if err := a.ids.Put([]byte(env.ID), idValue(ch.Name, m.Seq)); err != nil {
+	if err := a.ids.put([]byte(env.ID), idValue(ch.Name, m.Seq)); err != nil {
 		return Result{}, err
 	}
 	ch.Messages = m.Seq
@@ -226,7 +242,7 @@ func (a *applier) createChannel(e Entry, op Op) (Result, error) {
 	if ch != nil {
 		return Result{Channel: name, Err: ErrChannelExists.Error()}, nil
 	}
-	if _, err := a.messages.CreateBucket([]byte(name)); err != nil {
+	if _, err := a.messages.b.CreateBucket([]byte(name)); err != nil {
 		// The channel record is missing but its messages are not.
 		if errors.Is(err, berrors.ErrBucketExists) {
 			return Result{}, fmt.Errorf("%w: orphan message bucket %q", ErrCorrupt, name)
@@ -245,7 +261,11 @@ func (a *applier) channel(name string) (*Channel, error) {
 		return ch, nil
 	}
 	var ch *Channel
-	if v := a.channels.Get([]byte(name)); v != nil {
+	v, err := a.channels.get([]byte(name))
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
 		ch = new(Channel)
 		if err := decodeJSON(v, ch, "channel "+name); err != nil {
 			return nil, err
@@ -264,16 +284,16 @@ func (a *applier) flush() error {
 		if err != nil {
 			return fmt.Errorf("encode channel: %w", err)
 		}
-		if err := a.channels.Put([]byte(name), v); err != nil {
+		if err := a.channels.put([]byte(name), v); err != nil {
 			return err
 		}
 	}
-	if err := a.meta.Put(keyApplied, seqKey(a.st.applied)); err != nil {
+	if err := a.meta.put(keyApplied, seqKey(a.st.applied)); err != nil {
 		return err
 	}
 	lc, err := encodeTime(a.st.lastCommit)
 	if err != nil {
 		return err
 	}
-	return a.meta.Put(keyLastCommit, lc)
+	return a.meta.put(keyLastCommit, lc)
 }

@@ -30,16 +30,16 @@ type Change struct {
 
 // changed records a change to m in the feed.
 func (a *applier) changed(m *Message) error {
-	n, err := a.changes.NextSequence()
+	n, err := a.changes.b.NextSequence()
 	if err != nil {
 		return err
 	}
 	v := binary.BigEndian.AppendUint64([]byte(m.Channel+"\x00"), m.Seq)
-	if err := a.changes.Put(seqKey(n), append(v, m.ID...)); err != nil {
+	if err := a.changes.put(seqKey(n), append(v, m.ID...)); err != nil {
 		return err
 	}
 	if n > maxChanges {
-		return a.changes.Delete(seqKey(n - maxChanges))
+		return a.changes.delete(seqKey(n - maxChanges))
 	}
 	return nil
 }
@@ -49,12 +49,19 @@ func (a *applier) changed(m *Message) error {
 // from the feed: the reader missed some and must reread what it keeps.
 func (s *Store) Changes(after uint64, limit int) (out []Change, complete bool, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketChanges)
-		c := b.Cursor()
+		b, err := topBucket(tx, bucketChanges)
+		if err != nil {
+			return err
+		}
+		c := b.b.Cursor()
 		k, v := c.Seek(seqKey(after + 1))
-		complete = after >= b.Sequence() || (k != nil && binary.BigEndian.Uint64(k) == after+1)
+		complete = after >= b.b.Sequence() || (k != nil && binary.BigEndian.Uint64(k) == after+1)
 		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
-			ch, err := decodeChange(k, v)
+			body, err := b.open(k, v)
+			if err != nil {
+				return err
+			}
+			ch, err := decodeChange(k, body)
 			if err != nil {
 				return err
 			}
@@ -71,8 +78,11 @@ func (s *Store) Changes(after uint64, limit int) (out []Change, complete bool, e
 // LastChange is the number of the latest change (0: none yet).
 func (s *Store) LastChange() (n uint64, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketChanges).Sequence()
-		return nil
+		b, err := topBucket(tx, bucketChanges)
+		if err == nil {
+			n = b.b.Sequence()
+		}
+		return err
 	})
 	return n, err
 }

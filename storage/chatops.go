@@ -25,28 +25,28 @@ const (
 const maxReactionBytes = 32
 
 // target finds the stored message with this ID: its bucket, key and value.
-func (a *applier) target(id string) (*bolt.Bucket, []byte, *Message, error) {
-	v := a.ids.Get([]byte(id))
-	if v == nil {
-		return nil, nil, nil, nil
+func (a *applier) target(id string) (bucket, []byte, *Message, error) {
+	v, err := a.ids.get([]byte(id))
+	if err != nil || v == nil {
+		return bucket{}, nil, nil, err
 	}
 	name, seq, err := decodeIDValue(v)
 	if err != nil {
-		return nil, nil, nil, err
+		return bucket{}, nil, nil, err
 	}
-	b := a.messages.Bucket([]byte(name))
-	if b == nil {
-		return nil, nil, nil, fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, name)
+	b, ok := a.messages.sub(name)
+	if !ok {
+		return bucket{}, nil, nil, fmt.Errorf("%w: channel %q has no message bucket", ErrCorrupt, name)
 	}
 	m, err := getMessage(a.messages, name, seq)
 	if err != nil {
-		return nil, nil, nil, err
+		return bucket{}, nil, nil, err
 	}
 	return b, seqKey(seq), &m, nil
 }
 
-func (a *applier) putMessage(b *bolt.Bucket, key []byte, m *Message) error {
-	return b.Put(key, AppendMessage(make([]byte, 0, messageSize(m)), m))
+func (a *applier) putMessage(b bucket, key []byte, m *Message) error {
+	return b.put(key, AppendMessage(make([]byte, 0, messageSize(m)+sumSize), m))
 }
 
 // edit replaces a message's text; only its author may, and not once it is
@@ -136,9 +136,9 @@ func (a *applier) react(op Op) (Result, error) {
 	}
 	k := reactionKey(op.Target, op.Text, op.By)
 	if op.Remove {
-		err = a.reacts.Delete(k)
+		err = a.reacts.delete(k)
 	} else {
-		err = a.reacts.Put(k, nil)
+		err = a.reacts.put(k, nil)
 	}
 	if err != nil {
 		return Result{}, err
@@ -148,9 +148,9 @@ func (a *applier) react(op Op) (Result, error) {
 
 func (a *applier) clearReactions(id string) error {
 	prefix := append([]byte(id), 0)
-	c := a.reacts.Cursor()
+	c := a.reacts.b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-		if err := a.reacts.Delete(k); err != nil {
+		if err := a.reacts.delete(k); err != nil {
 			return err
 		}
 	}
@@ -159,11 +159,19 @@ func (a *applier) clearReactions(id string) error {
 
 // reactionsOf reads a message's reactions in a read transaction: emoji →
 // sorted member IDs, nil when there are none.
-func reactionsOf(tx *bolt.Tx, id string) map[string][]string {
+func reactionsOf(tx *bolt.Tx, id string) (map[string][]string, error) {
+	reacts, err := topBucket(tx, bucketReactions)
+	if err != nil {
+		return nil, err
+	}
 	prefix := append([]byte(id), 0)
 	var out map[string][]string
-	c := tx.Bucket(bucketReactions).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	c := reacts.b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		// The value is empty but for its checksum, which covers the key.
+		if _, err := reacts.open(k, v); err != nil {
+			return nil, err
+		}
 		rest := k[len(prefix):]
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 {
@@ -178,5 +186,5 @@ func reactionsOf(tx *bolt.Tx, id string) map[string][]string {
 	for _, ms := range out {
 		slices.Sort(ms)
 	}
-	return out
+	return out, nil
 }

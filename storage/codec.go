@@ -28,11 +28,22 @@ var (
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")
 	keySchema     = []byte("schema")
+	// keyMigrate is present while a schema 1 store is being migrated
+	// (migrate.go): where the migration has got to.
+	keyMigrate = []byte("migrate")
 )
 
+// stateBuckets are the top-level buckets of state.db.
+var stateBuckets = [][]byte{bucketMeta, bucketChannels, bucketMembers, bucketIDs, bucketMessages,
+	bucketInvites, bucketRemoved, bucketReactions, bucketChanges, bucketOpIDs}
+
 // schemaVersion is bumped on incompatible layout changes so an old binary
-// refuses a newer file instead of misreading it.
-const schemaVersion = 1
+// refuses a newer file instead of misreading it. Version 2 added a checksum
+// to every value (record.go); Open migrates a version 1 file.
+const (
+	schemaVersion = 2
+	schemaV1      = 1
+)
 
 // seqKey encodes a seq big-endian so bbolt's byte order is seq order.
 func seqKey(seq uint64) []byte {
@@ -48,7 +59,7 @@ func decodeUint64(b []byte, what string) (uint64, error) {
 
 // idValue is the dedup index value: where the message with that ID lives.
 func idValue(channel string, seq uint64) []byte {
-	b := make([]byte, 0, 8+len(channel))
+	b := make([]byte, 0, 8+len(channel)+sumSize)
 	b = binary.BigEndian.AppendUint64(b, seq)
 	return append(b, channel...)
 }

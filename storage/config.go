@@ -22,6 +22,9 @@ type Config struct {
 	// LockTimeout bounds the wait for the file lock; 0 means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
+	// CheckOnOpen makes Open check the whole file (Store.Check) however
+	// big it is; without it only a file up to 64 MiB is checked at open.
+	CheckOnOpen bool
 }
 
 // Validate reports whether the config can be used by Open.

@@ -12,11 +12,25 @@
 //
 // Layout of the file (all keys and values are written by this package only):
 //
-//	meta      applied index, last commit time, schema version
+//	meta      schema version (8 plain bytes), applied index, last commit time
 //	channels  channel name -> JSON Channel
 //	members   member ID    -> JSON Member
+//	invites   invite ID    -> JSON Invite
+//	removed   member ID    -> JSON Removal
 //	ids       envelope ID  -> 8-byte seq + channel name (dedup index)
-//	messages  one sub-bucket per channel: 8-byte big-endian seq -> JSON Message
+//	messages  one sub-bucket per channel: 8-byte big-endian seq -> binary
+//	          Message (binary.go)
+//	reactions message ID, 0, emoji, 0, member ID -> empty
+//	changes   change number -> channel, 0, 8-byte seq, message ID
+//	opids     op ID -> 1, refusal text
+//
+// From schema 2 on every value but the schema version ends with a 4-byte
+// CRC32C over the bucket path, the key and the value (record.go), verified
+// on every read: damage is an error wrapping ErrCorrupt that names the
+// bucket and key, never different data. Open migrates a schema 1 file in
+// resumable batches (migrate.go), and checks the whole file when it is
+// small or Config.CheckOnOpen asks; Store.Check does the same on demand. A
+// panic inside bbolt on a damaged page is recovered as ErrCorrupt.
 //
 // The applied index is written in the same transaction as the state it
 // covers, so after a crash the store knows exactly which entries it already

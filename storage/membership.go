@@ -30,20 +30,20 @@ const (
 )
 
 // getJSON reads key from b into v; found is false when the key is absent.
-func getJSON(b interface{ Get([]byte) []byte }, key string, v any, what string) (found bool, err error) {
-	raw := b.Get([]byte(key))
-	if raw == nil {
-		return false, nil
+func getJSON(b bucket, key string, v any, what string) (found bool, err error) {
+	raw, err := b.get([]byte(key))
+	if raw == nil || err != nil {
+		return false, err
 	}
 	return true, decodeJSON(raw, v, what+" "+key)
 }
 
-func putJSON(b interface{ Put(k, v []byte) error }, key string, v any) error {
+func putJSON(b bucket, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	return b.Put([]byte(key), raw)
+	return b.put([]byte(key), raw)
 }
 
 func (a *applier) member(id string) (*Member, error) {
@@ -68,7 +68,7 @@ func (a *applier) role(by string) (string, error) {
 
 func (a *applier) admins() (int, error) {
 	n := 0
-	err := a.members.ForEach(func(k, v []byte) error {
+	err := a.members.forEach(func(k, v []byte) error {
 		var m Member
 		if err := decodeJSON(v, &m, "member "+string(k)); err != nil {
 			return err
@@ -82,7 +82,7 @@ func (a *applier) admins() (int, error) {
 }
 
 func (a *applier) empty() bool {
-	k, _ := a.members.Cursor().First()
+	k, _ := a.members.b.Cursor().First()
 	return k == nil
 }
 
@@ -158,8 +158,8 @@ func (a *applier) addMember(e Entry, op Op) (Result, error) {
 	if r, err := a.role(inv.Issuer); err != nil || r != RoleAdmin {
 		return Result{Err: refIssuerGone}, err
 	}
-	if a.removed.Get([]byte(nm.ID)) != nil {
-		return Result{Err: refWasRemoved}, nil
+	if gone, err := a.removed.has([]byte(nm.ID)); err != nil || gone {
+		return Result{Err: refWasRemoved}, err
 	}
 	inv.UsedBy = nm.ID
 	if err := putJSON(a.invites, inv.ID, inv); err != nil {
@@ -187,7 +187,7 @@ func (a *applier) removeMember(e Entry, op Op) (Result, error) {
 	if msg, err := a.keepsAnAdmin(t); msg != "" || err != nil {
 		return Result{Err: msg}, err
 	}
-	if err := a.members.Delete([]byte(t.ID)); err != nil {
+	if err := a.members.delete([]byte(t.ID)); err != nil {
 		return Result{}, err
 	}
 	return Result{}, putJSON(a.removed, t.ID, Removal{ID: t.ID, Name: t.Name, By: op.By, At: e.CommittedAt.UTC()})

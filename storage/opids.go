@@ -24,14 +24,21 @@ func (a *applier) once(op Op, apply func() (Result, error)) (Result, error) {
 	if len(op.ID) > MaxIDBytes {
 		return Result{Err: refBadOpID}, nil
 	}
-	if v := a.opids.Get([]byte(op.ID)); v != nil && dedup {
+	v, err := a.opids.get([]byte(op.ID))
+	if err != nil {
+		return Result{}, err
+	}
+	if v != nil && dedup {
+		if len(v) == 0 {
+			return Result{}, fmt.Errorf("%w: empty op record %q", ErrCorrupt, op.ID)
+		}
 		return Result{Dup: true, Err: string(v[1:])}, nil
 	}
 	r, err := apply()
 	if err != nil {
 		return r, err
 	}
-	return r, a.opids.Put([]byte(op.ID), append([]byte{1}, r.Err...))
+	return r, a.opids.put([]byte(op.ID), append([]byte{1}, r.Err...))
 }
 
 // OpResult reports whether the op with this ID (an edit, deletion or
@@ -39,9 +46,13 @@ func (a *applier) once(op Op, apply func() (Result, error)) (Result, error) {
 // effect).
 func (s *Store) OpResult(id string) (applied bool, refusal string, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketOpIDs).Get([]byte(id))
-		if v == nil {
-			return nil
+		opids, err := topBucket(tx, bucketOpIDs)
+		if err != nil {
+			return err
+		}
+		v, err := opids.get([]byte(id))
+		if err != nil || v == nil {
+			return err
 		}
 		if len(v) == 0 {
 			return fmt.Errorf("%w: empty op record %q", ErrCorrupt, id)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 // the snapshot), but Restore and Close wait for it to be released: release it
 // promptly, and never hold one on the goroutine that calls those.
 type Snapshot struct {
+	s       *Store
 	mu      sync.Mutex // serializes WriteTo and Release on the tx
 	tx      *bolt.Tx   // nil once released
 	applied uint64
@@ -32,16 +34,24 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 	if s.db == nil {
 		return nil, ErrClosed
 	}
-	tx, err := s.db.Begin(false)
+	var sn *Snapshot
+	err := s.guard(func() error {
+		tx, err := s.db.Begin(false)
+		if err != nil {
+			return err
+		}
+		st, err := readMeta(tx)
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		sn = &Snapshot{s: s, tx: tx, applied: st.applied}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: snapshot: %w", err)
 	}
-	st, err := readMeta(tx)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, fmt.Errorf("storage: snapshot: %w", err)
-	}
-	return &Snapshot{tx: tx, applied: st.applied}, nil
+	return sn, nil
 }
 
 // AppliedIndex is the applied index the snapshot covers.
@@ -49,13 +59,26 @@ func (sn *Snapshot) AppliedIndex() uint64 { return sn.applied }
 
 // WriteTo streams the snapshot, a complete bbolt file, to w. It may be called
 // more than once before Release; each call writes the same bytes.
+//
+// The stream is the store's file as it is, so from schema 2 on its values
+// carry their checksums and Restore verifies them all. A member still on
+// schema 1 (an older release) refuses such a snapshot ("schema version 2,
+// this binary reads 1", ErrCorrupt) and keeps its state; Raft retries the
+// install, and that member catches up once upgraded. Stripping the sums to
+// keep the old stream would mean writing a second file per snapshot, as
+// bbolt streams only the file it has. A schema 1 snapshot from an older
+// member is accepted and migrated when the restored file is opened.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if sn.tx == nil {
 		return 0, fmt.Errorf("storage: snapshot: released")
 	}
-	n, err := sn.tx.WriteTo(w)
+	var n int64
+	err := sn.s.guard(func() (err error) {
+		n, err = sn.tx.WriteTo(w)
+		return err
+	})
 	if err != nil {
 		return n, fmt.Errorf("storage: snapshot: write: %w", err)
 	}
@@ -171,10 +194,11 @@ func writeSynced(path string, r io.Reader) (int64, error) {
 	return n, f.Close()
 }
 
-// checkSnapshotFile opens path read-only and walks every bucket and key, so
-// that a damaged snapshot is caught here and not by the live store. bbolt
-// trusts its file and may fault or panic on a damaged one; both are
-// recovered and reported as ErrCorrupt.
+// checkSnapshotFile opens path read-only and reads all of it, so that a
+// damaged snapshot is caught here and not by the live store: for schema 2,
+// every record's checksum and bbolt's check (check.go); schema 1 has no
+// checksums, so every page is walked. bbolt trusts its file and may fault
+// or panic on a damaged one; both are recovered and reported as ErrCorrupt.
 func checkSnapshotFile(path string) (st metaState, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -194,8 +218,46 @@ func checkSnapshotFile(path string) (st metaState, err error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 
+	ver, err := readSchema(tx)
+	if err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	if ver == schemaV1 {
+		return checkV1Snapshot(tx, path)
+	}
 	if st, err = readMeta(tx); err != nil {
 		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	if err := checkRecords(context.Background(), tx, nil); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	_ = tx.Rollback()
+	// A read-only db has no writers, so bbolt's check may run on a read
+	// transaction.
+	tx, err = db.Begin(false)
+	if err != nil {
+		return st, err
+	}
+	if err := checkMetaPages(path, db.Info().PageSize); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	if err := runBBoltCheck(tx); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// checkV1Snapshot checks a snapshot from a schema 1 member: its applied
+// index and a walk of every page.
+func checkV1Snapshot(tx *bolt.Tx, path string) (metaState, error) {
+	var st metaState
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keyApplied); v != nil {
+		idx, err := decodeUint64(v, "applied index")
+		if err != nil {
+			return st, fmt.Errorf("snapshot %s: %w", path, err)
+		}
+		st.applied = idx
 	}
 	for _, name := range [][]byte{bucketChannels, bucketMembers, bucketIDs, bucketMessages} {
 		b := tx.Bucket(name)

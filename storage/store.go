@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -101,40 +102,67 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// openDB opens cfg.Path, makes sure the layout exists and reads meta.
+// openDB opens cfg.Path, makes sure the layout exists, migrates an older
+// schema, checks the file if asked (or if it is small) and reads meta.
 func (s *Store) openDB() (*bolt.DB, metaState, error) {
 	db, err := openBolt(s.cfg.Path, s.cfg.lockTimeout(), false)
 	if err != nil {
 		return nil, metaState{}, fmt.Errorf("storage: %w", err)
 	}
-	var st metaState
-	err = db.Update(func(tx *bolt.Tx) error {
-		// A bbolt file with buckets but no meta is some other program's
-		// data; refuse it rather than mix our buckets into it.
-		if tx.Bucket(bucketMeta) == nil {
-			if k, _ := tx.Cursor().First(); k != nil {
-				return fmt.Errorf("%w: not a concord store (has bucket %q, no meta)", ErrCorrupt, k)
-			}
-		}
-		for _, name := range [][]byte{bucketMeta, bucketChannels, bucketMembers, bucketIDs, bucketMessages, bucketInvites, bucketRemoved, bucketReactions, bucketChanges, bucketOpIDs} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if meta.Get(keySchema) == nil {
-			if err := meta.Put(keySchema, seqKey(schemaVersion)); err != nil {
-				return err
-			}
-		}
-		st, err = readMeta(tx)
-		return err
-	})
+	st, err := s.prepare(db)
 	if err != nil {
 		_ = db.Close()
 		return nil, metaState{}, fmt.Errorf("storage: open %s: %w", s.cfg.Path, err)
 	}
 	return db, st, nil
+}
+
+// prepare creates the layout of a new file, migrates an old one, runs the
+// open-time check and reads meta.
+func (s *Store) prepare(db *bolt.DB) (metaState, error) {
+	var ver uint64
+	err := s.guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			// A bbolt file with buckets but no meta is some other program's
+			// data; refuse it rather than mix our buckets into it.
+			if tx.Bucket(bucketMeta) == nil {
+				if k, _ := tx.Cursor().First(); k != nil {
+					return fmt.Errorf("%w: not a concord store (has bucket %q, no meta)", ErrCorrupt, k)
+				}
+			}
+			for _, name := range stateBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			meta := tx.Bucket(bucketMeta)
+			if meta.Get(keySchema) == nil {
+				if err := meta.Put(keySchema, seqKey(schemaVersion)); err != nil {
+					return err
+				}
+			}
+			var err error
+			ver, err = readSchema(tx)
+			return err
+		})
+	})
+	if err != nil {
+		return metaState{}, err
+	}
+	if err := s.migrate(db, ver); err != nil {
+		return metaState{}, err
+	}
+	if err := s.checkOnOpen(db); err != nil {
+		return metaState{}, err
+	}
+	var st metaState
+	err = s.guard(func() error {
+		return db.View(func(tx *bolt.Tx) (err error) {
+			st, err = readMeta(tx)
+			return err
+		})
+	})
+	return st, err
 }
 
 // openBolt opens a bbolt file with fsync on and maps bbolt's errors onto
@@ -187,36 +215,66 @@ func isContentError(err error) bool {
 	return !errors.As(err, &pathErr) && !errors.As(err, &errno)
 }
 
+// readSchema reads the schema version, which is stored without a checksum
+// (record.go) and refuses one this binary cannot read. Schema 1 (before
+// checksums) is accepted here: Open migrates it.
+func readSchema(tx *bolt.Tx) (uint64, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, fmt.Errorf("%w: no meta bucket", ErrCorrupt)
+	}
+	v := meta.Get(keySchema)
+	if v == nil {
+		return 0, fmt.Errorf("%w: no schema version", ErrCorrupt)
+	}
+	ver, err := decodeUint64(v, "schema version")
+	if err != nil {
+		return 0, err
+	}
+	// A single flipped bit cannot turn 2 into 1, so damage here is refused
+	// rather than taken for a store to migrate.
+	if ver != schemaVersion && ver != schemaV1 {
+		return 0, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrCorrupt, ver, schemaVersion)
+	}
+	return ver, nil
+}
+
 // readMeta checks the schema and reads the applied index and last commit.
 func readMeta(tx *bolt.Tx) (metaState, error) {
 	var st metaState
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return st, fmt.Errorf("%w: no meta bucket", ErrCorrupt)
-	}
-	if v := meta.Get(keySchema); v != nil {
-		ver, err := decodeUint64(v, "schema version")
-		if err != nil {
-			return st, err
-		}
-		if ver != schemaVersion {
-			return st, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrCorrupt, ver, schemaVersion)
-		}
-	}
-	if v := meta.Get(keyApplied); v != nil {
-		idx, err := decodeUint64(v, "applied index")
-		if err != nil {
-			return st, err
-		}
-		st.applied = idx
-	}
-	t, err := decodeTime(meta.Get(keyLastCommit))
+	ver, err := readSchema(tx)
 	if err != nil {
 		return st, err
 	}
-	st.lastCommit = t
-	return st, nil
+	if ver != schemaVersion {
+		return st, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrCorrupt, ver, schemaVersion)
+	}
+	meta, err := topBucket(tx, bucketMeta)
+	if err != nil {
+		return st, err
+	}
+	if meta.b.Get(keyMigrate) != nil {
+		return st, fmt.Errorf("%w: migration to schema %d not finished", ErrCorrupt, schemaVersion)
+	}
+	v, err := meta.get(keyApplied)
+	if err != nil {
+		return st, err
+	}
+	if v != nil {
+		if st.applied, err = decodeUint64(v, "applied index"); err != nil {
+			return st, err
+		}
+	}
+	v, err = meta.get(keyLastCommit)
+	if err != nil {
+		return st, err
+	}
+	st.lastCommit, err = decodeTime(v)
+	return st, err
 }
+
+// repairHint ends the error of a damaged state.db.
+const repairHint = "run `concord repair` or it will be rebuilt from the team"
 
 // view runs fn in a read transaction on the current db.
 func (s *Store) view(fn func(*bolt.Tx) error) error {
@@ -225,5 +283,36 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	if s.db == nil {
 		return ErrClosed
 	}
-	return s.db.View(fn)
+	return s.guard(func() error { return s.db.View(fn) })
 }
+
+// guard runs fn, which reads or writes the db, so that no panic escapes
+// the package: bbolt trusts its file and panics on a damaged page
+// ("assertion failed: Page expected to be: 16, but self identifies as
+// ...", "slice bounds out of range"), or faults reading past the mapped
+// file. Such a panic, and any ErrCorrupt, becomes an error that says the
+// file is damaged and what to do. bbolt's View and Update roll their
+// transaction back while the panic unwinds, so the db stays usable.
+func (s *Store) guard(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("storage: recovered from a panic reading the data file", "path", s.cfg.Path,
+				"panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrCorrupt, p)
+		}
+		if errors.Is(err, ErrCorrupt) && !errors.Is(err, errDamageReported) {
+			err = &reportedError{fmt.Errorf("%s is damaged: %w; %s", filepath.Base(s.cfg.Path), err, repairHint)}
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return fn()
+}
+
+// errDamageReported marks an error guard has already dressed, so that
+// nested guards do not repeat the sentence.
+var errDamageReported = errors.New("damage reported")
+
+type reportedError struct{ error }
+
+func (e *reportedError) Unwrap() error        { return e.error }
+func (e *reportedError) Is(target error) bool { return target == errDamageReported }
