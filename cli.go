@@ -48,6 +48,7 @@ var commands = map[string]command{
 	"fetch":    cmdFetch,
 	"role":     cmdRole,
 	"recover":  cmdRecover,
+	"repair":   cmdRepair,
 }
 
 // errUsage means the flag package already told the user what was wrong.

@@ -122,7 +122,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err := n.startTime(servers); err != nil {
 		return nil, err
 	}
-	n.store, err = storage.Open(storage.Config{Path: filepath.Join(cfg.Dir, "state.db"), Logger: cfg.Logger})
+	n.store, err = openState(cfg.Dir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

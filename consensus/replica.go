@@ -191,6 +191,9 @@ func (r *Replica) open() error {
 		return err
 	}
 	r.logs, r.snaps = logs, snaps
+	if err := catchUpStore(cfg.Store, logs, snaps, r.log); err != nil {
+		return err
+	}
 	trans, err := libp2praft.NewLibp2pTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)

@@ -25,6 +25,11 @@ var (
 	// ErrLocked is returned by Open when another process holds the data file.
 	ErrLocked = errors.New("data is in use by another concord process")
 
+	// ErrNewerSchema is returned by Open for a file written by a newer
+	// release: it is refused and left as it is (never taken for damage and
+	// rebuilt).
+	ErrNewerSchema = errors.New("the data file was made by a newer Concord release")
+
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("store is closed")
 

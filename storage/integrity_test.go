@@ -245,7 +245,9 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	_ = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, seqKey(3)) })
 	_ = db.Close()
 	_, err = Open(testConfig(t, path))
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "schema version 3, this binary reads 2") {
+	// A newer release's file, not damage: a member must refuse it and
+	// leave it alone, never set it aside and rebuild it.
+	if !errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "schema version 3, this binary reads 2") {
 		t.Fatalf("Open of schema 3: %v", err)
 	}
 }

@@ -233,6 +233,9 @@ func readSchema(tx *bolt.Tx) (uint64, error) {
 	}
 	// A single flipped bit cannot turn 2 into 1, so damage here is refused
 	// rather than taken for a store to migrate.
+	if ver > schemaVersion {
+		return 0, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrNewerSchema, ver, schemaVersion)
+	}
 	if ver != schemaVersion && ver != schemaV1 {
 		return 0, fmt.Errorf("%w: schema version %d, this binary reads %d", ErrCorrupt, ver, schemaVersion)
 	}
