@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"concord/internal/smallfs"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,7 +60,7 @@ func TestFollowerCatchesUpAfterFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-member Raft cluster")
 	}
-	dir := mustMountTmpfs(t, "256k")
+	dir := smallfs.Mount(t, 256<<10)
 	discard := slog.New(slog.DiscardHandler)
 	follower, err := openLogStore(dir, testSegment, discard)
 	if err != nil {

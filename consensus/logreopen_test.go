@@ -1,10 +1,10 @@
 package consensus
 
 import (
+	"concord/internal/smallfs"
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -13,26 +13,6 @@ import (
 
 	"github.com/hashicorp/raft"
 )
-
-// mustMountTmpfs mounts a tmpfs of size (mount's syntax: "256k") on a new
-// temporary directory, so that a test can fill it. It skips the test when
-// it cannot (not root, no mount).
-func mustMountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // fillDisk writes a file at path until its filesystem is full, then frees
 // room bytes of it.
@@ -128,7 +108,7 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := mustMountTmpfs(t, "256k")
+			dir := smallfs.Mount(t, 256<<10)
 			clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 			s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
 			if err != nil {

@@ -68,7 +68,7 @@ func TestChaos(t *testing.T) {
 				}
 				s := seed + i
 				t.Run(fmt.Sprintf("%s/n%d/seed%d", sc.name, n, s), func(t *testing.T) {
-					res := runScenario(t, imageTag, n, s, sc.run)
+					res := runScenario(t, imageTag, n, s, sc.run, sc.smallDisk)
 					res.Scenario = sc.name
 					saveResult(t, res)
 					if !res.verdict.ok() {
@@ -104,10 +104,10 @@ type result struct {
 // runScenario forms a team of n from image, loads it from every member,
 // runs the nemesis drawn from seed, heals, checks that the team commits
 // again, drains and judges every channel on every member.
-func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis) result {
+func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis, smallDisk int64) result {
 	t.Logf("seed %d, %d members", seed, n)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x636f6e636f7264))
-	tm := newTeam(t, n, image)
+	tm := newTeamOn(t, n, image, smallDisk)
 	if _, err := tm.cli(tm.members[0], "channels", "--create", "chaos"); err != nil {
 		t.Fatal(err)
 	}

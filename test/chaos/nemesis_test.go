@@ -15,18 +15,21 @@ type nemesis func(tm *team, rng *rand.Rand) error
 
 // scenarios are the suite's nemeses, by name (the order of `make chaos`).
 var scenarios = []struct {
-	name string
-	run  nemesis
+	name      string
+	run       nemesis
+	smallDisk int64 // each member's data dir on a filesystem of this size
 }{
-	{"kill-restart", nemKill},
-	{"pause", nemPause},
-	{"partition-one", nemPartitionOne},
-	{"partition-leader-minority", nemPartitionLeaderMinority},
-	{"partition-majority", nemPartitionMajority},
-	{"partition-bridge", nemBridge},
-	{"kill-all", nemKillAll},
-	{"leader-kill-during-heal", nemLeaderKillDuringHeal},
-	{"clock-skew", nemSkew},
+	{name: "kill-restart", run: nemKill},
+	{name: "pause", run: nemPause},
+	{name: "partition-one", run: nemPartitionOne},
+	{name: "partition-leader-minority", run: nemPartitionLeaderMinority},
+	{name: "partition-majority", run: nemPartitionMajority},
+	{name: "partition-bridge", run: nemBridge},
+	{name: "kill-all", run: nemKillAll},
+	{name: "leader-kill-during-heal", run: nemLeaderKillDuringHeal},
+	{name: "clock-skew", run: nemSkew},
+	{name: "disk-full", run: nemDiskFull, smallDisk: 256 << 20},
+	{name: "bit-flip", run: nemBitFlip},
 }
 
 // between returns a duration in [lo, hi) drawn from rng.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"concord/internal/smallfs"
 )
 
 // The members' settings: one fixed port inside each container, no NTP
@@ -55,6 +57,15 @@ type team struct {
 // Everything it creates is removed when the test ends.
 func newTeam(t *testing.T, n int, image string) *team {
 	t.Helper()
+	return newTeamOn(t, n, image, 0)
+}
+
+// newTeamOn is newTeam with each member's data dir on a filesystem of its
+// own of smallDisk bytes (a tmpfs mounted on the host, seen by the
+// container through its bind mount), so a nemesis can fill one member's
+// disk; 0: the host's disk.
+func newTeamOn(t *testing.T, n int, image string, smallDisk int64) *team {
+	t.Helper()
 	ctx := t.Context()
 	tm := &team{t: t, ctx: context.WithoutCancel(ctx), image: image, events: newEventLog(),
 		paused: map[*member]bool{}, cut: map[*member]bool{}, stopped: map[*member]bool{}}
@@ -65,6 +76,9 @@ func newTeam(t *testing.T, n int, image string) *team {
 	for i := range n {
 		m := &member{name: fmt.Sprintf("m%d", i+1), ip: fmt.Sprintf("%s.%d", prefix, 11+i)}
 		m.container, m.dir = run+"-"+m.name, filepath.Join(root, m.name)
+		if smallDisk > 0 {
+			smallfs.MountAt(t, m.dir, smallDisk)
+		}
 		tm.members = append(tm.members, m)
 	}
 	t.Cleanup(tm.keepArtifactsIfFailed)
@@ -188,6 +202,12 @@ type status struct {
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"`
 	Outbox       *int     `json:"outbox"`
+	Storage      struct {
+		State string `json:"state"`
+	} `json:"storage"`
+	Disk struct {
+		State string `json:"state"`
+	} `json:"disk"`
 }
 
 func (tm *team) status(m *member) (status, error) {

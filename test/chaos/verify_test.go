@@ -39,6 +39,9 @@ func (tm *team) waitDrained() snapshot {
 			if st.Outbox == nil || *st.Outbox != 0 {
 				return 0, fmt.Sprintf("%s: outbox %v", m.name, st.Outbox)
 			}
+			if st.Storage.State != "ok" {
+				return 0, fmt.Sprintf("%s: storage %s", m.name, st.Storage.State)
+			}
 			if i > 0 && st.AppliedIndex != idx {
 				return 0, fmt.Sprintf("applied index %d on %s, %d on %s", idx, tm.members[0].name, st.AppliedIndex, m.name)
 			}

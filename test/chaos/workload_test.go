@@ -83,7 +83,8 @@ func (w *workload) sender(ctx context.Context, m *member, s int, tag string) {
 }
 
 // classify turns a `concord send` result into an outcome: exit 0 with an
-// ID is ok; "queued" is a promise; an invalid request is refused for good;
+// ID is ok; "queued" is a promise; an invalid request, or a send refused on
+// a full disk, is refused for good;
 // anything else (a dead member, a broken socket, a timeout) is unknown.
 func classify(out string, err error) (check.Outcome, string, string) {
 	if err == nil {
@@ -100,7 +101,9 @@ func classify(out string, err error) (check.Outcome, string, string) {
 	switch {
 	case strings.Contains(reason, "is queued"):
 		return check.Queued, "", reason
-	case strings.Contains(reason, "invalid request"):
+	case strings.Contains(reason, "invalid request"),
+		// Refused before anything was written: it must never land.
+		strings.Contains(reason, "your disk is full"):
 		return check.Failed, "", reason
 	}
 	return check.Unknown, "", reason
