@@ -170,6 +170,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.refreshTeam() // consensus may have brought the store up to a snapshot
 	n.responder.Serve(n.host.Host())
 	if err := n.startDelivery(); err != nil {
 		return nil, err

@@ -83,9 +83,16 @@ func (n *Node) refreshTeam() {
 	}
 	if len(members) == 0 {
 		// A joiner before its copy of the log arrives: the members it
-		// learned when it was admitted.
+		// learned when it was admitted. A member whose state was rebuilt
+		// (damage): the team it last knew, from its peer cache.
 		for _, s := range n.conf.Seeds {
-			if id, err := peer.Decode(s); err == nil && id != self {
+			if id, err := peer.Decode(s); err == nil && id != self && !ids[id] {
+				ids[id] = true
+				keep = append(keep, id)
+			}
+		}
+		for _, id := range n.host.CachedTeam() {
+			if id != self && !ids[id] {
 				ids[id] = true
 				keep = append(keep, id)
 			}

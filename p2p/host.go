@@ -54,6 +54,8 @@ type Host struct {
 	saveMu    sync.Mutex // serialises peers.json writes
 	lastSaved []byte
 
+	cached []peer.ID // the team peers peers.json held at start (read-only)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -159,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		DisconnectedF: hs.onDisconnected,
 	}
 	cached := hs.loadPeers()
+	hs.cached = cached
 	lh.Network().Notify(hs.notifiee)
 	hs.wg.Add(1)
 	go hs.persistLoop()

@@ -92,6 +92,11 @@ func (hs *Host) loadPeers() []peer.ID {
 	return ids
 }
 
+// CachedTeam returns the team peers that peers.json held when the host
+// started: the last team this member knew, even when its state is gone
+// (rebuilt after damage) and it must reach the team to get it back.
+func (hs *Host) CachedTeam() []peer.ID { return slices.Clone(hs.cached) }
+
 // savePeers refreshes the addresses of connected team peers and writes the
 // team's addresses to peers.json if they changed. Errors are logged.
 func (hs *Host) savePeers() {
