@@ -152,15 +152,37 @@ func (s *logStore) Close() error {
 }
 
 // openLogStore opens the Raft log in dir/wal, first moving a log that an
-// earlier version kept in dir/raft.db into it.
+// earlier version kept in dir/raft.db into it. It scrubs the whole log
+// first (walscrub.go: about 50 ms for 64 MB from the page cache): a log
+// with damaged entries after the newest snapshot is refused with
+// ErrLogDamaged, and damaged entries the snapshot covers are compacted away.
 func openLogStore(dir string, segSize int, log *slog.Logger) (*logStore, error) {
 	walDir := filepath.Join(dir, "wal")
+	if err := finishRepair(dir); err != nil {
+		return nil, err
+	}
 	if err := migrateBoltLog(dir, walDir, segSize, log); err != nil {
+		return nil, err
+	}
+	covered, err := scrubLogDir(dir, walDir, log)
+	if err != nil {
 		return nil, err
 	}
 	s, err := openWAL(walDir, segSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("consensus: open raft log %s: %w", walDir, err)
+	}
+	if covered > 0 {
+		// A head truncation: raft-wal deletes the segments wholly below
+		// covered+1 and raises the next one's MinIndex; later entries stay.
+		first, err := s.FirstIndex()
+		if err == nil {
+			err = s.DeleteRange(first, covered)
+		}
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("consensus: drop damaged raft log entries up to %d: %w", covered, err)
+		}
 	}
 	return s, nil
 }
