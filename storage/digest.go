@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -225,8 +224,7 @@ func DecodeDigestChain(b []byte) (DigestChain, error) {
 // chainer extends a chain inside one Apply.
 type chainer struct {
 	c   DigestChain
-	h   hash.Hash
-	buf []byte // effect of the entry being hashed
+	buf []byte // previous digest and effect of the entry being hashed
 	op  []byte // one op and its result
 }
 
@@ -235,7 +233,7 @@ func newChainer(cs chainState, applied uint64) *chainer {
 	if !cs.current {
 		c = startChain(applied)
 	}
-	return &chainer{c: c, h: sha256.New()}
+	return &chainer{c: c}
 }
 
 // add extends the chain with entry e and the results it got. Entries
@@ -245,19 +243,18 @@ func (ch *chainer) add(e Entry, res []Result) {
 	if len(e.Ops) == 0 {
 		return
 	}
-	ch.buf = binary.AppendUvarint(ch.buf[:0], e.Index)
+	prev := ch.c.Ring[len(ch.c.Ring)-1].Digest
+	ch.buf = append(ch.buf[:0], prev[:]...)
+	ch.buf = binary.AppendUvarint(ch.buf, e.Index)
 	ch.buf = binary.AppendUvarint(ch.buf, uint64(len(e.Ops)))
 	for i := range e.Ops {
 		ch.op = appendOpEffect(ch.op[:0], &e.Ops[i], &res[i])
 		ch.buf = binary.AppendUvarint(ch.buf, uint64(len(ch.op)))
 		ch.buf = append(ch.buf, ch.op...)
 	}
-	prev := ch.c.Ring[len(ch.c.Ring)-1].Digest
-	ch.h.Reset()
-	ch.h.Write(prev[:])
-	ch.h.Write(ch.buf)
-	p := IndexDigest{Index: e.Index}
-	ch.h.Sum(p.Digest[:0])
+	// Sum256 on one buffer: hash.Hash's methods would move the digests
+	// to the heap, two allocations per entry.
+	p := IndexDigest{Index: e.Index, Digest: sha256.Sum256(ch.buf)}
 	if len(ch.c.Ring) >= DigestRing {
 		ch.c.Ring = append(ch.c.Ring[:0], ch.c.Ring[len(ch.c.Ring)-DigestRing+1:]...)
 	}

@@ -313,3 +313,15 @@ func FuzzDecodeDigestChain(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDigestAdd measures extending the chain by one entry of one
+// 1 KiB message (BenchmarkApplyMessages's entries), without the disk.
+func BenchmarkDigestAdd(b *testing.B) {
+	ch := newChainer(chainState{}, 0)
+	op := msg("m1", "general", benchText)
+	res := []Result{{Seq: 1, Channel: "general", CommittedAt: t0}}
+	b.ReportAllocs()
+	for i := range b.N {
+		ch.add(Entry{Index: uint64(i) + 1, CommittedAt: t0, Ops: []Op{op}}, res)
+	}
+}
