@@ -317,6 +317,8 @@ func (b *guiBackend) Status(ctx context.Context) (app.Status, error) {
 	}
 	if st.Storage.Reason != nil {
 		out.Storage = *st.Storage.Reason
+	} else {
+		out.Storage = divergedSentence(st.Consistency)
 	}
 	return out, nil
 }

@@ -42,6 +42,9 @@ type NodeConfig struct {
 	diskInterval time.Duration
 	// diskFree replaces the free-space reading (nil: the real one).
 	diskFree func(path string) (free, total uint64, err error)
+	// digestInterval is how often state digests are compared with peers
+	// (0: every 30 s); tests compare more often.
+	digestInterval time.Duration
 }
 
 // Node is one running member: the composition root that starts the clock,
@@ -61,6 +64,7 @@ type Node struct {
 	drain     *failover.Drainer
 	responder *failover.Responder
 	monitor   *failover.Monitor
+	digest    *failover.DigestChecker // compares state digests with peers
 
 	team        team
 	boxKey      *dm.Key       // this member's X25519 key for private messages
@@ -175,6 +179,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err := n.startDelivery(); err != nil {
 		return nil, err
 	}
+	if err := n.startDigest(); err != nil {
+		return nil, err
+	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, p2p.Bounded(maxJoinStreams, n.serveJoin))
 	n.host.Host().SetStreamHandler(protoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
 	n.host.Host().SetStreamHandler(protoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
@@ -217,6 +224,9 @@ func (n *Node) closeParts() error {
 	var errs []error
 	n.cancel()
 	n.wg.Wait()
+	if n.digest != nil {
+		errs = append(errs, n.digest.Close())
+	}
 	if n.ntp != nil {
 		errs = append(errs, n.ntp.Close())
 	}

@@ -25,6 +25,9 @@ type statusJSON struct {
 	Clock        clockStatus  `json:"clock"`
 	Storage      storageState `json:"storage"`
 	Disk         diskStatus   `json:"disk"`
+	// Consistency is whether this member's history matches its peers'
+	// (nodedigest.go).
+	Consistency consistencyStatus `json:"consistency"`
 }
 
 // storageState says whether this member can store the team's entries:
@@ -63,6 +66,7 @@ func (n *Node) Status() statusJSON {
 		Disk:  n.diskStatus(),
 	}
 	st.Storage = n.storageState()
+	st.Consistency = n.consistency()
 	queued := n.drain.Queued()
 	st.Outbox = &queued
 	health := map[string]failover.PeerHealth{}

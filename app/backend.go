@@ -129,7 +129,8 @@ type Status struct {
 	Disk        DiskState     // room left on the data dir's disk; "" is ok
 	DiskFree    uint64        // bytes free on it
 	// Storage is a sentence while this member cannot store the team's
-	// messages (its disk is full, a file fails), empty while it can.
+	// messages (its disk is full, a file fails) or its history differs
+	// from the team's, empty while all is well.
 	Storage string
 }
 

@@ -23,3 +23,8 @@ const ProtoStats protocol.ID = "/concord/stats/1.0.0"
 // ProtoLeave is the stream protocol a voter that quits cleanly uses to ask
 // the leader to hand its seat to a non-voter.
 const ProtoLeave protocol.ID = "/concord/leave/1.0.0"
+
+// ProtoDigest is the stream protocol members use to compare their state
+// digest chains: the asker writes one frame (a version byte), the answerer
+// one frame with its chain (storage.EncodeDigestChain's form).
+const ProtoDigest protocol.ID = "/concord/digest/1.0.0"

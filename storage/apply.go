@@ -69,9 +69,17 @@ func (s *Store) apply(entries []Entry) ([][]Result, error) {
 	}
 	results := make([][]Result, len(entries))
 	changed := false
+	var ch *chainer
 	for i, e := range entries {
 		if e.Index <= a.st.applied {
 			continue
+		}
+		if ch == nil {
+			cs, err := readChain(a.meta, a.st.applied)
+			if err != nil {
+				return nil, fmt.Errorf("storage: apply: %w", err)
+			}
+			ch = newChainer(cs, a.st.applied)
 		}
 		res := make([]Result, len(e.Ops))
 		for j, op := range e.Ops {
@@ -80,6 +88,7 @@ func (s *Store) apply(entries []Entry) ([][]Result, error) {
 			}
 		}
 		results[i] = res
+		ch.add(e, res)
 		a.st.applied = e.Index
 		changed = true
 	}
@@ -89,6 +98,11 @@ func (s *Store) apply(entries []Entry) ([][]Result, error) {
 	}
 	if err := a.flush(); err != nil {
 		return nil, fmt.Errorf("storage: apply: %w", err)
+	}
+	// Same transaction as the applied index, so the chain is always
+	// current to it (readChain relies on that).
+	if err := a.meta.put(keyDigests, encodeChain(ch.c)); err != nil {
+		return nil, fmt.Errorf("storage: apply: digests: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("storage: apply: commit: %w", err)

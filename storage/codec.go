@@ -28,6 +28,9 @@ var (
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")
 	keySchema     = []byte("schema")
+	// keyDigests is the state digest chain and its latest pairs
+	// (digest.go), kept with the applied index.
+	keyDigests = []byte("digests")
 	// keyMigrate is present while a schema 1 store is being migrated
 	// (migrate.go): where the migration has got to.
 	keyMigrate = []byte("migrate")
