@@ -39,6 +39,19 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 		return errors.New("the member is running: stop it first (repair works on a stopped member)")
 	}
 	log := newLogger(stderr, *logLevel)
+	raftDir := filepath.Join(*data, "raft")
+	fmt.Fprintln(stdout, "checking the Raft log (every batch's checksum)…")
+	if err := consensus.CheckLog(raftDir, log); errors.Is(err, consensus.ErrLogDamaged) {
+		fmt.Fprintf(stdout, "%v\n", err)
+		rep, err := consensus.RepairLog(raftDir, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "the damaged log is kept as %s; the team sends its entries when the member runs,\n"+
+			"and until it has them this member does not vote.\n", filepath.Base(rep.Aside))
+	} else if err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "checking state.db (every record's checksum and bbolt's page check)…")
 	start := time.Now()
 	damage := checkState(*data, log, func(done, total int) {

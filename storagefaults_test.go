@@ -234,3 +234,67 @@ func flipInFile(t *testing.T, path string, marker []byte, from, to byte) int {
 	}
 	return n
 }
+
+// TestDamagedRaftLogIsRefetched flips a bit in a committed entry in the
+// middle of a stopped member's Raft log (bitrot, not a torn tail). The
+// member must not serve or truncate it: at start it finds the damage, sets
+// the log aside, refuses to vote until it has caught up, and gets the
+// entries back from the team: same history everywhere, and once caught up
+// it votes again (its no-vote mark is gone).
+func TestDamagedRaftLogIsRefetched(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	timing := testTiming
+	timing.SnapshotThreshold, timing.TrailingLogs = 1<<20, 1<<20 // the log keeps everything
+	c := newTestClusterWith(t, 3, timing)
+	const text = "rot in the log: xxxxxxxx"
+	attempts := sendLoad(c, 2, 20, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	id, err := c.nodes[0].Send(ctx, "general", text)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts = append(append(attempts, attempt{id: id, author: "m0/rot", acked: true}), sendLoad(c, 2, 20, 10*time.Second)...)
+	c.waitConverged()
+	dir := c.dirs[1]
+	if err := c.nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = nil
+	segs, _ := filepath.Glob(filepath.Join(dir, "raft", "wal", "*.wal"))
+	flipped := 0
+	for _, s := range segs {
+		if b, _ := os.ReadFile(s); bytes.Contains(b, []byte(text)) {
+			flipped += flipInFile(t, s, []byte(text), 'x', 'y')
+		}
+	}
+	if flipped == 0 {
+		t.Fatal("the message is not in m1's Raft log")
+	}
+	// Its state is gone too, so it would rebuild it from its own log:
+	// without the scrub it would apply the rotted entry and serve it.
+	for _, name := range []string{"state.db", "search.db"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.nodes[1] = c.start(dir)
+	c.waitConverged()
+	r := checkHistories(attempts, c.histories())
+	t.Logf("after bitrot in the Raft log: %v", r)
+	if !r.OK() || r.Acked != len(attempts) {
+		t.Fatalf("bitrot in the Raft log broke the promise: %v", r)
+	}
+	if m, err := c.nodes[1].store.Lookup(id); err != nil || m.Text != text {
+		t.Fatalf("m1 serves %q (%v), want %q", m.Text, err, text)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, "raft", "wal.damaged-*")); len(aside) != 1 {
+		t.Errorf("the damaged log should be kept aside once, found %v", aside)
+	}
+	waitFor(t, 30*time.Second, "m1 to vote again (its no-vote mark removed)", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "raft", "no-vote-until-caught-up"))
+		return os.IsNotExist(err)
+	})
+}

@@ -78,6 +78,17 @@ func newestSnapshot(dir string, log *slog.Logger) (uint64, error) {
 	return list[0].Index, nil
 }
 
+// CheckLog scrubs the Raft log in dir (the member's Raft directory) and
+// returns an error wrapping ErrLogDamaged when committed entries after the
+// newest snapshot are damaged, nil otherwise.
+func CheckLog(dir string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	_, err := scrubLogDir(dir, filepath.Join(dir, "wal"), log)
+	return err
+}
+
 // RepairReport says what RepairLog did.
 type RepairReport struct {
 	Damage []string // the damaged entry ranges found, for the user
@@ -105,10 +116,10 @@ var stableKeys = []string{"CurrentTerm", "LastVoteTerm", "LastVoteCand"}
 // member and the old leader held (a majority of three) can then be lost:
 // the leader dies, a candidate lacking the entry wins with this member's
 // vote, and its log overwrites the entry. So after RepairLog the member must
-// not vote until it has re-fetched at least up to where its damaged log
-// ended: it must rejoin as a non-voter (the leader demotes it, and the
-// promoter promotes it once it has caught up), which this function does not
-// arrange.
+// not vote until it has re-fetched what it lost: RepairLog marks it so
+// (noVoteFile), and the member's Raft transport refuses vote and pre-vote
+// requests until it holds the commit index of the first leader it hears
+// from (voteguard.go).
 func RepairLog(dir string, log *slog.Logger) (RepairReport, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -124,6 +135,11 @@ func RepairLog(dir string, log *slog.Logger) (RepairReport, error) {
 	}
 	for _, d := range damage {
 		rep.Damage = append(rep.Damage, d.String())
+	}
+	// No vote until caught up (voteguard.go), marked before anything
+	// moves: a crash later never leaves an emptied log that votes.
+	if err := writeSynced(filepath.Join(dir, noVoteFile)); err != nil {
+		return rep, fmt.Errorf("consensus: mark the member as not voting: %w", err)
 	}
 	// The new log is complete, term and vote in it, before the old one
 	// moves: a crash in between leaves either log in place (finishRepair).
@@ -196,4 +212,16 @@ func finishRepair(dir string) error {
 		return fmt.Errorf("consensus: put the repaired raft log in place: %w", err)
 	}
 	return durable.SyncDir(dir)
+}
+
+// writeSynced creates an empty file at path, durably.
+func writeSynced(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return durable.SyncDir(filepath.Dir(path))
 }

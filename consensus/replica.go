@@ -129,7 +129,7 @@ type Replica struct {
 	cfg    Config
 	log    *slog.Logger
 	raft   *raft.Raft
-	trans  *raft.NetworkTransport
+	trans  closingTransport
 	logs   *logStore  // the Raft log and stable store
 	snaps  *snapStore // the Raft snapshots
 	fsm    *fsm
@@ -187,6 +187,17 @@ func (r *Replica) goRun(f func()) {
 func (r *Replica) open() error {
 	cfg := r.cfg
 	logs, snaps, err := openStores(cfg.Dir, cfg.Timing.WALSegment, r.log)
+	if errors.Is(err, ErrLogDamaged) {
+		// Committed entries rotted: never truncate them, fetch them from
+		// the team (RepairLog sets the log aside and keeps this member
+		// from voting until it has caught up).
+		rep, rerr := RepairLog(cfg.Dir, r.log)
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		r.log.Error("the Raft log was damaged: set aside; fetching its entries from the team", "err", err, "kept_as", rep.Aside)
+		logs, snaps, err = openStores(cfg.Dir, cfg.Timing.WALSegment, r.log)
+	}
 	if err != nil {
 		return err
 	}
@@ -198,7 +209,7 @@ func (r *Replica) open() error {
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
-	r.trans = trans
+	r.trans = guardVotes(trans, cfg.Dir, holds(logs, snaps), r.log)
 	r.fsm = newFSM(cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
@@ -220,7 +231,7 @@ func (r *Replica) open() error {
 	if err != nil {
 		return fmt.Errorf("consensus: log cache: %w", err)
 	}
-	ra, err := raft.NewRaft(rc, r.fsm, cached, logs, snaps, trans)
+	ra, err := raft.NewRaft(rc, r.fsm, cached, logs, snaps, r.trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
