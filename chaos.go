@@ -41,9 +41,18 @@ func (cs *controlServer) chaosSkew(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, req)
 }
 
+// chaosDigest is POST /v1/chaos/digest: compare state digests with the
+// healthy peers now (instead of at the next 30 s round) and answer status's
+// "consistency", so the suite can check every run's members agree.
+func (cs *controlServer) chaosDigest(w http.ResponseWriter, r *http.Request) {
+	cs.node.digest.Round(r.Context())
+	writeJSON(w, http.StatusOK, cs.node.consistency())
+}
+
 func init() {
 	baseClock = chaosClock{}
 	extraRoutes = append(extraRoutes, func(mux *http.ServeMux, cs *controlServer) {
 		mux.HandleFunc("POST /v1/chaos/skew", cs.chaosSkew)
+		mux.HandleFunc("POST /v1/chaos/digest", cs.chaosDigest)
 	})
 }

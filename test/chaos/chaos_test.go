@@ -135,6 +135,7 @@ func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis, sma
 	snap := tm.waitDrained()
 	tm.lastSnapshot = snap
 	v := judge(records, snap)
+	v.Inconsistent = tm.checkDigests()
 	t.Logf("events:\n%s", tm.events)
 	t.Logf("checker: %v", v)
 	tm.events.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -147,32 +148,63 @@ func (tm *team) mark(set map[*member]bool, m *member, on bool) {
 	}
 }
 
+// consistency has the member compare its state digest with its peers now
+// (the concord_chaos build's endpoint) and returns its verdict.
+func (tm *team) consistency(m *member) (string, error) {
+	var out struct {
+		State      string  `json:"state"`
+		DivergedAt *uint64 `json:"diverged_at"`
+	}
+	body, err := tm.chaosPost(m, "/v1/chaos/digest", nil)
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return "", fmt.Errorf("consistency of %s: %w: %q", m.name, err, body)
+	}
+	if out.DivergedAt != nil {
+		return fmt.Sprintf("%s at %d", out.State, *out.DivergedAt), nil
+	}
+	return out.State, nil
+}
+
 // skew sets the member's local clock skew through the concord_chaos build's
 // control endpoint.
 func (tm *team) skew(m *member, d time.Duration) error {
 	tm.events.add("skew %s by %v", m.name, d)
 	b, _ := json.Marshal(map[string]int64{"skew_ms": d.Milliseconds()})
+	_, err := tm.chaosPost(m, "/v1/chaos/skew", b)
+	return err
+}
+
+// chaosPost posts body to one of the concord_chaos build's control
+// endpoints on the member and returns the answer's body.
+func (tm *team) chaosPost(m *member, path string, body []byte) ([]byte, error) {
 	sock := filepath.Join(m.dir, "concord.sock")
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
 	defer c.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(tm.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(tm.ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://concord/v1/chaos/skew", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://concord"+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("skew %s: %w", m.name, err)
+		return nil, fmt.Errorf("%s on %s: %w", path, m.name, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("skew %s: %s (is the image built with -tags concord_chaos?)", m.name, resp.Status)
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", path, m.name, err)
 	}
-	return nil
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s on %s: %s (is the image built with -tags concord_chaos?)", path, m.name, resp.Status)
+	}
+	return out, nil
 }
 
 // heal undoes every fault still in force: unpause, reconnect, restart,

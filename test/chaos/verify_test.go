@@ -110,14 +110,16 @@ type verdict struct {
 	check.Report
 	CommitTimeRegressions int // committed_at not strictly increasing within a channel
 	SeqGaps               int // seq not 1, 2, 3, ... within a channel
+	Inconsistent          int // members whose state digest does not agree with their peers'
 }
 
 func (v verdict) ok() bool {
-	return v.OK() && v.Unexpected == 0 && v.CommitTimeRegressions == 0 && v.SeqGaps == 0
+	return v.OK() && v.Unexpected == 0 && v.CommitTimeRegressions == 0 && v.SeqGaps == 0 && v.Inconsistent == 0
 }
 
 func (v verdict) String() string {
-	return fmt.Sprintf("%v; commit-time regressions %d, seq gaps %d", v.Report, v.CommitTimeRegressions, v.SeqGaps)
+	return fmt.Sprintf("%v; commit-time regressions %d, seq gaps %d, digest disagreements %d",
+		v.Report, v.CommitTimeRegressions, v.SeqGaps, v.Inconsistent)
 }
 
 // judge checks every channel: the attempts sent to it against every
@@ -221,4 +223,29 @@ func (tm *team) keepArtifactsIfFailed() {
 		write(m.name+".log", []byte(out))
 	}
 	tm.t.Logf("artifacts of the failed run kept in %s", dir)
+}
+
+// checkDigests has every member compare its state digest chain with its
+// peers' now (/concord/digest/1.0.0) and returns how many do not report
+// "ok": any silent divergence of the applied state, whatever the cause,
+// shows here even where the histories read the same. A member still
+// "unknown" (a peer not healthy again yet) is asked again for up to 20 s.
+func (tm *team) checkDigests() int {
+	bad := 0
+	for _, m := range tm.members {
+		var state string
+		err := poll(tm.ctx, 20*time.Second, func() (bool, string) {
+			s, err := tm.consistency(m)
+			state = s
+			if err != nil {
+				return false, err.Error()
+			}
+			return s != "unknown", s
+		})
+		if err != nil || state != "ok" {
+			tm.t.Logf("digest check on %s: %s (%v)", m.name, state, err)
+			bad++
+		}
+	}
+	return bad
 }
