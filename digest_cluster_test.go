@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,36 @@ func TestClusterFindsDivergedMember(t *testing.T) {
 	if s := divergedSentence(c.nodes[(odd+1)%3].Status().Consistency); s != "" {
 		t.Errorf("sentence on a member that agrees with the team: %q", s)
 	}
+
+	// What docs/operations.md says to do: repair --from-team on the
+	// stopped member; it takes the team's state and agrees again.
+	if err := bad.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[odd] = nil
+	var out, errOut strings.Builder
+	if err := cmdRepair([]string{"--data", c.dirs[odd], "--from-team"}, &out, &errOut); err != nil {
+		t.Fatalf("repair --from-team: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	t.Logf("repair --from-team said:\n%s", out.String())
+	c.nodes[odd] = startNodeCfg(t, NodeConfig{Dir: c.dirs[odd], Timing: c.timing, NTP: noNTP, digestInterval: digestEvery})
+	c.waitConverged()
+	if _, err := c.nodes[odd].store.Channel("rogue"); err == nil {
+		t.Error("the repaired member still has the channel only it applied")
+	}
+	applied = c.nodes[0].store.AppliedIndex()
+	waitFor(t, 30*time.Second, "every member consistent again after the repair", func() bool {
+		for _, n := range c.nodes {
+			st := n.Status().Consistency
+			if st.State != "ok" || st.CheckedIndex == nil || *st.CheckedIndex < applied {
+				return false
+			}
+			for _, p := range st.Peers {
+				if p.State != "ok" {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }

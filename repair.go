@@ -25,6 +25,7 @@ import (
 func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("repair", stderr)
 	force := fs.Bool("force", false, "rebuild state.db even when it checks out intact")
+	fromTeam := fs.Bool("from-team", false, "set this member's state, Raft log and snapshots aside and take the team's (a diverged member)")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -40,6 +41,9 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, *logLevel)
 	raftDir := filepath.Join(*data, "raft")
+	if *fromTeam {
+		return resetFromTeam(*data, stdout, log)
+	}
 	fmt.Fprintln(stdout, "checking the Raft log (every batch's checksum)…")
 	if err := consensus.CheckLog(raftDir, log); errors.Is(err, consensus.ErrLogDamaged) {
 		fmt.Fprintf(stdout, "%v\n", err)
@@ -146,4 +150,22 @@ func openState(dir string, log *slog.Logger) (*storage.Store, error) {
 	}
 	log.Error("state.db is damaged: set aside and rebuilt from this member's Raft log and the team", "err", err, "kept_as", aside)
 	return storage.Open(cfg)
+}
+
+// resetFromTeam is `concord repair --from-team`: nothing of this member's
+// replicated state is kept (all of it set aside, nothing deleted); when it
+// runs, the leader sends it a snapshot of the team's. Its outbox, identity
+// and config stay.
+func resetFromTeam(dir string, stdout io.Writer, log *slog.Logger) error {
+	aside, err := setAsideState(dir, time.Now())
+	if err != nil {
+		return err
+	}
+	rep, err := consensus.ResetFromTeam(filepath.Join(dir, "raft"), log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "set aside: %s, %s.\nStart the member with `concord run`: it takes the team's state from the leader,\n"+
+		"and does not vote until it has caught up. Its outbox kept its messages.\n", filepath.Base(aside), rep.Aside)
+	return nil
 }

@@ -225,3 +225,25 @@ func writeSynced(path string) error {
 	}
 	return durable.SyncDir(filepath.Dir(path))
 }
+
+// ResetFromTeam sets this member's whole Raft state aside — its log (as
+// RepairLog does, keeping the term and vote and the no-vote mark) and its
+// snapshots — so that the leader sends it a snapshot of the team's state
+// when it runs: for a member whose own snapshots may carry a divergence.
+// The member must not be running; nothing is deleted.
+func ResetFromTeam(dir string, log *slog.Logger) (RepairReport, error) {
+	rep, err := RepairLog(dir, log)
+	if err != nil {
+		return rep, err
+	}
+	snaps := filepath.Join(dir, "snapshots")
+	if _, err := os.Stat(snaps); errors.Is(err, os.ErrNotExist) {
+		return rep, nil
+	}
+	aside := fmt.Sprintf("%s.set-aside-%s", snaps, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(snaps, aside); err != nil {
+		return rep, fmt.Errorf("consensus: set the snapshots aside: %w", err)
+	}
+	rep.Aside += ", " + aside
+	return rep, durable.SyncDir(dir)
+}
