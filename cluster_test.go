@@ -260,6 +260,13 @@ func sendLoad(c *testCluster, per, count int, timeout time.Duration) []attempt {
 // sendLoadOn is sendLoad through the given members only. A send that ends
 // queued (ErrQueued) is a promise too: it must land exactly once.
 func sendLoadOn(c *testCluster, members []int, per, count int, timeout time.Duration) []attempt {
+	return sendLoadText(c, members, per, count, timeout, func(author string, k int) string {
+		return fmt.Sprintf("%s #%d", author, k)
+	})
+}
+
+// sendLoadText is sendLoadOn with the k-th text of each author from text.
+func sendLoadText(c *testCluster, members []int, per, count int, timeout time.Duration, text func(author string, k int) string) []attempt {
 	var mu sync.Mutex
 	var out []attempt
 	errs := map[string]int{}
@@ -271,7 +278,7 @@ func sendLoadOn(c *testCluster, members []int, per, count int, timeout time.Dura
 				author := fmt.Sprintf("m%d/s%d", i, s)
 				for k := range count {
 					ctx, cancel := context.WithTimeout(context.Background(), timeout)
-					id, err := n.Send(ctx, "general", fmt.Sprintf("%s #%d", author, k))
+					id, err := n.Send(ctx, "general", text(author, k))
 					cancel()
 					mu.Lock()
 					out = append(out, attempt{id: id, author: author, acked: err == nil || errors.Is(err, ErrQueued)})

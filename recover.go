@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,17 +21,8 @@ func cmdRecover(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("recover", stderr)
 	confirm := fs.Bool("confirm", false, "really rebuild the team around this member")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseStopped(fs, "recover", args); err != nil {
 		return err
-	}
-	if err := requireData(*data); err != nil {
-		return err
-	}
-	if _, err := loadConfig(*data); err != nil {
-		return err
-	}
-	if memberRunning(*data) {
-		return errors.New("the member is running: stop it first (recover works on a stopped member)")
 	}
 	if !*confirm {
 		fmt.Fprint(stdout, `recover makes this member the team's only voter, so the team can work again
@@ -50,6 +41,26 @@ Run again with --confirm to do it.
 	}
 	fmt.Fprintln(stdout, "recovered: this member is now the team's only voter. Start it with `concord run`;\n"+
 		"the other members rejoin as they start, and voters are promoted again as they prove stable.")
+	return nil
+}
+
+// parseStopped parses the flags of a command that works on a stopped
+// member (recover, repair) and checks that its data dir holds a member
+// that is not running (--data, read once parsed).
+func parseStopped(fs *flag.FlagSet, name string, args []string) error {
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dir := fs.Lookup("data").Value.String()
+	if err := requireData(dir); err != nil {
+		return err
+	}
+	if _, err := loadConfig(dir); err != nil {
+		return err
+	}
+	if memberRunning(dir) {
+		return fmt.Errorf("the member is running: stop it first (%s works on a stopped member)", name)
+	}
 	return nil
 }
 

@@ -27,17 +27,8 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "rebuild state.db even when it checks out intact")
 	fromTeam := fs.Bool("from-team", false, "set this member's state, Raft log and snapshots aside and take the team's (a diverged member)")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseStopped(fs, "repair", args); err != nil {
 		return err
-	}
-	if err := requireData(*data); err != nil {
-		return err
-	}
-	if _, err := loadConfig(*data); err != nil {
-		return err
-	}
-	if memberRunning(*data) {
-		return errors.New("the member is running: stop it first (repair works on a stopped member)")
 	}
 	log := newLogger(stderr, *logLevel)
 	raftDir := filepath.Join(*data, "raft")

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,35 +110,19 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 	})
 }
 
-// sendSized has `per` senders on each given member send `count` messages of
-// size(k) bytes, one after another; every one must be acknowledged.
+// sendSized is sendLoadOn with messages of size(k) bytes; every one must
+// be acknowledged.
 func sendSized(c *testCluster, members []int, per, count int, size func(k int) int) []attempt {
-	var mu sync.Mutex
-	var out []attempt
-	var wg sync.WaitGroup
-	for _, i := range members {
-		n := c.nodes[i]
-		for s := range per {
-			wg.Go(func() {
-				author := fmt.Sprintf("m%d/s%d", i, s)
-				for k := range count {
-					text := fmt.Sprintf("%s #%d ", author, k)
-					text += strings.Repeat("x", max(0, size(k)-len(text)))
-					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-					id, err := n.Send(ctx, "general", text)
-					cancel()
-					if err != nil {
-						c.t.Errorf("%s: send: %v", author, err)
-					}
-					mu.Lock()
-					out = append(out, attempt{id: id, author: author, acked: err == nil})
-					mu.Unlock()
-				}
-			})
+	attempts := sendLoadText(c, members, per, count, 20*time.Second, func(author string, k int) string {
+		text := fmt.Sprintf("%s #%d ", author, k)
+		return text + strings.Repeat("x", max(0, size(k)-len(text)))
+	})
+	for _, a := range attempts {
+		if !a.acked {
+			c.t.Errorf("%s: a send was not acknowledged", a.author)
 		}
 	}
-	wg.Wait()
-	return out
+	return attempts
 }
 
 // TestFlippedBitIsRepaired is the issue's third scenario: one bit flipped

@@ -25,6 +25,9 @@ func TestStatusText(t *testing.T) {
 			"you are the team's only member", true, "clock: peer +0s", true},
 		{"big negative offset", Status{Leader: "L", ClockOffset: -2 * time.Second},
 			"you are the team's only member", true, "⚠ clock: system -2s (system clock is off by more than 1 s)", false},
+		{"cannot store", Status{Leader: "L", Connected: 2, Total: 2, Queued: 1, ClockSource: "ntp",
+			Storage: "this member cannot store the team's messages from log entry 9 on: no space left on device"},
+			"⚠ this member cannot store the team's messages from log entry 9 on: no space left on device · 1 queued", false, "clock: ntp +0s", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
