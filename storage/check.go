@@ -12,8 +12,11 @@ import (
 
 // checkOnOpenMax is the largest file Open checks in full without being
 // asked (Config.CheckOnOpen); a var so tests can turn it off. Check reads
-// the whole file. Its cost on a large store is NOT measured yet: 64 MiB is
-// a guess to revisit with a measurement.
+// the whole file: measured (TestCheckCost) on a 1.19 GB state.db, 0.43 s
+// from the page cache but 24 s cold on this kind of VM's virtual disk
+// (bbolt's pages are read in tree order, not sequentially). At 64 MiB a
+// cold start pays about 1.3 s; above it every record is still verified
+// when read, and `concord repair` runs the whole check on demand.
 var checkOnOpenMax int64 = 64 << 20
 
 // Check reads the whole store: every record's checksum, the cross
