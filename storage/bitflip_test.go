@@ -66,9 +66,14 @@ func flipOutcome(t testing.TB, dir string, file, view, prev []byte, bit int) (de
 	if err := os.WriteFile(path, b, fileMode); err != nil {
 		t.Fatal(err)
 	}
+	survey := os.Getenv("FLIP_SURVEY") != ""
 	s, err := Open(Config{Path: path, Logger: discard})
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
+			if survey {
+				t.Logf("SURVEY bit %d (page %d offset %d): Open: %v", bit, bit/8/4096, bit/8%4096, err)
+				return false, false
+			}
 			t.Fatalf("bit %d: Open: %v, want ErrCorrupt", bit, err)
 		}
 		return true, false
@@ -82,9 +87,13 @@ func flipOutcome(t testing.TB, dir string, file, view, prev []byte, bit int) (de
 	got, err := readAll(s)
 	switch {
 	case err != nil && !errors.Is(err, ErrCorrupt):
+		if survey {
+			t.Logf("SURVEY bit %d (page %d offset %d): read: %v", bit, bit/8/4096, bit/8%4096, err)
+			return false, false
+		}
 		t.Fatalf("bit %d: read: %v, want ErrCorrupt", bit, err)
 	case err == nil && !bytes.Equal(got, view):
-		if os.Getenv("FLIP_SURVEY") != "" {
+		if survey {
 			t.Logf("SURVEY bit %d (page %d offset %d): changed data: %s", bit, bit/8/4096, bit/8%4096, diffKeys(got, view))
 			return false, false
 		}
@@ -108,11 +117,13 @@ func flipOutcome(t testing.TB, dir string, file, view, prev []byte, bit int) (de
 // ErrCorrupt: never changed data, never a panic.
 func TestBitFlips(t *testing.T) {
 	if os.Getenv("CONCORD_BITFLIPS") == "" {
-		// Known to fail (issue 16 item 4, not finished): a flip in a
-		// bucket's header or a branch key can hide records without any
-		// checksum failing (e.g. bit 65697: the changes bucket reads
-		// empty; bit 360876: Lookup("m002") is not found), and one run
-		// took 99 s, so some damage makes Open, a read or Check very slow.
+		// Known to fail (issue 16 item 4, not finished). On 2026-12-04,
+		// with FLIP_SURVEY=1 (41 s): of 9,670 flips, 1,555 detected,
+		// 26 not — a flip in a bucket's root or a branch key can hide a
+		// record (Lookup "not found") or show an older, intact version
+		// of a bucket that bbolt's copy-on-write left in a free page; no
+		// record checksum can see either. A state-level sum (per-bucket
+		// counts and sums, checked at open) would.
 		t.Skip("known failures; set CONCORD_BITFLIPS=1 to run (FLIP_SURVEY=1 to log instead of stopping)")
 	}
 	old := checkOnOpenMax
@@ -136,7 +147,7 @@ func TestBitFlips(t *testing.T) {
 		}
 	}
 	t.Logf("%d-byte store: %d single-bit flips tried, %d detected (ErrCorrupt from Open, a read or Check), "+
-		"%d harmless (read as before, Check clean); %d of the detected read as the previous commit",
+		"%d not detected (harmless, or a SURVEY line above); %d of the detected read as the previous commit",
 		len(file), tried, detected, tried-detected, rolledBack)
 }
 

@@ -28,6 +28,10 @@ var (
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")
 	keySchema     = []byte("schema")
+	// keySchemaCopy holds the schema version again, checksummed like every
+	// other value: the plain one must stay readable by older releases, and
+	// the copy tells a newer release's file from a flipped bit.
+	keySchemaCopy = []byte("schema_copy")
 	// keyDigests is the state digest chain and its latest pairs
 	// (digest.go), kept with the applied index.
 	keyDigests = []byte("digests")

@@ -233,22 +233,43 @@ func TestRestoreSchema1Snapshot(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	s := mustOpenAt(t, path)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(path, fileMode, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, seqKey(3)) })
-	_ = db.Close()
-	_, err = Open(testConfig(t, path))
-	// A newer release's file, not damage: a member must refuse it and
-	// leave it alone, never set it aside and rebuild it.
-	if !errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "schema version 3, this binary reads 2") {
-		t.Fatalf("Open of schema 3: %v", err)
+	for _, tc := range []struct {
+		name        string
+		plain, copy uint64 // 0: no copy
+		want        error
+	}{
+		{"newer release", 3, 3, ErrNewerSchema},
+		{"flipped bit, copy intact", 3, 2, ErrCorrupt},
+		{"flipped bit, no copy", 3, 0, ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			s := mustOpenAt(t, path)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bolt.Open(path, fileMode, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = db.Update(func(tx *bolt.Tx) error {
+				meta := tx.Bucket(bucketMeta)
+				if tc.copy == 0 {
+					_ = meta.Delete(keySchemaCopy)
+				} else {
+					_ = newBucket(meta, string(bucketMeta)).put(keySchemaCopy, seqKey(tc.copy))
+				}
+				return meta.Put(keySchema, seqKey(tc.plain))
+			})
+			_ = db.Close()
+			_, err = Open(testConfig(t, path))
+			// A newer release's file is refused and left alone, never set
+			// aside and rebuilt; damage is ErrCorrupt.
+			if !errors.Is(err, tc.want) || (tc.want == ErrNewerSchema) == errors.Is(err, ErrCorrupt) ||
+				!strings.Contains(err.Error(), "schema version 3") {
+				t.Fatalf("Open: %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
 

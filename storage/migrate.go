@@ -141,7 +141,7 @@ func startMigration(tx *bolt.Tx) error {
 	if err := meta.put(keyMigrate, migrateCursor{}.encode()); err != nil {
 		return err
 	}
-	return meta.b.Put(keySchema, seqKey(schemaVersion))
+	return putSchema(meta.b)
 }
 
 // migratePaths lists every bucket holding values, meta excepted, in a fixed

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,6 +113,11 @@ func (s *Store) openDB() (*bolt.DB, metaState, error) {
 	st, err := s.prepare(db)
 	if err != nil {
 		_ = db.Close()
+		// bbolt's own complaints about what the file holds (a bucket key
+		// whose flag bit flipped reads as "incompatible value") are damage.
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNewerSchema) && isContentError(err) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		return nil, metaState{}, fmt.Errorf("storage: open %s: %w", s.cfg.Path, err)
 	}
 	return db, st, nil
@@ -137,7 +143,7 @@ func (s *Store) prepare(db *bolt.DB) (metaState, error) {
 			}
 			meta := tx.Bucket(bucketMeta)
 			if meta.Get(keySchema) == nil {
-				if err := meta.Put(keySchema, seqKey(schemaVersion)); err != nil {
+				if err := putSchema(meta); err != nil {
 					return err
 				}
 			}
@@ -169,14 +175,26 @@ func (s *Store) prepare(db *bolt.DB) (metaState, error) {
 // ours. A garbage file can make bbolt fault or panic while it reads the meta
 // pages; that is reported as ErrCorrupt rather than taking the process down.
 func openBolt(path string, timeout time.Duration, readOnly bool) (db *bolt.DB, err error) {
+	// The file bbolt opens, so that a panic after it took the file's lock
+	// can still release it (closing the file drops the lock): otherwise
+	// every later open in this process would wait for that lock.
+	var file *os.File
 	defer func() {
 		if p := recover(); p != nil {
+			if file != nil {
+				_ = file.Close()
+			}
 			db, err = nil, fmt.Errorf("open %s: %w: %v", path, ErrCorrupt, p)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
 	db, err = bolt.Open(path, fileMode, &bolt.Options{
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
 		Timeout:         timeout,
 		ReadOnly:        readOnly,
 		NoSync:          false, // each Apply batch must be durable before raft acks it
@@ -215,6 +233,15 @@ func isContentError(err error) bool {
 	return !errors.As(err, &pathErr) && !errors.As(err, &errno)
 }
 
+// putSchema writes this binary's schema version, plain and as a
+// checksummed copy (keySchemaCopy).
+func putSchema(meta *bolt.Bucket) error {
+	if err := meta.Put(keySchema, seqKey(schemaVersion)); err != nil {
+		return err
+	}
+	return newBucket(meta, string(bucketMeta)).put(keySchemaCopy, seqKey(schemaVersion))
+}
+
 // readSchema reads the schema version, which is stored without a checksum
 // (record.go) and refuses one this binary cannot read. Schema 1 (before
 // checksums) is accepted here: Open migrates it.
@@ -230,6 +257,18 @@ func readSchema(tx *bolt.Tx) (uint64, error) {
 	ver, err := decodeUint64(v, "schema version")
 	if err != nil {
 		return 0, err
+	}
+	// From schema 2 on a checksummed copy stands beside the plain version:
+	// a version that does not match it, or a newer one without it, is a
+	// flipped bit, not a newer release's file.
+	copied, err := newBucket(meta, string(bucketMeta)).get(keySchemaCopy)
+	switch {
+	case err != nil:
+		return 0, err
+	case copied != nil && !bytes.Equal(copied, v):
+		return 0, fmt.Errorf("%w: schema version %d does not match its checked copy", ErrCorrupt, ver)
+	case copied == nil && ver > schemaVersion:
+		return 0, fmt.Errorf("%w: schema version %d without its checked copy", ErrCorrupt, ver)
 	}
 	// A single flipped bit cannot turn 2 into 1, so damage here is refused
 	// rather than taken for a store to migrate.
