@@ -47,7 +47,7 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "checking state.db (every record's checksum and bbolt's page check)…")
+	fmt.Fprintln(stdout, "checking state.db (every record's checksum, key order and bbolt's meta pages)…")
 	start := time.Now()
 	damage := checkState(*data, log, func(done, total int) {
 		fmt.Fprintf(stdout, "\r  %d of %d records", done, total)

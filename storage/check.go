@@ -20,14 +20,14 @@ import (
 // when read, and `concord repair` runs the whole check on demand.
 var checkOnOpenMax int64 = 64 << 20
 
-// Check reads the whole store: every record's checksum, the cross
-// references between channels and their message buckets, and bbolt's own
-// consistency check of the file's pages. It returns nil for an intact
-// store and otherwise an error wrapping ErrCorrupt that names the first
-// damage found. progress, if not nil, is called now and then with the
-// records checked so far and the total. Apply and reads go on meanwhile,
-// except during bbolt's check (the last part), which runs in a write
-// transaction: bbolt's check reads the free list, which writers change.
+// Check reads the whole store: every record's checksum, the order of the
+// keys in every bucket, the cross references between channels and their
+// message buckets, and the headers of bbolt's meta and free list pages
+// (checkPages says why not bbolt's own check). It returns nil for an
+// intact store and otherwise an error wrapping ErrCorrupt that names the
+// first damage found. progress, if not nil, is called now and then with
+// the records checked so far and the total. Apply and reads go on
+// meanwhile: it reads in one read transaction.
 func (s *Store) Check(ctx context.Context, progress func(done, total int)) error {
 	err := s.view(func(tx *bolt.Tx) error { return checkRecords(ctx, tx, progress) })
 	if err == nil {
