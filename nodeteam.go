@@ -85,13 +85,13 @@ func (n *Node) refreshTeam() {
 		// A joiner before its copy of the log arrives: the members it
 		// learned when it was admitted. A member whose state was rebuilt
 		// (damage): the team it last knew, from its peer cache.
+		known := n.host.CachedTeam()
 		for _, s := range n.conf.Seeds {
-			if id, err := peer.Decode(s); err == nil && id != self && !ids[id] {
-				ids[id] = true
-				keep = append(keep, id)
+			if id, err := peer.Decode(s); err == nil {
+				known = append(known, id)
 			}
 		}
-		for _, id := range n.host.CachedTeam() {
+		for _, id := range known {
 			if id != self && !ids[id] {
 				ids[id] = true
 				keep = append(keep, id)

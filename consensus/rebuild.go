@@ -79,15 +79,8 @@ func applyRange(store *storage.Store, logs raft.LogStore, from, to uint64) error
 		return fmt.Errorf("%w: it needs entries %d-%d, the log starts at %d", ErrNoRebuild, from, to, first)
 	}
 	f := &fsm{store: store, logs: logs, log: slog.New(slog.DiscardHandler)}
-	for lo := from; lo <= to; lo += maxApplyEntries {
-		hi := min(lo+maxApplyEntries-1, to)
-		entries, err := f.readLog(lo, hi)
-		if err != nil {
-			return err
-		}
-		if _, err := store.Apply(entries); err != nil {
-			return fmt.Errorf("consensus: apply entries %d-%d: %w", lo, hi, err)
-		}
+	if err := f.applyLog(from, to); err != nil {
+		return fmt.Errorf("consensus: %w", err)
 	}
 	return nil
 }

@@ -125,16 +125,21 @@ func (f *fsm) catchUp() error {
 			return err
 		}
 	}
-	for from := f.store.AppliedIndex() + 1; from <= f.seen; {
-		to := min(from+maxApplyEntries-1, f.seen)
-		entries, err := f.readLog(from, to)
+	return f.applyLog(f.store.AppliedIndex()+1, f.seen)
+}
+
+// applyLog applies the Raft log's entries [from, to], all committed, to
+// the store in transactions of at most maxApplyEntries.
+func (f *fsm) applyLog(from, to uint64) error {
+	for lo := from; lo <= to; lo += maxApplyEntries {
+		hi := min(lo+maxApplyEntries-1, to)
+		entries, err := f.readLog(lo, hi)
 		if err != nil {
 			return err
 		}
 		if _, err := f.store.Apply(entries); err != nil {
-			return fmt.Errorf("apply entries %d-%d: %w", from, to, err)
+			return fmt.Errorf("apply entries %d-%d: %w", lo, hi, err)
 		}
-		from = to + 1
 	}
 	return nil
 }
