@@ -96,16 +96,18 @@ func newEngineCluster(t testing.TB, size int) *testCluster {
 func newTestClusterOf(t testing.TB, size int, c *testCluster) *testCluster {
 	t.Helper()
 	c.t = t
-	t.Cleanup(c.closeAll)
+	// Cleanups run last-registered first: the members close before their
+	// small filesystems are unmounted and before the temporary dir goes.
 	root := t.TempDir()
+	for i, size := range c.small {
+		smallfs.MountAt(t, filepath.Join(root, fmt.Sprintf("m%d", i)), size)
+	}
+	t.Cleanup(c.closeAll)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i := range size {
 		dir := filepath.Join(root, fmt.Sprintf("m%d", i))
 		name := fmt.Sprintf("m%d", i)
-		if size := c.small[i]; size > 0 {
-			smallfs.MountAt(t, dir, size)
-		}
 		if i == 0 {
 			if err := ensureNewDataDir(dir); err != nil {
 				t.Fatal(err)
