@@ -69,14 +69,14 @@ vet: deps
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	# The checker must catch a planted bug: a build whose FSM keeps duplicates.
-	$(GO) test -count=1 -tags concord_nodedup -run TestPlanted .
+	$(GO) test -count=1 -tags concord_nodedup -run TestPlanted ./node
 
 test-short:
 	$(GO) test -short -count=1 ./...
 
 # Benchmarks, printed as ratios against raw hashicorp/raft measured in the same run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./bench/... .
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./bench/... ./node
 
 # The GUI under Xvfb on a channel of GUI_BENCH_MESSAGES (default 100000)
 # messages: start to interactive, RSS, idle CPU (docs/benchmarks.md).
@@ -114,7 +114,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME) ./consensus
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./p2p
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./storage
-	$(GO) test -run '^$$' -fuzz FuzzParseInvite -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzParseInvite -fuzztime $(FUZZTIME) ./node
 
 clean:
 	rm -rf $(BIN) $(DIST)

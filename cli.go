@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"cmp"
+	"concord/control"
+	"concord/node"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,8 +22,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"concord/timesync"
 )
 
 type command func(args []string, stdout, stderr io.Writer) error
@@ -121,44 +122,18 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	if err := requireData(*data); err != nil {
 		return err
 	}
-	if err := validMemberName(*name); err != nil {
+	if err := node.ValidName(*name); err != nil {
 		return fmt.Errorf("--name: %v", err)
-	}
-	if err := ensureNewDataDir(*data); err != nil {
-		return err
-	}
-	conf := newTeamConfig(*team, *name, []string{*listen}, splitList(*ntp))
-	if err := saveConfig(*data, conf); err != nil {
-		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pid, err := initMember(ctx, NodeConfig{Dir: *data, Logger: newLogger(stderr, *logLevel)}, conf)
+	cfg := node.Config{Dir: *data, Logger: newLogger(stderr, *logLevel), Listen: []string{*listen}, NTP: splitList(*ntp)}
+	pid, err := node.Create(ctx, cfg, *team, *name)
 	if err != nil {
-		_ = os.Remove(configPath(*data)) // let a retry start over
 		return err
 	}
 	fmt.Fprintln(stdout, pid)
 	return nil
-}
-
-// initMember bootstraps the new team, commits its first member and
-// #general, and records the port the OS picked.
-func initMember(ctx context.Context, cfg NodeConfig, conf memberConfig) (string, error) {
-	dir := cfg.Dir
-	n, err := StartNode(ctx, cfg)
-	if err != nil {
-		return "", err
-	}
-	defer n.Close()
-	if err := n.initTeam(ctx); err != nil {
-		return "", err
-	}
-	conf.Listen = n.boundListen()
-	if err := saveConfig(dir, conf); err != nil {
-		return "", err
-	}
-	return n.ID().String(), n.Close()
 }
 
 func cmdJoin(args []string, stdout, stderr io.Writer) error {
@@ -176,23 +151,18 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	if *code == "" {
 		return errors.New("--invite CODE is required")
 	}
-	if err := validMemberName(*name); err != nil {
+	if err := node.ValidName(*name); err != nil {
 		return fmt.Errorf("--name: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := joinTeam(ctx, *data, *name, *code, []string{*listen}, splitList(*ntp))
+	id, err := node.Join(ctx, *data, *name, *code, []string{*listen}, splitList(*ntp))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, id)
 	return nil
 }
-
-// baseClock is the local clock `concord run` starts the member with; nil is
-// the system clock. The concord_chaos build replaces it with a clock the
-// chaos suite can skew (chaos.go).
-var baseClock timesync.Clock
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("run", stderr)
@@ -210,14 +180,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	gui := !*headless && haveGUI && hasDisplay()
-	if *ntp != "" && (!gui || fileExists(configPath(*data))) {
+	if *ntp != "" && (!gui || node.HasMember(*data)) {
 		// Stored, so the next run uses them too.
-		conf, err := loadConfig(*data)
+		conf, err := node.LoadConfig(*data)
 		if err != nil {
 			return err
 		}
 		conf.NTP = splitList(*ntp)
-		if err := saveConfig(*data, conf); err != nil {
+		if err := node.SaveConfig(*data, conf); err != nil {
 			return err
 		}
 	}
@@ -226,21 +196,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		// the same control socket once the member runs.
 		return runGUI(ctx, *data, *listen, log)
 	}
-	n, err := StartNode(ctx, NodeConfig{Dir: *data, Logger: log, Clock: baseClock})
+	n, err := node.Open(ctx, node.Config{Dir: *data, Logger: log, Clock: baseClock()})
 	if err != nil {
 		return err
 	}
-	cs, err := listenControl(n, *data, log)
+	cs, err := control.Listen(n, *data, log)
 	if err != nil {
 		return errors.Join(err, n.Close())
 	}
-	log.Info("member running", "peer", n.ID(), "team", n.conf.TeamName, "addrs", strings.Join(n.host.Addrs(), " "))
+	log.Info("member running", "peer", n.ID(), "team", n.TeamName(), "addrs", strings.Join(n.Addrs(), " "))
 	var removed error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case <-n.Removed():
-		removed = removedError(*data)
+		removed = node.RemovedError(*data)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -268,11 +238,6 @@ func defaultDataDir() (string, error) {
 	return filepath.Join(home, ".concord"), nil
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 func cmdSend(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("send", stderr)
 	channel := fs.String("channel", "general", "channel to send to")
@@ -293,21 +258,21 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	if text == "" {
 		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
 	}
-	return postID(*data, "/v1/send", sendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},
+	return postID(*data, "/v1/send", control.SendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},
 		*timeout+5*time.Second, stdout)
 }
 
 // postID posts body to the running member and prints the message ID it
 // answers with.
 func postID(data, path string, body any, timeout time.Duration, stdout io.Writer) error {
-	c, err := newClient(data)
+	c, err := control.NewClient(data)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out struct{ ID string }
-	if err := c.call(ctx, http.MethodPost, path, body, &out); err != nil {
+	if err := c.Call(ctx, http.MethodPost, path, body, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.ID)
@@ -322,22 +287,22 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*data)
+	c, err := control.NewClient(*data)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
 	defer cancel()
 	q := url.Values{"channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
 	if *asJSON {
-		return c.stream(ctx, stdout, "/v1/history", q)
+		return c.Stream(ctx, stdout, "/v1/history", q)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(c.stream(ctx, pw, "/v1/history", q)) }()
+	go func() { pw.CloseWithError(c.Stream(ctx, pw, "/v1/history", q)) }()
 	dec := json.NewDecoder(pr)
-	seen := map[string]historyRow{}
+	seen := map[string]control.HistoryRow{}
 	for {
-		var row historyRow
+		var row control.HistoryRow
 		if err := dec.Decode(&row); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -364,7 +329,7 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "created #%s\n", *create)
 		return nil
 	}
-	var rows []channelRow
+	var rows []control.ChannelRow
 	if err := callMember(*data, http.MethodGet, "/v1/channels", nil, &rows); err != nil {
 		return err
 	}
@@ -379,8 +344,8 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printStatus(w io.Writer, st statusJSON) {
-	leader := orDefault(st.Leader, "none (no quorum?)")
+func printStatus(w io.Writer, st control.Status) {
+	leader := cmp.Or(st.Leader, "none (no quorum?)")
 	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
 		st.Name, st.ID, st.Team, st.Role, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
 	for _, p := range st.Peers {
@@ -394,25 +359,25 @@ func printStatus(w io.Writer, st statusJSON) {
 		fmt.Fprintf(w, "disk     %s, %d MB free\n", st.Disk.State, st.Disk.FreeBytes>>20)
 	}
 	if st.Disk.State == "full" {
-		fmt.Fprintf(w, "         %s\n", ErrDiskFull)
+		fmt.Fprintf(w, "         %s\n", node.ErrDiskFull)
 	}
 }
 
 func cmdInvite(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("invite", stderr)
-	ttl := fs.Duration("ttl", DefaultInviteTTL, "how long the invite stays valid (1m to 720h); it works once")
+	ttl := fs.Duration("ttl", node.DefaultInviteTTL, "how long the invite stays valid (1m to 720h); it works once")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	var out struct{ Code string }
-	if err := callMember(*data, http.MethodPost, "/v1/invite", inviteRequest{TTLSeconds: int64(ttl.Seconds())}, &out); err != nil {
+	if err := callMember(*data, http.MethodPost, "/v1/invite", control.InviteRequest{TTLSeconds: int64(ttl.Seconds())}, &out); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, out.Code)
 	return nil
 }
 
-func printTime(w io.Writer, t timeJSON) {
+func printTime(w io.Writer, t control.Time) {
 	fmt.Fprintf(w, "source   %s %s\noffset   %.3f ms (±%.3f ms, rtt %.3f ms)\n", t.Source, t.Server, t.OffsetMS, t.ErrorMS, t.RTTMS)
 	if t.LastSync != nil {
 		fmt.Fprintf(w, "synced   %s\n", *t.LastSync)
@@ -471,7 +436,7 @@ func listCmd[T any](name, path string, human func(w io.Writer, row T), empty str
 	}
 }
 
-func printOutboxRow(w io.Writer, r outboxRow) {
+func printOutboxRow(w io.Writer, r control.OutboxRow) {
 	line := fmt.Sprintf("%s  %-6s #%s %q", r.ID, r.State, r.Channel, r.Text)
 	if r.Reason != "" {
 		line += fmt.Sprintf("  (%d attempts: %s)", r.Attempts, r.Reason)
@@ -482,11 +447,11 @@ func printOutboxRow(w io.Writer, r outboxRow) {
 // callMember asks the running member of data one question over its control
 // socket and decodes the JSON answer into out.
 func callMember(data, method, path string, body, out any) error {
-	c, err := newClient(data)
+	c, err := control.NewClient(data)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
 	defer cancel()
-	return c.call(ctx, method, path, body, out)
+	return c.Call(ctx, method, path, body, out)
 }

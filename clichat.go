@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"concord/control"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +18,7 @@ import (
 
 // printHistoryRow prints one message the way a person reads a channel;
 // seen holds the rows printed before it, to quote a reply's parent.
-func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
+func printHistoryRow(w io.Writer, row control.HistoryRow, seen map[string]control.HistoryRow) {
 	seen[row.ID] = row
 	at, _ := time.Parse(time.RFC3339Nano, row.CommittedAt)
 	text := row.Text
@@ -29,7 +31,7 @@ func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
 	if row.ReplyTo != "" {
 		quote := "an earlier message"
 		if p, ok := seen[row.ReplyTo]; ok {
-			quote = orDefault(p.AuthorName, p.Author) + ": " + clip(p.Text, 40)
+			quote = cmp.Or(p.AuthorName, p.Author) + ": " + clip(p.Text, 40)
 		}
 		text = "(↪ " + quote + ") " + text
 	}
@@ -44,13 +46,13 @@ func printHistoryRow(w io.Writer, row historyRow, seen map[string]historyRow) {
 	if len(reacts) > 0 {
 		text += "  [" + strings.Join(reacts, ", ") + "]"
 	}
-	fmt.Fprintf(w, "%s  %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), orDefault(row.AuthorName, row.Author), text)
+	fmt.Fprintf(w, "%s  %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), cmp.Or(row.AuthorName, row.Author), text)
 }
 
 // chatOpCmd builds edit, delete and react: ID plus wantArgs more words.
 // Like send they wait for the commit (--timeout); an op still queued then
 // is an error that says so, and is delivered later.
-func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, rest []string) chatOpRequest,
+func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, rest []string) control.ChatOpRequest,
 	done func(w io.Writer, id string, out map[string]any)) command {
 	return func(args []string, stdout, stderr io.Writer) error {
 		fs, data := newFlags(name, stderr)
@@ -62,7 +64,7 @@ func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, res
 		if len(pos) < 1+wantArgs || wantArgs == 0 && len(pos) != 1 {
 			return errors.New(usage)
 		}
-		c, err := newClient(*data)
+		c, err := control.NewClient(*data)
 		if err != nil {
 			return err
 		}
@@ -71,7 +73,7 @@ func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, res
 		req := build(pos[0], pos[1:])
 		req.TimeoutMS = timeout.Milliseconds()
 		var out map[string]any
-		if err := c.call(ctx, http.MethodPost, path, req, &out); err != nil {
+		if err := c.Call(ctx, http.MethodPost, path, req, &out); err != nil {
 			return err
 		}
 		done(stdout, pos[0], out)
@@ -81,16 +83,16 @@ func chatOpCmd(name, path, usage string, wantArgs int, build func(id string, res
 
 var (
 	cmdEdit = chatOpCmd("edit", "/v1/edit", "give the message ID and its new text", 1,
-		func(id string, rest []string) chatOpRequest {
-			return chatOpRequest{ID: id, Text: strings.Join(rest, " ")}
+		func(id string, rest []string) control.ChatOpRequest {
+			return control.ChatOpRequest{ID: id, Text: strings.Join(rest, " ")}
 		},
 		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "edited %s\n", id) })
 	cmdDelete = chatOpCmd("delete", "/v1/delete", "give the ID of the message to delete", 0,
-		func(id string, _ []string) chatOpRequest { return chatOpRequest{ID: id} },
+		func(id string, _ []string) control.ChatOpRequest { return control.ChatOpRequest{ID: id} },
 		func(w io.Writer, id string, _ map[string]any) { fmt.Fprintf(w, "deleted %s\n", id) })
 	cmdReact = chatOpCmd("react", "/v1/react", "give the message ID and one emoji", 1,
-		func(id string, rest []string) chatOpRequest {
-			return chatOpRequest{ID: id, Emoji: strings.Join(rest, "")}
+		func(id string, rest []string) control.ChatOpRequest {
+			return control.ChatOpRequest{ID: id, Emoji: strings.Join(rest, "")}
 		},
 		func(w io.Writer, id string, out map[string]any) {
 			if on, _ := out["on"].(bool); on {
@@ -113,7 +115,7 @@ func cmdReply(args []string, stdout, stderr io.Writer) error {
 	if len(pos) < 2 {
 		return errors.New("give the ID of the message to answer and the text")
 	}
-	req := sendRequest{ReplyTo: pos[0], Text: strings.Join(pos[1:], " "), TimeoutMS: timeout.Milliseconds()}
+	req := control.SendRequest{ReplyTo: pos[0], Text: strings.Join(pos[1:], " "), TimeoutMS: timeout.Milliseconds()}
 	return postID(*data, "/v1/send", req, *timeout+5*time.Second, stdout)
 }
 
@@ -137,7 +139,7 @@ func cmdDM(args []string, stdout, stderr io.Writer) error {
 	if *to == "" || len(pos) == 0 {
 		return errors.New("give --to MEMBER[,MEMBER] and the text")
 	}
-	return postID(*data, "/v1/dm", dmRequest{To: splitList(*to), Text: strings.Join(pos, " ")}, requestTimeout, stdout)
+	return postID(*data, "/v1/dm", control.DMRequest{To: splitList(*to), Text: strings.Join(pos, " ")}, control.RequestTimeout, stdout)
 }
 
 // cmdSearch is `concord search --data DIR [--channel C] [--limit N] [--json] QUERY`.
@@ -153,26 +155,26 @@ func cmdSearch(args []string, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return errors.New("give the words to search for (a trailing * matches a prefix)")
 	}
-	c, err := newClient(*data)
+	c, err := control.NewClient(*data)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
 	defer cancel()
 	q := url.Values{"q": {strings.Join(pos, " ")}, "channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
 	if *asJSON {
-		return c.stream(ctx, stdout, "/v1/search", q)
+		return c.Stream(ctx, stdout, "/v1/search", q)
 	}
 	var buf strings.Builder
-	if err := c.stream(ctx, &buf, "/v1/search", q); err != nil {
+	if err := c.Stream(ctx, &buf, "/v1/search", q); err != nil {
 		return err
 	}
-	seen := map[string]historyRow{}
+	seen := map[string]control.HistoryRow{}
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		if line == "" {
 			continue
 		}
-		var row historyRow
+		var row control.HistoryRow
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
 			return fmt.Errorf("bad answer from the member: %w", err)
 		}

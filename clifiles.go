@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"concord/control"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,15 +16,15 @@ import (
 
 // fileCall posts req to path and follows the NDJSON progress lines,
 // drawing a progress bar on stderr; it returns the outcome line.
-func fileCall(data, path string, req fileRequest, stderr io.Writer) (fileProgress, error) {
-	var last fileProgress
-	c, err := newClient(data)
+func fileCall(data, path string, req control.FileRequest, stderr io.Writer) (control.FileProgress, error) {
+	var last control.FileProgress
+	c, err := control.NewClient(data)
 	if err != nil {
 		return last, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 16*time.Minute)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodPost, path, nil, req)
+	resp, err := c.Do(ctx, http.MethodPost, path, nil, req)
 	if err != nil {
 		return last, err
 	}
@@ -31,7 +32,7 @@ func fileCall(data, path string, req fileRequest, stderr io.Writer) (fileProgres
 	sc := bufio.NewScanner(resp.Body)
 	drew := false
 	for sc.Scan() {
-		var p fileProgress
+		var p control.FileProgress
 		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
 			return last, fmt.Errorf("bad answer from the member: %w", err)
 		}
@@ -84,7 +85,7 @@ func cmdAttach(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out, err := fileCall(*data, "/v1/attach", fileRequest{Channel: *channel, Path: abs}, stderr)
+	out, err := fileCall(*data, "/v1/attach", control.FileRequest{Channel: *channel, Path: abs}, stderr)
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func cmdFetch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fileCall(*data, "/v1/fetch", fileRequest{ID: pos[0], Path: abs}, stderr); err != nil {
+	if _, err := fileCall(*data, "/v1/fetch", control.FileRequest{ID: pos[0], Path: abs}, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, abs)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"concord/control"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ func cmdRemove(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return errors.New("give one member to remove: its ID or its name")
 	}
-	if err := callMember(*data, http.MethodPost, "/v1/members/remove", memberRequest{Member: pos[0]}, &map[string]string{}); err != nil {
+	if err := callMember(*data, http.MethodPost, "/v1/members/remove", control.MemberRequest{Member: pos[0]}, &map[string]string{}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "removed %s\n", pos[0])
@@ -35,7 +36,7 @@ func cmdRole(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return errors.New("give a member (ID or name) and a role: admin or member")
 	}
-	req := memberRequest{Member: pos[0], Role: strings.ToLower(pos[1])}
+	req := control.MemberRequest{Member: pos[0], Role: strings.ToLower(pos[1])}
 	if err := callMember(*data, http.MethodPost, "/v1/members/role", req, &map[string]string{}); err != nil {
 		return err
 	}

@@ -12,12 +12,15 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
+	"concord/backend"
+
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"concord/app"
+	"concord/node"
 )
 
 // guiMemoryLimit is the window's soft Go memory limit (about twice the
@@ -73,14 +76,13 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	}
 	a.SetIcon(appIcon)
 
-	b := newGUIBackend(dir, log, true)
-	b.listen = []string{listen}
-	existing := b.hasMember()
+	b := backend.New(backend.Config{Dir: dir, Logger: log, Control: true, Listen: []string{listen}})
+	existing := b.HasMember()
 	if existing {
-		if err := b.start(); err != nil {
+		if err := b.Start(); err != nil {
 			return err
 		}
-		b.waitTeamState(ctx)
+		b.WaitTeamState(ctx)
 	}
 	ui, err := app.New(app.Config{
 		Backend: b,
@@ -93,7 +95,7 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 		// are done (RSS, docs/benchmarks.md).
 		Shown: func() {
 			go func() {
-				if b.waitReplayed(ctx) == nil {
+				if b.WaitReplayed(ctx) == nil {
 					debug.FreeOSMemory()
 				}
 			}()
@@ -121,7 +123,7 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		started := b.startedCh()
+		started := b.Started()
 		for {
 			select {
 			case <-stop:
@@ -130,9 +132,9 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 				log.Info("shutting down")
 				fyne.Do(a.Quit)
 				return
-			case <-b.removed():
+			case <-b.Removed():
 				// Say why the team is gone, then quit when it is read.
-				msg := removedError(b.dir)
+				msg := node.RemovedError(dir)
 				log.Warn("removed from the team", "err", msg)
 				fyne.Do(func() {
 					d := dialog.NewInformation("Removed from the team", msg.Error(), w)
@@ -141,7 +143,7 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 				})
 				return
 			case <-started:
-				started = nil // look at b.removed() again, now non-nil
+				started = nil // look at b.Removed() again, now non-nil
 			}
 		}
 	}()

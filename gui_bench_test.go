@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"concord/node"
 	"context"
 	"fmt"
 	"os"
@@ -108,7 +109,7 @@ func seedChannel(t *testing.T, count int) string {
 	dir := os.Getenv("GUI_BENCH_DIR")
 	if dir == "" {
 		dir = filepath.Join(t.TempDir(), "bench")
-	} else if fileExists(configPath(dir)) {
+	} else if node.HasMember(dir) {
 		t.Logf("reusing the member in %s", dir)
 		return dir
 	}
@@ -118,7 +119,7 @@ func seedChannel(t *testing.T, count int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	n, err := StartNode(ctx, NodeConfig{Dir: dir, NTP: noNTP})
+	n, err := node.Open(ctx, node.Config{Dir: dir, NTP: noNTP})
 	if err != nil {
 		t.Fatal(err)
 	}

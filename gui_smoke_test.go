@@ -6,6 +6,7 @@ package main
 // with xdotool like a user, next to a headless member driven by the CLI.
 
 import (
+	"concord/control"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -98,7 +99,7 @@ func TestGUISmoke(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			var st statusJSON
+			var st control.Status
 			if json.Unmarshal([]byte(out), &st) != nil || len(st.Voters) != 2 || st.Leader == "" {
 				return false
 			}
@@ -195,7 +196,7 @@ func historyHas(t *testing.T, dir, text string) bool {
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	for dec.More() {
-		var row historyRow
+		var row control.HistoryRow
 		if dec.Decode(&row) != nil {
 			return false
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"concord/control"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func TestProcessActionsWithoutQuorum(t *testing.T) {
 	})
 	tm.waitConverged()
 	for _, p := range tm.procs {
-		var row historyRow
+		var row control.HistoryRow
 		waitFor(t, 10*time.Second, p.name+" to show the edit and the reaction", func() bool {
 			out, err := cli(t, "history", "--data", p.dir, "--json")
 			if err != nil || json.Unmarshal([]byte(strings.TrimSpace(out)), &row) != nil {

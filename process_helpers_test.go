@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"concord/control"
 	"context"
 	"encoding/json"
 	"errors"
@@ -294,8 +295,8 @@ func (p *proc) stop() error {
 	return err
 }
 
-func (p *proc) status() (statusJSON, error) {
-	var st statusJSON
+func (p *proc) status() (control.Status, error) {
+	var st control.Status
 	out, err := cli(p.t, "status", "--data", p.dir, "--json")
 	if err != nil {
 		return st, err
@@ -316,7 +317,7 @@ func (p *proc) history() ([]string, error) {
 	dec := json.NewDecoder(strings.NewReader(out))
 	var lastSeq uint64
 	for dec.More() {
-		var row historyRow
+		var row control.HistoryRow
 		if err := dec.Decode(&row); err != nil {
 			return nil, fmt.Errorf("history of %s: %v", p.name, err)
 		}
@@ -558,4 +559,21 @@ func through(attempts []attempt, name string) (n, acked int) {
 		}
 	}
 	return n, acked
+}
+
+const loopback = "/ip4/127.0.0.1/tcp/0"
+
+// noNTP is an NTP server nobody answers on: members use the system clock.
+var noNTP = []string{"127.0.0.1:9"}
+
+// waitFor polls cond until it holds or the deadline passes. TEMP: replaced by internal/testutil on merge.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"concord/control"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,7 +12,7 @@ import (
 )
 
 // waitAll waits until cond holds for the status of every member in ps.
-func waitAll(t *testing.T, d time.Duration, what string, ps []*proc, cond func(statusJSON) bool) {
+func waitAll(t *testing.T, d time.Duration, what string, ps []*proc, cond func(control.Status) bool) {
 	t.Helper()
 	var last string
 	defer logLastIfFailed(t, what, &last)
@@ -48,9 +49,9 @@ func TestProcessTeamOfFive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []memberRow
+	var rows []control.MemberRow
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r memberRow
+		var r control.MemberRow
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("members --json: %v: %q", err, line)
 		}
@@ -82,7 +83,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 	start := time.Now()
 	victim.kill()
 	alive := without(all, victim)
-	waitAll(t, 60*time.Second, "a non-voter promoted and the dead voter retired", alive, func(st statusJSON) bool {
+	waitAll(t, 60*time.Second, "a non-voter promoted and the dead voter retired", alive, func(st control.Status) bool {
 		return len(st.Voters) == 3 && !slices.Contains(st.Voters, victim.id) && !slices.Contains(st.Nonvoters, victim.id)
 	})
 	t.Logf("FIGURE voter replaced and retired %.1f s after SIGKILL", time.Since(start).Seconds())
@@ -118,7 +119,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 		}
 	}
 	alive = without(alive, leader)
-	waitAll(t, 60*time.Second, "three voters among the three left", alive, func(st statusJSON) bool { return len(st.Voters) == 3 })
+	waitAll(t, 60*time.Second, "three voters among the three left", alive, func(st control.Status) bool { return len(st.Voters) == 3 })
 
 	// The leader comes back; the founder removes another member.
 	leader.start()
@@ -142,7 +143,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 		t.Fatalf("a removed member started again: %v", err)
 	}
 	alive = without(alive, gone)
-	waitAll(t, 30*time.Second, "the removed member out of every list", alive, func(st statusJSON) bool {
+	waitAll(t, 30*time.Second, "the removed member out of every list", alive, func(st control.Status) bool {
 		return !slices.Contains(append(st.Voters, st.Nonvoters...), gone.id)
 	})
 	if _, err := cli(t, "send", "--data", alive[0].dir, "after the removal"); err != nil {

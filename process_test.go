@@ -4,9 +4,9 @@ package main
 // member, driven only through the CLI, on 127.0.0.1.
 
 import (
+	"concord/node"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -202,7 +202,7 @@ func TestProcessBadInput(t *testing.T) {
 	for _, code := range []string{"concord1-garbage", "hello"} {
 		dir := filepath.Join(tm.root, "joiner")
 		fails("join with invite "+code, []string{"invite"}, "join", "--data", dir, "--name", "j", "--invite", code, "--listen", loopback)
-		if _, err := os.Stat(configPath(dir)); err == nil {
+		if node.HasMember(dir) {
 			t.Errorf("a refused join (invite %q) left a data dir behind", code)
 		}
 	}

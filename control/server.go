@@ -1,0 +1,166 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"concord/node"
+	"concord/storage"
+)
+
+// The control API: HTTP+JSON on DATA/concord.sock. The CLI subcommands are
+// its clients; only processes that can open the data dir can reach it.
+
+// SocketPath is the control socket of the member in dir.
+func SocketPath(dir string) string { return filepath.Join(dir, "concord.sock") }
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path).
+const maxSocketPath = 107
+
+// extraRoutes are endpoints a build tag adds (concord_chaos: chaos.go).
+var extraRoutes []func(*http.ServeMux, *Server)
+
+// Server serves a member's control API on its data dir's socket.
+type Server struct {
+	node *node.Node
+	log  *slog.Logger
+	srv  *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// Listen serves n's control API on dir's socket until Close; it refuses
+// when another process already serves dir. log may be nil.
+func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	path := SocketPath(dir)
+	abs, _ := filepath.Abs(path)
+	if len(abs) > maxSocketPath {
+		return nil, fmt.Errorf("data dir path too long for the control socket (%d > %d bytes): use a shorter --data", len(abs), maxSocketPath)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another concord is already running on %s", dir)
+	}
+	_ = os.Remove(path) // a socket left by a crash
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cs := &Server{node: n, log: log.With("component", "control"), ln: ln, done: make(chan error, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/send", cs.send)
+	mux.HandleFunc("GET /v1/history", cs.history)
+	mux.HandleFunc("GET /v1/channels", cs.channels)
+	mux.HandleFunc("POST /v1/channels", cs.createChannel)
+	mux.HandleFunc("GET /v1/status", cs.status)
+	mux.HandleFunc("POST /v1/invite", cs.invite)
+	mux.HandleFunc("POST /v1/edit", cs.chatOp)
+	mux.HandleFunc("POST /v1/delete", cs.chatOp)
+	mux.HandleFunc("POST /v1/react", cs.chatOp)
+	mux.HandleFunc("POST /v1/dm", cs.dm)
+	mux.HandleFunc("GET /v1/search", cs.search)
+	mux.HandleFunc("POST /v1/attach", cs.file)
+	mux.HandleFunc("POST /v1/fetch", cs.file)
+	mux.HandleFunc("POST /v1/members/remove", cs.memberChange)
+	mux.HandleFunc("POST /v1/members/role", cs.memberChange)
+	mux.HandleFunc("GET /v1/time", cs.time)
+	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
+	mux.HandleFunc("GET /v1/members", cs.members)
+	for _, add := range extraRoutes {
+		add(mux, cs)
+	}
+	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { cs.done <- cs.srv.Serve(ln) }()
+	return cs, nil
+}
+
+// Close stops serving and waits for the serving goroutine.
+func (cs *Server) Close(ctx context.Context) error {
+	err := cs.srv.Shutdown(ctx)
+	if serveErr := <-cs.done; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (cs *Server) fail(w http.ResponseWriter, err error) {
+	code := http.StatusServiceUnavailable
+	switch {
+	case errors.Is(err, node.ErrInvalid), errors.Is(err, storage.ErrUnknownChannel), errors.Is(err, storage.ErrNotFound):
+		code = http.StatusBadRequest
+	case errors.Is(err, node.ErrQueued):
+		code = http.StatusAccepted
+	case errors.Is(err, node.ErrDiskFull):
+		code = http.StatusInsufficientStorage
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	cs.log.Debug("request failed", "err", err)
+	writeJSON(w, code, APIError{Error: err.Error()})
+}
+
+// waitContext bounds a request that waits for a commit: timeoutMS from
+// the request, 10 s when it gives none.
+func waitContext(r *http.Request, timeoutMS int64) (context.Context, context.CancelFunc) {
+	timeout := time.Duration(timeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return context.WithTimeout(r.Context(), timeout)
+}
+
+// answerSend answers a send: the ID once committed, 202 with the ID when
+// it is queued but not committed in time, an error otherwise.
+func (cs *Server) answerSend(w http.ResponseWriter, id string, err error) {
+	cs.answerWait(w, id, err, map[string]string{"id": id})
+}
+
+// answerWait answers a request that waited for a commit: ok once
+// committed, 202 with the queued entry's ID when it is queued but not
+// committed in time, an error otherwise.
+func (cs *Server) answerWait(w http.ResponseWriter, queuedID string, err error, ok any) {
+	switch {
+	case errors.Is(err, node.ErrQueued):
+		writeJSON(w, http.StatusAccepted, APIError{Error: err.Error(), ID: queuedID})
+	case err != nil:
+		cs.fail(w, err)
+	default:
+		writeJSON(w, http.StatusOK, ok)
+	}
+}
+
+// writeRows streams messages as history rows (NDJSON).
+func (cs *Server) writeRows(w http.ResponseWriter, msgs []storage.Message) {
+	names := map[string]string{}
+	if members, err := cs.node.MemberRecords(); err == nil {
+		for _, m := range members {
+			names[m.ID] = m.Name
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, m := range msgs {
+		_ = enc.Encode(NewHistoryRow(m, names))
+	}
+}
