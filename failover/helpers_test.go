@@ -108,7 +108,7 @@ func startMonitor(t *testing.T, h *p2p.Host, cfg Config, peers ...peer.ID) *Moni
 // member that is connected but hung. The handlers return when their stream
 // is reset.
 func blackhole(h *p2p.Host) {
-	h.Host().SetStreamHandler(ProtocolID, func(s network.Stream) {
+	h.Host().SetStreamHandler(p2p.ProtoProbe, func(s network.Stream) {
 		buf := make([]byte, 64)
 		for {
 			if _, err := s.Read(buf); err != nil {

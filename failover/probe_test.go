@@ -12,12 +12,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// probeStreams counts a's open streams to b speaking ProtocolID.
+// probeStreams counts a's open streams to b speaking p2p.ProtoProbe.
 func probeStreams(a, b *p2p.Host) int {
 	n := 0
 	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
 		for _, s := range c.GetStreams() {
-			if s.Protocol() == ProtocolID {
+			if s.Protocol() == p2p.ProtoProbe {
 				n++
 			}
 		}
