@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/raft-wal/types"
+
+	"concord/internal/testutil"
 )
 
 // listFSM keeps every applied command, in order, and snapshots them all.
@@ -144,7 +146,7 @@ func TestRepairLogRefetchesFromTeam(t *testing.T) {
 	startC()
 	t.Cleanup(func() { _ = nodes["c"].Shutdown().Error(); storeC.Close() })
 	leader := nodes["a"]
-	waitFor(t, 10*time.Second, "a does not lead", func() bool { return leader.State() == raft.Leader })
+	testutil.WaitFor(t, 10*time.Second, "a to lead", func() bool { return leader.State() == raft.Leader })
 	next := 0
 	apply := func(n int) {
 		t.Helper()
@@ -158,13 +160,13 @@ func TestRepairLogRefetchesFromTeam(t *testing.T) {
 	same := func() bool { return slices.Equal(fsms["c"].state(), fsms["a"].state()) }
 
 	apply(40)
-	waitFor(t, 10*time.Second, "c does not catch up", same)
+	testutil.WaitFor(t, 10*time.Second, "c to catch up", same)
 	if err := nodes["c"].Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
 	snapIndex := nodes["c"].LastIndex()
 	apply(60) // in c's log after its snapshot
-	waitFor(t, 10*time.Second, "c does not catch up after its snapshot", same)
+	testutil.WaitFor(t, 10*time.Second, "c to catch up after its snapshot", same)
 	term, _ := storeC.GetUint64([]byte("CurrentTerm"))
 	stopC()
 
@@ -206,14 +208,14 @@ func TestRepairLogRefetchesFromTeam(t *testing.T) {
 		t.Fatalf("c's term %d after the repair, was %d", got, term)
 	}
 	start := time.Now()
-	waitFor(t, 20*time.Second, "c does not get the leader's state back", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "c to get the leader's state back", func() bool {
 		return same() && nodes["c"].AppliedIndex() == leader.AppliedIndex()
 	})
 	first, _ := storeC.FirstIndex()
 	t.Logf("c caught up to %d in %v, its log now %d-%d, %d ops applied",
 		nodes["c"].AppliedIndex(), time.Since(start).Round(time.Millisecond), first, nodes["c"].LastIndex(), len(fsms["c"].state()))
 	apply(5)
-	waitFor(t, 10*time.Second, "c does not follow after catching up", same)
+	testutil.WaitFor(t, 10*time.Second, "c to follow after catching up", same)
 }
 
 func segmentFile(info types.SegmentInfo) string {

@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"concord/internal/smallfs"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"concord/internal/smallfs"
+	"concord/internal/testutil"
 )
 
 // countFSM counts the entries it applied.
@@ -40,18 +42,6 @@ type nopSnapshot struct{}
 
 func (nopSnapshot) Persist(sink raft.SnapshotSink) error { return sink.Close() }
 func (nopSnapshot) Release()                             {}
-
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", limit, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // A follower whose disk fills stops storing entries and falls behind; once
 // space returns it catches up with the leader without a restart, its log
@@ -116,7 +106,7 @@ func TestFollowerCatchesUpAfterFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { follower.Close() }) // after Raft's shutdown: cleanups run last first
 	leader := nodes["a"]
-	waitFor(t, 10*time.Second, "a does not lead", func() bool { return leader.State() == raft.Leader })
+	testutil.WaitFor(t, 10*time.Second, "a to lead", func() bool { return leader.State() == raft.Leader })
 	next := 0
 	apply := func(n int) {
 		t.Helper()
@@ -134,7 +124,7 @@ func TestFollowerCatchesUpAfterFullDisk(t *testing.T) {
 	caughtUp := func() bool { return index("c") == index("a") }
 
 	apply(30)
-	waitFor(t, 10*time.Second, "c does not catch up before its disk fills", caughtUp)
+	testutil.WaitFor(t, 10*time.Second, "c to catch up before its disk fills", caughtUp)
 	filler := filepath.Join(dir, "filler")
 	fillDisk(t, filler, 0)
 	deadline := time.Now().Add(30 * time.Second)
@@ -154,13 +144,13 @@ func TestFollowerCatchesUpAfterFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := time.Now()
-	waitFor(t, 30*time.Second, "c does not catch up after space returned", caughtUp)
+	testutil.WaitFor(t, 30*time.Second, "c to catch up after space returned", caughtUp)
 	t.Logf("c caught up to %d %v after space returned", index("c"), time.Since(freed).Round(time.Millisecond))
 	if err := follower.Err(); err != nil {
 		t.Fatalf("c's log still reports %v after catching up", err)
 	}
 	apply(10)
-	waitFor(t, 10*time.Second, "c does not apply every entry", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "c to apply every entry", func() bool {
 		return caughtUp() && fsms["c"].applied() == fsms["a"].applied()
 	})
 	first, _ := stores["c"].FirstIndex()

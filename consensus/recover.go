@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Recover rewrites this member's Raft state so that it is the team's only
@@ -13,7 +14,11 @@ import (
 // the member's ID only; nothing is sent). Every entry in this member's log
 // is applied, including any that the lost majority never committed, which
 // is the price of recovering: docs/operations.md says when to pay it.
+// cfg.Allow may be nil: nothing is served.
 func Recover(cfg Config) error {
+	if cfg.Allow == nil {
+		cfg.Allow = func(peer.ID) bool { return false } // Validate wants one; no peer is heard
+	}
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err

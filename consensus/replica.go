@@ -34,8 +34,11 @@ type Config struct {
 	// OnMembers is called after an entry that changed the member list was
 	// applied (from Raft's apply goroutine: it must not block).
 	OnMembers func()
-	// Allow says whether a peer may talk Raft to this member and forward
-	// proposals to it (the team's members). Default: everyone (tests).
+	// Allow says whether a peer may talk Raft to this member, forward
+	// proposals to it and ask for its stats or its seat (the team's
+	// members). Required, with no default: New and Validate refuse a nil
+	// Allow, so a forgotten one fails closed (an error) rather than
+	// admitting every peer. Recover, which serves no peer, ignores it.
 	Allow func(peer.ID) bool
 	// Online says whether a member is reachable now (the node's probes);
 	// autopilot retires voters that are not. Default: connected.
@@ -94,9 +97,6 @@ func (c *Config) setDefaults() {
 	if c.Online == nil {
 		c.Online = func(p peer.ID) bool { return c.Host.Network().Connectedness(p) == network.Connected }
 	}
-	if c.Allow == nil {
-		c.Allow = func(peer.ID) bool { return true }
-	}
 }
 
 // Validate reports a configuration that cannot work.
@@ -108,6 +108,8 @@ func (c *Config) Validate() error {
 		return errors.New("consensus: Config.Dir is required")
 	case c.Store == nil:
 		return errors.New("consensus: Config.Store is required")
+	case c.Allow == nil:
+		return errors.New("consensus: Config.Allow is required (no default: say which peers are the team's members)")
 	case c.MaxVoters < 1:
 		return errors.New("consensus: MaxVoters must be at least 1")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"concord/internal/smallfs"
+	"concord/internal/testutil"
 	"concord/storage"
 )
 
@@ -134,12 +135,9 @@ func TestApplyIsAllOrStop(t *testing.T) {
 			}
 
 			filler.Release()
-			deadline := time.Now().Add(30 * time.Second)
-			for st.AppliedIndex() < entries || f.stall.Load() != nil {
-				if time.Now().After(deadline) {
-					t.Fatalf("did not resume: applied %d of %d, stall %v", st.AppliedIndex(), entries, f.stall.Load())
-				}
-				time.Sleep(20 * time.Millisecond) // polling a deadline, not synchronising
+			resumed := func() bool { return st.AppliedIndex() >= entries && f.stall.Load() == nil }
+			if testutil.Poll(t.Context(), 30*time.Second, 0, func() (bool, string) { return resumed(), "" }) != nil {
+				t.Fatalf("did not resume: applied %d of %d, stall %v", st.AppliedIndex(), entries, f.stall.Load())
 			}
 			checkPrefix(t, st, entries, msgs)
 			ev.mu.Lock()

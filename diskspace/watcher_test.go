@@ -3,11 +3,14 @@ package diskspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"concord/internal/testutil"
 )
 
 const (
@@ -132,7 +135,8 @@ func TestWatcherTransitions(t *testing.T) {
 		ticks <- time.Time{} // unbuffered: the watcher has it
 		// The reading follows the tick in the watcher's goroutine: wait
 		// for it by the free bytes, which every step changes.
-		waitFor(t, func() bool { return w.State().Free == s.free })
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("step %d's reading (%d free)", i, s.free),
+			func() bool { return w.State().Free == s.free })
 		if got := w.State().Level; got != s.want {
 			t.Fatalf("step %d (%d free): level %s, want %s", i, s.free, got, s.want)
 		}
@@ -245,16 +249,5 @@ func TestFreeReal(t *testing.T) {
 	}
 	if _, _, err := Free("/does/not/exist/" + t.Name()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Free of a missing path = %v, want ErrNotExist", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10 s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

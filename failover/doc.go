@@ -3,7 +3,7 @@
 //
 // The building blocks, bottom up:
 //
-//   - [ProtocolID] is a tiny liveness protocol: the prober writes an 8-byte
+//   - [p2p.ProtoProbe] is a tiny liveness protocol: the prober writes an 8-byte
 //     nonce frame ([p2p.WriteFrame]) and the responder echoes it. A
 //     [Responder] answers probes on a host (only from peers its Admit
 //     function accepts); a [Prober] sends them, keeping one long-lived stream

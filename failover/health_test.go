@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -28,7 +30,7 @@ func TestMonitorHealthyThenClosedHostDetected(t *testing.T) {
 	m := startMonitor(t, a, Config{Interval: testInterval, Timeout: testTimeout}, b.ID(), c.ID())
 	ch, unsub := m.Subscribe()
 	defer unsub()
-	eventually(t, 5*time.Second, "b and c healthy", func() bool { return m.Healthy(b.ID()) && m.Healthy(c.ID()) })
+	testutil.WaitFor(t, 5*time.Second, "b and c healthy", func() bool { return m.Healthy(b.ID()) && m.Healthy(c.ID()) })
 	t.Logf("both peers healthy %v after Start", time.Since(start))
 
 	for _, h := range m.Health() {
@@ -37,7 +39,7 @@ func TestMonitorHealthyThenClosedHostDetected(t *testing.T) {
 		}
 	}
 	seen := healthOf(t, m, b.ID()).LastSeen
-	eventually(t, 5*time.Second, "LastSeen to advance", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "LastSeen to advance", func() bool {
 		return healthOf(t, m, b.ID()).LastSeen.After(seen)
 	})
 
@@ -129,11 +131,11 @@ func TestMonitorAdmitRefusal(t *testing.T) {
 	admitA.Store(false)
 	waitChange(t, ch, b.ID(), false, 10*time.Second)
 	// b still answers c, and a is still healthy for c.
-	eventually(t, 5*time.Second, "c to see a and b healthy", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "c to see a and b healthy", func() bool {
 		return mc.Healthy(a.ID()) && mc.Healthy(b.ID())
 	})
 	seen := healthOf(t, mc, b.ID()).LastSeen
-	eventually(t, 5*time.Second, "c's LastSeen of b to advance", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "c's LastSeen of b to advance", func() bool {
 		return healthOf(t, mc, b.ID()).LastSeen.After(seen)
 	})
 	if ma.Healthy(b.ID()) {
@@ -167,7 +169,7 @@ func TestMonitorSlowSubscriberOverNetwork(t *testing.T) {
 		t.Errorf("Dropped = %d, want 4 (5 changes, room for 1)", d)
 	}
 	seen := healthOf(t, m, b.ID()).LastSeen
-	eventually(t, 5*time.Second, "monitor still probing", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "monitor still probing", func() bool {
 		return healthOf(t, m, b.ID()).LastSeen.After(seen)
 	})
 }
@@ -181,13 +183,13 @@ func TestMonitorPeersChangeEachRound(t *testing.T) {
 	team := &teamSet{}
 	team.set(b.ID())
 	m := startMonitor(t, a, Config{Interval: 50 * time.Millisecond, Timeout: testTimeout, Peers: team.get})
-	eventually(t, 5*time.Second, "b healthy", func() bool { return m.Healthy(b.ID()) })
+	testutil.WaitFor(t, 5*time.Second, "b healthy", func() bool { return m.Healthy(b.ID()) })
 	team.set(c.ID(), a.ID())
-	eventually(t, 5*time.Second, "only c watched", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "only c watched", func() bool {
 		hs := m.Health()
 		return len(hs) == 1 && hs[0].ID == c.ID() && hs[0].Healthy
 	})
-	eventually(t, 5*time.Second, "b's probe stream closed", func() bool { return probeStreams(a, b) == 0 })
+	testutil.WaitFor(t, 5*time.Second, "b's probe stream closed", func() bool { return probeStreams(a, b) == 0 })
 }
 
 func TestMonitorCloseLeavesNoGoroutines(t *testing.T) {
@@ -198,7 +200,7 @@ func TestMonitorCloseLeavesNoGoroutines(t *testing.T) {
 	connect(t, a, c)
 	m := startMonitor(t, a, Config{Interval: 20 * time.Millisecond, Timeout: 5 * time.Second}, b.ID(), c.ID())
 	ch, _ := m.Subscribe()
-	eventually(t, 5*time.Second, "b healthy", func() bool { return m.Healthy(b.ID()) })
+	testutil.WaitFor(t, 5*time.Second, "b healthy", func() bool { return m.Healthy(b.ID()) })
 
 	start := time.Now()
 	if err := m.Close(); err != nil {
@@ -213,7 +215,7 @@ func TestMonitorCloseLeavesNoGoroutines(t *testing.T) {
 	for range ch {
 	}
 	noGoroutinesIn(t, 5*time.Second, "failover.(*Monitor)", "failover.(*Prober)")
-	eventually(t, 5*time.Second, "probe streams reset", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "probe streams reset", func() bool {
 		return probeStreams(a, b) == 0 && probeStreams(a, c) == 0
 	})
 }

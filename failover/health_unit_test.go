@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -164,7 +166,7 @@ func TestMonitorDiscardsResultOfPeerThatLeft(t *testing.T) {
 	second := <-f.calls
 
 	first.reply <- nil // success, but for the a that left
-	eventually(t, 5*time.Second, "first probe to be recorded", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "first probe to be recorded", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return !old.inflight
@@ -184,7 +186,7 @@ func TestMonitorDiscardsResultOfPeerThatLeft(t *testing.T) {
 	default:
 	}
 	second.reply <- nil
-	eventually(t, 5*time.Second, "a healthy", func() bool { return m.Healthy(a) })
+	testutil.WaitFor(t, 5*time.Second, "a healthy", func() bool { return m.Healthy(a) })
 	if c := <-ch; c != (Change{a, true}) {
 		t.Errorf("change = %v", c)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/p2p"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -108,7 +109,7 @@ func startMonitor(t *testing.T, h *p2p.Host, cfg Config, peers ...peer.ID) *Moni
 // member that is connected but hung. The handlers return when their stream
 // is reset.
 func blackhole(h *p2p.Host) {
-	h.Host().SetStreamHandler(ProtocolID, func(s network.Stream) {
+	h.Host().SetStreamHandler(p2p.ProtoProbe, func(s network.Stream) {
 		buf := make([]byte, 64)
 		for {
 			if _, err := s.Read(buf); err != nil {
@@ -117,22 +118,6 @@ func blackhole(h *p2p.Host) {
 			}
 		}
 	})
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-tick.C:
-		}
-	}
 }
 
 // waitChange receives from ch until a Change for id with the given state
@@ -172,21 +157,12 @@ func healthOf(t *testing.T, m *Monitor, id peer.ID) PeerHealth {
 // funcs (substrings of fully qualified function names).
 func noGoroutinesIn(t *testing.T, timeout time.Duration, funcs ...string) {
 	t.Helper()
-	var last string
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		last = goroutineIn(funcs)
-		if last == "" {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("goroutine still running after %v:\n%s", timeout, last)
-		case <-tick.C:
-		}
+	err := testutil.Poll(t.Context(), timeout, 0, func() (bool, string) {
+		last := goroutineIn(funcs)
+		return last == "", last
+	})
+	if err != nil {
+		t.Fatalf("goroutine still running after %v: %v", timeout, err)
 	}
 }
 
@@ -319,7 +295,7 @@ func (s *teamSet) set(ids ...peer.ID) {
 func step(t *testing.T, m *Monitor) {
 	t.Helper()
 	m.round()
-	eventually(t, 5*time.Second, "round's probes to be recorded", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "round's probes to be recorded", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for _, st := range m.peers {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -103,7 +105,7 @@ func TestLeaderWatch(t *testing.T) {
 	releaseLate()
 	release()
 	releaseSelf()
-	eventually(t, 5*time.Second, "watchers released", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "watchers released", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.watchers) == 0
@@ -120,7 +122,7 @@ func TestLeaderGuardOverNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "leader reachable", func() bool { _, ok := w.Current(); return ok })
+	testutil.WaitFor(t, 5*time.Second, "leader reachable", func() bool { _, ok := w.Current(); return ok })
 
 	// A sender waits on the leader with a long timeout of its own.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

@@ -18,14 +18,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// ProtocolID is the liveness probe stream protocol. On a stream the prober
-// writes frames ([p2p.WriteFrame]) of exactly [NonceSize] bytes and the
-// responder echoes each one back unchanged; the stream stays open for the
-// next probe.
-const ProtocolID protocol.ID = "/concord/probe/1.0.0"
+// ProtocolID is the liveness probe stream protocol, [p2p.ProtoProbe]. On a
+// stream the prober writes frames ([p2p.WriteFrame]) of exactly [NonceSize]
+// bytes and the responder echoes each one back unchanged; the stream stays
+// open for the next probe.
+//
+// Deprecated: use [p2p.ProtoProbe], where every protocol ID lives. Kept
+// until the root package's tests stop naming it.
+const ProtocolID = p2p.ProtoProbe
 
 // NonceSize is the payload size, in bytes, of every probe frame.
 const NonceSize = 8
@@ -71,7 +73,7 @@ func (c ProberConfig) withDefaults() ProberConfig {
 	return c
 }
 
-// Prober sends liveness probes ([ProtocolID]) to peers. It keeps one stream
+// Prober sends liveness probes ([p2p.ProtoProbe]) to peers. It keeps one stream
 // per peer open between probes, so a probe normally costs a single round
 // trip; a stream that fails is reset and a new one opened. Probes to the
 // same peer are serialised; probes to different peers run in parallel. Its
@@ -155,7 +157,7 @@ func (p *Prober) probeOnce(ctx context.Context, c *probeConn, id peer.ID) (rtt t
 	}
 	reused = s != nil
 	if s == nil {
-		if s, err = p.h.NewStream(ctx, id, ProtocolID); err != nil {
+		if s, err = p.h.NewStream(ctx, id, p2p.ProtoProbe); err != nil {
 			return 0, false, err
 		}
 		r = bufio.NewReaderSize(s, 16)

@@ -7,17 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/p2p"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// probeStreams counts a's open streams to b speaking ProtocolID.
+// probeStreams counts a's open streams to b speaking p2p.ProtoProbe.
 func probeStreams(a, b *p2p.Host) int {
 	n := 0
 	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
 		for _, s := range c.GetStreams() {
-			if s.Protocol() == ProtocolID {
+			if s.Protocol() == p2p.ProtoProbe {
 				n++
 			}
 		}
@@ -48,7 +49,7 @@ func TestProbeReusesOneStream(t *testing.T) {
 		t.Errorf("%d probe streams open after %d probes, want 1", got, n)
 	}
 	p.Forget(b.ID())
-	eventually(t, 5*time.Second, "probe stream reset by Forget", func() bool { return probeStreams(a, b) == 0 })
+	testutil.WaitFor(t, 5*time.Second, "probe stream reset by Forget", func() bool { return probeStreams(a, b) == 0 })
 	if _, err := p.Probe(t.Context(), b.ID()); err != nil {
 		t.Fatalf("probe after Forget: %v", err)
 	}
@@ -167,7 +168,7 @@ func TestProbeTimesOutOnHungPeer(t *testing.T) {
 		_, err := p2.Probe(ctx, b.ID())
 		done <- err
 	}()
-	eventually(t, 5*time.Second, "probe stream to be open", func() bool { return probeStreams(a, b) > 0 })
+	testutil.WaitFor(t, 5*time.Second, "probe stream to be open", func() bool { return probeStreams(a, b) > 0 })
 	cancel()
 	select {
 	case err := <-done:

@@ -42,7 +42,7 @@ func (c ResponderConfig) withDefaults() ResponderConfig {
 	return c
 }
 
-// Responder answers liveness probes ([ProtocolID]) on one host at a time.
+// Responder answers liveness probes ([p2p.ProtoProbe]) on one host at a time.
 // Its methods are safe for concurrent use.
 type Responder struct {
 	admit func(peer.ID) bool
@@ -90,7 +90,7 @@ func (r *Responder) Serve(h host.Host) {
 	r.sess = sess
 	// A prober keeps one stream per peer (a new one after a failure, while
 	// the old one may linger): more are a flood, each parked here forever.
-	h.SetStreamHandler(ProtocolID, p2p.Bounded(maxProbeStreams, func(s network.Stream) { r.handle(sess, s) }))
+	h.SetStreamHandler(p2p.ProtoProbe, p2p.Bounded(maxProbeStreams, func(s network.Stream) { r.handle(sess, s) }))
 }
 
 // Unserve removes the probe handler, resets every probe stream it is
@@ -109,7 +109,7 @@ func (r *Responder) unserveLocked() {
 		return
 	}
 	r.sess = nil
-	sess.h.RemoveStreamHandler(ProtocolID)
+	sess.h.RemoveStreamHandler(p2p.ProtoProbe)
 	sess.mu.Lock()
 	sess.ended = true
 	streams := sess.streams

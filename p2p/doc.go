@@ -20,6 +20,7 @@
 // per-team service name ([ServiceName]) and reports the peers it hears;
 // the caller decides whom to add.
 //
-// Concord's own stream protocols ([ProtoPropose], [ProtoJoin]) exchange
+// Concord's own stream protocols ([ProtoPropose], [ProtoJoin] and most of
+// the others; [Protocols] lists every one a member speaks) exchange
 // length-prefixed frames, see [WriteFrame] and [ReadFrame].
 package p2p

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"concord/internal/testutil"
 )
 
 // connectWithin tries once to connect a to b and reports whether it worked.
@@ -59,7 +61,7 @@ func TestClosedHostAdmitsOnlyAllowed(t *testing.T) {
 	// host refuses, so what counts is that no connection survives and no
 	// stream opens.
 	_ = connectWithin(t, outsider, closed)
-	eventually(t, 3*time.Second, "outsider's connection dropped", func() bool {
+	testutil.WaitFor(t, 3*time.Second, "outsider's connection dropped", func() bool {
 		return !closed.IsConnected(outsider.ID()) && !outsider.IsConnected(closed.ID())
 	})
 	if s, err := outsider.Host().NewStream(t.Context(), closed.ID(), "/concord/test/1"); err == nil {
@@ -80,7 +82,7 @@ func TestClosedHostAdmitsOnlyAllowed(t *testing.T) {
 	}
 	closed.Disconnect(member.ID())
 	_ = connectWithin(t, member, closed)
-	eventually(t, 3*time.Second, "removed peer's new connection dropped", func() bool {
+	testutil.WaitFor(t, 3*time.Second, "removed peer's new connection dropped", func() bool {
 		return !closed.IsConnected(member.ID()) && !member.IsConnected(closed.ID())
 	})
 	if closed.Admits(member.ID()) || !closed.Admits(outsider.ID()) {

@@ -25,6 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"concord/internal/netlab"
+	"concord/internal/testutil"
 )
 
 // Environment of a helper process; envMDNSService set means "be a helper".
@@ -151,7 +152,7 @@ func (c *mdnsChild) waitEvent(t *testing.T, timeout time.Duration, kind string, 
 func (c *mdnsChild) waitMatch(t *testing.T, timeout time.Duration, what string, match func(mdnsEvent) bool) mdnsEvent {
 	t.Helper()
 	var found mdnsEvent
-	eventually(t, timeout, fmt.Sprintf("%s to report %s", c.name, what), func() bool {
+	testutil.WaitFor(t, timeout, fmt.Sprintf("%s to report %s", c.name, what), func() bool {
 		c.mu.Lock()
 		for _, e := range c.events {
 			if match(e) {
@@ -264,17 +265,12 @@ func TestMDNSHelperProcess(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-			defer ccancel()
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for !hs.IsConnected(ai.ID) {
-				select {
-				case <-cctx.Done():
-					emit("CONNECTFAIL", ai.ID, cctx.Err().Error())
-					return
-				case <-tick.C:
-				}
+			err := testutil.Poll(ctx, 30*time.Second, 10*time.Millisecond, func() (bool, string) {
+				return hs.IsConnected(ai.ID), ""
+			})
+			if err != nil {
+				emit("CONNECTFAIL", ai.ID, err.Error())
+				return
 			}
 			emit("CONNECTED", ai.ID, "")
 		}()
@@ -336,14 +332,11 @@ func TestMDNSHelperProcess(t *testing.T) {
 // stack (ours, go-libp2p's mdns, zeroconf) to end, and returns the stack of
 // one still running, or "".
 func discoveryGoroutines(timeout time.Duration) string {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var left string
+	_ = testutil.Poll(context.Background(), timeout, 10*time.Millisecond, func() (bool, string) {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		left := ""
+		left = ""
 		for _, g := range strings.Split(string(buf), "\n\n") {
 			if strings.Contains(g, "zeroconf") || strings.Contains(g, "discovery/mdns") ||
 				strings.Contains(g, "p2p.(*Discovery)") || strings.Contains(g, "p2p.notifee") {
@@ -351,15 +344,9 @@ func discoveryGoroutines(timeout time.Duration) string {
 				break
 			}
 		}
-		if left == "" {
-			return ""
-		}
-		select {
-		case <-deadline.C:
-			return strings.ReplaceAll(left, "\n", " | ")
-		case <-tick.C:
-		}
-	}
+		return left == "", ""
+	})
+	return strings.ReplaceAll(left, "\n", " | ")
 }
 
 // lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.

@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"concord/internal/testutil"
 )
 
 const reconnectTimeout = 15 * time.Second
@@ -89,9 +91,9 @@ func TestSetTeamConnectsAndCounts(t *testing.T) {
 	a.AddPeer(b.ID(), p2pAddrs(t, b))
 	a.AddPeer(c.ID(), c.Host().Addrs())
 	a.SetTeam([]peer.ID{a.ID(), b.ID(), c.ID()})
-	eventually(t, reconnectTimeout, "both team peers connected", func() bool { return a.TeamConnected() == 2 })
+	testutil.WaitFor(t, reconnectTimeout, "both team peers connected", func() bool { return a.TeamConnected() == 2 })
 	// The dialled side registers the connection a moment after the dialler.
-	eventually(t, reconnectTimeout, "b to see the connection from a", func() bool { return b.IsConnected(a.ID()) })
+	testutil.WaitFor(t, reconnectTimeout, "b to see the connection from a", func() bool { return b.IsConnected(a.ID()) })
 }
 
 func TestRestartReconnectsFromPeerCache(t *testing.T) {
@@ -102,11 +104,11 @@ func TestRestartReconnectsFromPeerCache(t *testing.T) {
 
 	a.AddPeer(b.ID(), p2pAddrs(t, b))
 	a.SetTeam([]peer.ID{a.ID(), b.ID()})
-	eventually(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
+	testutil.WaitFor(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	eventually(t, reconnectTimeout, "b sees a gone", func() bool { return !b.IsConnected(idA) })
+	testutil.WaitFor(t, reconnectTimeout, "b sees a gone", func() bool { return !b.IsConnected(idA) })
 
 	pf := readPeersFile(t, dirA)
 	if len(pf.Peers) != 1 || pf.Peers[0].ID != b.ID().String() || len(pf.Peers[0].Addrs) == 0 {
@@ -118,7 +120,7 @@ func TestRestartReconnectsFromPeerCache(t *testing.T) {
 	if a2.ID() != idA {
 		t.Fatalf("restarted with a different identity")
 	}
-	eventually(t, reconnectTimeout, "restarted a reconnects to b", func() bool {
+	testutil.WaitFor(t, reconnectTimeout, "restarted a reconnects to b", func() bool {
 		return a2.IsConnected(b.ID()) && a2.TeamConnected() == 1
 	})
 	if !a2.Host().ConnManager().IsProtected(b.ID(), TeamProtectTag) {
@@ -135,7 +137,7 @@ func TestPeerCacheTracksNewAddress(t *testing.T) {
 	oldAddrs := b.Host().Addrs()
 
 	a.AddPeer(b.ID(), oldAddrs)
-	eventually(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
+	testutil.WaitFor(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func TestPeerCacheTracksNewAddress(t *testing.T) {
 		t.Fatalf("b2 Connect: %v", err)
 	}
 	newAddr := b2.Host().Addrs()[0].String()
-	eventually(t, reconnectTimeout, "peers.json holds b's new address only", func() bool {
+	testutil.WaitFor(t, reconnectTimeout, "peers.json holds b's new address only", func() bool {
 		data, err := os.ReadFile(filepath.Join(a.dataDir, PeersFile))
 		if err != nil {
 			return false
@@ -168,7 +170,7 @@ func TestKeepConnectedRedials(t *testing.T) {
 	a, b := mustNewHost(t), mustNewHost(t)
 	a.AddPeer(b.ID(), p2pAddrs(t, b))
 	a.SetTeam([]peer.ID{b.ID()})
-	eventually(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
+	testutil.WaitFor(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
 
 	for round := range 3 {
 		before := map[string]bool{}
@@ -178,7 +180,7 @@ func TestKeepConnectedRedials(t *testing.T) {
 		if err := a.Host().Network().ClosePeer(b.ID()); err != nil {
 			t.Fatalf("ClosePeer: %v", err)
 		}
-		eventually(t, reconnectTimeout, "a redials b", func() bool {
+		testutil.WaitFor(t, reconnectTimeout, "a redials b", func() bool {
 			for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
 				if !before[c.ID()] && c.Stat().Direction == network.DirOutbound {
 					return true
@@ -209,7 +211,7 @@ func TestKeepConnectedWaitsForPeerToComeBack(t *testing.T) {
 	if !ok {
 		t.Fatalf("network is %T, not *swarm.Swarm", a.Host().Network())
 	}
-	eventually(t, reconnectTimeout, "a failed dial to b", func() bool {
+	testutil.WaitFor(t, reconnectTimeout, "a failed dial to b", func() bool {
 		return sw.Backoff().Backoff(idB, addrs[0])
 	})
 	strs := make([]string, len(addrs))
@@ -222,7 +224,7 @@ func TestKeepConnectedWaitsForPeerToComeBack(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b2.Close() })
 	// Well under the swarm's 5 s backoff: our own backoff is still short.
-	eventually(t, 4*time.Second, "a reconnects to returning b", func() bool { return a.IsConnected(idB) })
+	testutil.WaitFor(t, 4*time.Second, "a reconnects to returning b", func() bool { return a.IsConnected(idB) })
 }
 
 func TestCorruptPeerCacheIgnored(t *testing.T) {
@@ -284,5 +286,5 @@ func TestAddPeerIgnoresForeignAddrs(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
+	testutil.WaitFor(t, reconnectTimeout, "a connected to b", func() bool { return a.IsConnected(b.ID()) })
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/storage"
 )
 
@@ -49,16 +50,12 @@ func TestFollowEditsAndDeletes(t *testing.T) {
 	// waitFound polls (with a deadline) until query finds want.
 	waitFound := func(query string, want ...string) {
 		t.Helper()
-		deadline := time.Now().Add(time.Second)
-		for {
-			got := searchIDs(t, ix, query)
-			if slices.Equal(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("search %q = %v a second after the change, want %v", query, got, want)
-			}
-			time.Sleep(5 * time.Millisecond) // polling the index, not synchronising
+		var got []string
+		if testutil.Poll(t.Context(), time.Second, 0, func() (bool, string) {
+			got = searchIDs(t, ix, query)
+			return slices.Equal(got, want), ""
+		}) != nil {
+			t.Fatalf("search %q = %v a second after the change, want %v", query, got, want)
 		}
 	}
 	waitFound("apple", "a")

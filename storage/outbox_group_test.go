@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"concord/internal/testutil"
 )
 
 // gatherIn runs o.gather as a flush would (under flushMu) and returns a
@@ -40,22 +42,18 @@ func TestOutboxBusyFlushGathers(t *testing.T) {
 	o.pending = []*putReq{{}}
 	done := gatherIn(o)
 	for n := 1; n < 2*busyFlush; n++ {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		// Once the flush waits (grew is set), one more Put arrives.
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("the busy flush to wait with %d of %d Puts", n, 2*busyFlush), func() bool {
 			o.pmu.Lock()
-			if o.grew != nil {
-				o.pending = append(o.pending, &putReq{})
-				close(o.grew)
-				o.grew = nil
-				o.pmu.Unlock()
-				break
+			defer o.pmu.Unlock()
+			if o.grew == nil {
+				return false
 			}
-			o.pmu.Unlock()
-			if time.Now().After(deadline) {
-				t.Fatalf("the busy flush stopped waiting with %d of %d Puts", n, 2*busyFlush)
-			}
-			time.Sleep(time.Millisecond) // poll interval, not synchronisation: the deadline bounds it
-		}
+			o.pending = append(o.pending, &putReq{})
+			close(o.grew)
+			o.grew = nil
+			return true
+		})
 	}
 	waitClosed(t, done, "gather with every Put it waited for")
 	if got := len(o.pending); got != 2*busyFlush {

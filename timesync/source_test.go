@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"concord/internal/testutil"
 )
 
 // testNTPConfig is a fast configuration against the given servers.
@@ -28,20 +30,6 @@ func newTestNTP(t *testing.T, cfg NTPConfig) *NTPClock {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 func TestNTPConfigValidate(t *testing.T) {
@@ -356,7 +344,7 @@ func TestNTPClockStartClose(t *testing.T) {
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatalf("second Start: %v", err)
 	}
-	waitFor(t, "first sync", 10*time.Second, func() bool { return c.Source() == "ntp" })
+	testutil.WaitFor(t, 10*time.Second, "first sync", func() bool { return c.Source() == "ntp" })
 	if absDur(c.Offset()-2*time.Second) > tolerance {
 		t.Fatalf("offset %v", c.Offset())
 	}
@@ -392,7 +380,7 @@ func TestNTPClockCloseInterruptsSync(t *testing.T) {
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	waitFor(t, "a query in flight", 10*time.Second, func() bool { return srv.Queries() > 0 })
+	testutil.WaitFor(t, 10*time.Second, "a query in flight", func() bool { return srv.Queries() > 0 })
 	start := time.Now()
 	_ = c.Close()
 	if el := time.Since(start); el > 5*time.Second {
@@ -407,9 +395,9 @@ func TestNTPClockLoopStopsWithContext(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	waitFor(t, "first sync", 10*time.Second, func() bool { return c.Source() == "ntp" })
+	testutil.WaitFor(t, 10*time.Second, "first sync", func() bool { return c.Source() == "ntp" })
 	cancel()
-	waitFor(t, "loop exit", 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "loop exit", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return !c.running

@@ -9,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
-	"concord/failover"
 	"concord/p2p"
 )
 
@@ -34,11 +32,11 @@ type floodTarget struct {
 // propose flood first.
 var floodTargets = []floodTarget{
 	{p2p.ProtoPropose, floodStreams, []byte{0x80}, 8}, // a length prefix that never ends
-	{libp2praft.RaftProtocol, 1000, []byte{0}, 64},    // an AppendEntries type byte, no body
-	{failover.ProtocolID, 1000, []byte{0x80}, 4},
-	{"/concord/blob/1.0.0", 1000, []byte{0x80}, 4},
-	{"/concord/time/1.0.0", 1000, []byte{0}, 4},
-	{"/concord/removed/1.0.0", 1000, []byte{0x80}, 2},
+	{p2p.ProtoRaft, 1000, []byte{0}, 64},              // an AppendEntries type byte, no body
+	{p2p.ProtoProbe, 1000, []byte{0x80}, 4},
+	{p2p.ProtoBlob, 1000, []byte{0x80}, 4},
+	{p2p.ProtoTime, 1000, []byte{0}, 4},
+	{p2p.ProtoRemoved, 1000, []byte{0x80}, 2},
 	{p2p.ProtoStats, 1000, []byte{0}, 4},
 	{p2p.ProtoLeave, 1000, []byte{0}, 2},
 	{p2p.ProtoJoin, 1000, []byte{0x80}, 2},

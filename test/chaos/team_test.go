@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"concord/internal/smallfs"
+	"concord/internal/testutil"
 )
 
 // The members' settings: one fixed port inside each container, no NTP
@@ -222,6 +223,10 @@ func (tm *team) status(m *member) (status, error) {
 	return st, nil
 }
 
+// pollEvery is how often the suite checks the team at most: each check
+// runs the CLI in a container.
+const pollEvery = 100 * time.Millisecond
+
 // waitFor polls cond until it holds or the deadline passes; the last
 // detail it returned goes into the failure.
 func (tm *team) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
@@ -233,23 +238,7 @@ func (tm *team) waitFor(timeout time.Duration, what string, cond func() (bool, s
 
 // poll is waitFor's loop, for goroutines that must not call t.Fatal.
 func poll(ctx context.Context, timeout time.Duration, cond func() (bool, string)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := ""
-	for {
-		ok, detail := cond()
-		if ok {
-			return nil
-		}
-		last = detail
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w; last seen: %s", ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
+	return testutil.Poll(ctx, timeout, pollEvery, cond)
 }
 
 func (tm *team) waitReady(m *member) {
