@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"concord/internal/testutil"
 	"concord/node"
 	"context"
 	"fmt"
@@ -78,7 +79,7 @@ func measureBaseline(t *testing.T, bin string, env []string) guiRun {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	waitFor(t, 60*time.Second, "the baseline window", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the baseline window", func() bool {
 		out, err := xdo(env, "search", "--onlyvisible", "--name", "Fyne idle baseline")
 		return err == nil && out != ""
 	})
@@ -217,7 +218,7 @@ func measureGUI(t *testing.T, bin, dir string, env []string) guiRun {
 
 	var r guiRun
 	var win string
-	waitFor(t, 60*time.Second, "the window", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the window", func() bool {
 		out, err := xdo(env, "search", "--onlyvisible", "--name", "Concord")
 		if err != nil || out == "" {
 			return false
@@ -228,7 +229,7 @@ func measureGUI(t *testing.T, bin, dir string, env []string) guiRun {
 	})
 	// The app logs this on the UI thread once the newest page is in the
 	// list: from then on the window answers input.
-	waitFor(t, 60*time.Second, "the channel to be shown", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the channel to be shown", func() bool {
 		at, ok := logTime(logPath, `msg="channel shown"`, 1)
 		r.shown = at.Sub(start)
 		return ok

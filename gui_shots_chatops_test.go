@@ -8,6 +8,7 @@ package main
 // window follows (edits arrive through the change feed while it is open).
 
 import (
+	"concord/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,7 @@ func TestGUIScreenshotsChatOps(t *testing.T) {
 	}
 	closeAnn := startWindow(t, bin, ann.dir, xenv)
 	defer func() { closeAnn() }()
-	waitFor(t, 60*time.Second, "ann's control socket", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "ann's control socket", func() bool {
 		_, err := cli(t, "status", "--data", ann.dir)
 		return err == nil
 	})

@@ -8,6 +8,7 @@ package main
 // search results, a private conversation and an image's thumbnail.
 
 import (
+	"concord/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +67,7 @@ func TestGUIScreenshots(t *testing.T) {
 	closeAnn := startWindow(t, bin, ann.dir, xenv)
 	defer func() { closeAnn() }() // the window open at the end
 	// News while the window is open: unread counts on the other channels.
-	waitFor(t, 60*time.Second, "ann's control socket", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "ann's control socket", func() bool {
 		_, err := cli(t, "status", "--data", ann.dir)
 		return err == nil
 	})
@@ -75,7 +76,7 @@ func TestGUIScreenshots(t *testing.T) {
 	say(carl, "design", "Left a few comments on the mock-ups.")
 	// carl goes offline: the member panel says so once the probes notice.
 	carl.kill()
-	waitFor(t, 60*time.Second, "carl to show offline", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "carl to show offline", func() bool {
 		out, err := cli(t, "members", "--data", ann.dir)
 		return err == nil && strings.Contains(out, "offline")
 	})
@@ -117,7 +118,7 @@ func startWindow(t *testing.T, bin, dir string, env []string) func() {
 		t.Fatal(err)
 	}
 	f.Close()
-	waitFor(t, 60*time.Second, "the window", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the window", func() bool {
 		out, err := xdo(env, "search", "--onlyvisible", "--name", "Concord")
 		return err == nil && out != ""
 	})

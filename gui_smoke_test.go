@@ -7,6 +7,7 @@ package main
 
 import (
 	"concord/control"
+	"concord/internal/testutil"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -41,7 +42,7 @@ func TestGUISmoke(t *testing.T) {
 	}
 	a := newProc(t, "A", dirA, strings.TrimSpace(out))
 	a.start()
-	waitFor(t, 30*time.Second, "A to lead", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "A to lead", func() bool {
 		st, err := a.status()
 		return err == nil && st.Leader != ""
 	})
@@ -88,12 +89,12 @@ func TestGUISmoke(t *testing.T) {
 		}
 	}
 	// B serves the control socket in GUI mode too.
-	waitFor(t, 60*time.Second, "GUI member B to answer on its socket", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "GUI member B to answer on its socket", func() bool {
 		bAlive()
 		_, err := cli(t, "status", "--data", dirB, "--json")
 		return err == nil
 	})
-	waitFor(t, 30*time.Second, "2 voters on A and B", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "2 voters on A and B", func() bool {
 		for _, d := range []string{dirA, dirB} {
 			out, err := cli(t, "status", "--data", d, "--json")
 			if err != nil {
@@ -109,7 +110,7 @@ func TestGUISmoke(t *testing.T) {
 
 	// Type into B's window like a user.
 	var win string
-	waitFor(t, 30*time.Second, "B's window", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "B's window", func() bool {
 		bAlive()
 		out, err := x("search", "--onlyvisible", "--name", "Concord")
 		if err != nil || out == "" {
@@ -166,7 +167,7 @@ func TestGUISmoke(t *testing.T) {
 	if _, err := cli(t, "send", "--data", dirA, fromCLI); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "B to receive A's message", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "B to receive A's message", func() bool {
 		return historyHas(t, dirB, fromCLI)
 	})
 	time.Sleep(time.Second) // let the window draw it

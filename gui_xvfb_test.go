@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"concord/internal/testutil"
 	"os"
 	"os/exec"
 	"strings"
@@ -40,7 +41,7 @@ func startXvfb(t *testing.T) []string {
 	display := ":" + strings.TrimSpace(line)
 	t.Logf("Xvfb on display %s", display)
 	env := append(os.Environ(), "DISPLAY="+display, "LIBGL_ALWAYS_SOFTWARE=1", "LANG=en_US.UTF-8")
-	waitFor(t, 10*time.Second, "Xvfb to accept clients", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "Xvfb to accept clients", func() bool {
 		_, err := xdo(env, "getmouselocation")
 		return err == nil
 	})

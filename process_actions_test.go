@@ -2,6 +2,7 @@ package main
 
 import (
 	"concord/control"
+	"concord/internal/testutil"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -45,14 +46,14 @@ func TestProcessActionsWithoutQuorum(t *testing.T) {
 		p.start()
 	}
 	tm.waitVoters(3)
-	waitFor(t, 30*time.Second, "the outbox to drain", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the outbox to drain", func() bool {
 		out, err := cli(t, "outbox", "--data", a.dir, "--json")
 		return err == nil && strings.TrimSpace(out) == ""
 	})
 	tm.waitConverged()
 	for _, p := range tm.procs {
 		var row control.HistoryRow
-		waitFor(t, 10*time.Second, p.name+" to show the edit and the reaction", func() bool {
+		testutil.WaitFor(t, 10*time.Second, p.name+" to show the edit and the reaction", func() bool {
 			out, err := cli(t, "history", "--data", p.dir, "--json")
 			if err != nil || json.Unmarshal([]byte(strings.TrimSpace(out)), &row) != nil {
 				return false

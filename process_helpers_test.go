@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"concord/control"
+	"concord/internal/testutil"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,7 +247,7 @@ func (p *proc) exited() (bool, error) {
 func (p *proc) waitReady() {
 	t := p.t
 	t.Helper()
-	waitFor(t, 30*time.Second, "member "+p.name+" to answer on its socket", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "member "+p.name+" to answer on its socket", func() bool {
 		if gone, err := p.exited(); gone {
 			t.Fatalf("member %s exited while starting: %v", p.name, err)
 		}
@@ -373,7 +374,7 @@ func newProcTeam(t *testing.T, names ...string) *procTeam {
 
 func (tm *procTeam) waitLeader(p *proc) {
 	tm.t.Helper()
-	waitFor(tm.t, 30*time.Second, p.name+" to see a leader", func() bool {
+	testutil.WaitFor(tm.t, 30*time.Second, p.name+" to see a leader", func() bool {
 		st, err := p.status()
 		return err == nil && st.Leader != ""
 	})
@@ -385,7 +386,7 @@ func (tm *procTeam) waitVoters(n int) {
 	tm.t.Helper()
 	var last string
 	defer logLastIfFailed(tm.t, "waiting for voters", &last)
-	waitFor(tm.t, 30*time.Second, fmt.Sprintf("%d voters and one leader on every member", n), func() bool {
+	testutil.WaitFor(tm.t, 30*time.Second, fmt.Sprintf("%d voters and one leader on every member", n), func() bool {
 		leader := ""
 		for _, p := range tm.procs {
 			if gone, err := p.exited(); gone {
@@ -462,7 +463,7 @@ func (tm *procTeam) waitConvergedOn(procs []*proc) map[string][]string {
 		return idx, true
 	}
 	defer logLastIfFailed(tm.t, "waiting for convergence", &last)
-	waitFor(tm.t, 30*time.Second, "members to converge", func() bool {
+	testutil.WaitFor(tm.t, 30*time.Second, "members to converge", func() bool {
 		before, ok := applied()
 		if !ok {
 			return false
@@ -565,15 +566,3 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 
 // noNTP is an NTP server nobody answers on: members use the system clock.
 var noNTP = []string{"127.0.0.1:9"}
-
-// waitFor polls cond until it holds or the deadline passes. TEMP: replaced by internal/testutil on merge.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"concord/control"
+	"concord/internal/testutil"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,7 +17,7 @@ func waitAll(t *testing.T, d time.Duration, what string, ps []*proc, cond func(c
 	t.Helper()
 	var last string
 	defer logLastIfFailed(t, what, &last)
-	waitFor(t, d, what, func() bool {
+	testutil.WaitFor(t, d, what, func() bool {
 		for _, p := range ps {
 			st, err := p.status()
 			if err != nil {
@@ -107,7 +108,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 		defer close(done)
 		attempts, failures = procSendLoad(t, senders, "q", 1, 15, 10*time.Second, &acked)
 	}()
-	waitFor(t, 30*time.Second, "sends under way", func() bool { return acked.Load() >= 5 })
+	testutil.WaitFor(t, 30*time.Second, "sends under way", func() bool { return acked.Load() >= 5 })
 	if err := leader.stop(); err != nil {
 		t.Fatalf("clean quit of the leader: %v", err)
 	}
@@ -135,7 +136,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 	if _, err := cli(t, "remove", "--data", all[0].dir, gone.name); err != nil {
 		t.Fatalf("remove %s: %v", gone.name, err)
 	}
-	waitFor(t, 20*time.Second, gone.name+" to stop after its removal", func() bool { exited, _ := gone.exited(); return exited })
+	testutil.WaitFor(t, 20*time.Second, gone.name+" to stop after its removal", func() bool { exited, _ := gone.exited(); return exited })
 	if _, err := gone.exited(); err == nil || !strings.Contains(tailFile(gone.logPath, 5), "removed from the team") {
 		t.Fatalf("the removed member did not say it was removed: %v\n%s", err, tailFile(gone.logPath, 5))
 	}

@@ -4,6 +4,7 @@ package main
 // member, driven only through the CLI, on 127.0.0.1.
 
 import (
+	"concord/internal/testutil"
 	"concord/node"
 	"errors"
 	"fmt"
@@ -55,7 +56,7 @@ func TestProcessThreeMembers(t *testing.T) {
 		defer loadDone.Store(true)
 		attempts2, failures2 = procSendLoad(t, tm.procs, "k", 2, 15, 5*time.Second, &acked)
 	})
-	waitFor(t, 30*time.Second, "a few acknowledged sends before the kill", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a few acknowledged sends before the kill", func() bool {
 		return acked.Load() >= 10 || loadDone.Load()
 	})
 	if loadDone.Load() {
@@ -245,7 +246,7 @@ func TestProcessLeaderKilledTenTimes(t *testing.T) {
 			defer loadDone.Store(true)
 			attempts, _ = procSendLoad(t, tm.procs, fmt.Sprintf("r%d", round), 2, 5, 5*time.Second, &acked)
 		})
-		waitFor(t, 30*time.Second, "a few acknowledged sends before the kill", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "a few acknowledged sends before the kill", func() bool {
 			return acked.Load() >= 3 || loadDone.Load()
 		})
 		victim.kill()
@@ -286,7 +287,7 @@ func TestProcessOutboxWithoutQuorum(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "queued") {
 		t.Fatalf("a send without quorum: %v, want a non-zero exit saying it is queued", err)
 	}
-	waitFor(t, 10*time.Second, "status to show no leader", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "status to show no leader", func() bool {
 		st, err := a.status()
 		return err == nil && st.Leader == "" && st.Outbox != nil && *st.Outbox == 2
 	})
@@ -301,7 +302,7 @@ func TestProcessOutboxWithoutQuorum(t *testing.T) {
 		p.start()
 	}
 	tm.waitVoters(3)
-	waitFor(t, 30*time.Second, "the outbox to drain", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the outbox to drain", func() bool {
 		out, err := cli(t, "outbox", "--data", a.dir, "--json")
 		return err == nil && strings.TrimSpace(out) == ""
 	})

@@ -185,15 +185,3 @@ func TestGUIBackend(t *testing.T) {
 		// drained: Close closes every subscriber's channel
 	}
 }
-
-// waitFor polls cond until it holds or the deadline passes. TEMP: replaced by internal/testutil on merge.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"concord/app"
+	"concord/internal/testutil"
 	"concord/storage"
 )
 
@@ -44,7 +45,7 @@ func TestGUIBackendFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "bob's search finds the message", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "bob's search finds the message", func() bool {
 		hits, err := b.Search(ctx, "farm reb*", 10)
 		return err == nil && len(hits) == 1 && hits[0].ID == id && hits[0].Seq > 0
 	})
@@ -71,7 +72,7 @@ func TestGUIBackendFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "bob reads the private message", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "bob reads the private message", func() bool {
 		h, err := b.History(ctx, ch, 0, 10)
 		return err == nil && len(h) == 1 && h[0].ID == dmID && h[0].Text == "just between us"
 	})
@@ -88,7 +89,7 @@ func TestGUIBackendFeatures(t *testing.T) {
 		t.Fatalf("Attach: %v, progress ended at %d of %d", err, last, len(data))
 	}
 	out := filepath.Join(root, "fetched.bin")
-	waitFor(t, 10*time.Second, "bob has the file message", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "bob has the file message", func() bool {
 		h, err := b.History(ctx, "general", 0, 1)
 		return err == nil && len(h) == 1 && h[0].ID == fid
 	})

@@ -20,14 +20,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// ProtocolID is the liveness probe stream protocol, [p2p.ProtoProbe]. On a
-// stream the prober writes frames ([p2p.WriteFrame]) of exactly [NonceSize]
-// bytes and the responder echoes each one back unchanged; the stream stays
-// open for the next probe.
-//
-// Deprecated: use [p2p.ProtoProbe], where every protocol ID lives. Kept
-// until the root package's tests stop naming it.
-const ProtocolID = p2p.ProtoProbe
+// The liveness probe speaks [p2p.ProtoProbe]: on a stream the prober
+// writes frames ([p2p.WriteFrame]) of exactly [NonceSize] bytes and the
+// responder echoes each one back unchanged; the stream stays open for the
+// next probe.
 
 // NonceSize is the payload size, in bytes, of every probe frame.
 const NonceSize = 8

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"concord/internal/testutil"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ func queuedOp(t *testing.T, what string, op func(ctx context.Context) error) {
 // applied edit, deletion or reaction adds one, a deduplicated repeat none.
 func waitChanges(t *testing.T, c *testCluster, n uint64) {
 	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d changes everywhere", n), func() bool {
+	testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("%d changes everywhere", n), func() bool {
 		for _, node := range c.nodes {
 			if got, err := node.store.LastChange(); err != nil || got < n {
 				return false

@@ -2,6 +2,7 @@ package node
 
 import (
 	"concord/consensus"
+	"concord/internal/testutil"
 	"context"
 	"fmt"
 	"strings"
@@ -128,7 +129,7 @@ func settle(b *testing.B, c *testCluster, r *bench.Result) time.Duration {
 	}
 	c.waitConverged()
 	if !c.noSearch {
-		waitFor(b, time.Minute, "search indexes to catch up", func() bool {
+		testutil.WaitFor(b, time.Minute, "search indexes to catch up", func() bool {
 			for _, n := range c.nodes {
 				if n.search.Indexed() < n.store.AppliedIndex() {
 					return false

@@ -16,6 +16,7 @@ import (
 	"concord/consensus"
 	"concord/failover"
 	"concord/internal/smallfs"
+	"concord/internal/testutil"
 	"concord/storage"
 	"concord/timesync"
 )
@@ -152,21 +153,9 @@ func (c *testCluster) closeAll() {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 func (c *testCluster) waitVoters(n int) {
 	c.t.Helper()
-	waitFor(c.t, 30*time.Second, fmt.Sprintf("%d voters", n), func() bool {
+	testutil.WaitFor(c.t, 30*time.Second, fmt.Sprintf("%d voters", n), func() bool {
 		for _, nd := range c.nodes {
 			if nd != nil {
 				st := nd.Status()
@@ -183,18 +172,17 @@ func (c *testCluster) waitVoters(n int) {
 // for one (an election may be under way, more so on a loaded machine); -1
 // if none does.
 func (c *testCluster) leader() int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	lead := -1
+	_ = testutil.Poll(context.Background(), 10*time.Second, 0, func() (bool, string) {
 		for i, n := range c.nodes {
 			if n != nil && n.Status().Role == "leader" {
-				return i
+				lead = i
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			return -1
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+		return false, ""
+	})
+	return lead
 }
 
 // histories returns each running member's #general as IDs in order.
@@ -222,9 +210,9 @@ func (c *testCluster) histories() map[string][]string {
 // it to its store.
 func (c *testCluster) waitConverged() {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var acked, commit uint64
+	var acked, commit uint64
+	err := testutil.Poll(context.Background(), 30*time.Second, 0, func() (bool, string) {
+		acked, commit = 0, 0
 		for _, n := range c.nodes {
 			if n != nil {
 				acked = max(acked, n.acked.Load())
@@ -241,13 +229,10 @@ func (c *testCluster) waitConverged() {
 					n.store.AppliedIndex(), n.replica.Handed(), st.CommitIndex, st.AppliedIndex)
 			}
 		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("members did not converge (acked %d, commit %d):%s", acked, commit, state)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+		return done, state
+	})
+	if err != nil {
+		c.t.Fatalf("members did not converge (acked %d, commit %d): %v", acked, commit, err)
 	}
 }
 
@@ -335,7 +320,7 @@ func TestClusterSurvivesLeaderLoss(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { attempts = sendLoad(c, 2, 40, 15*time.Second) })
 	// Stop the leader while the load runs, then bring it back.
-	waitFor(t, 10*time.Second, "some messages", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "some messages", func() bool {
 		n := c.nodes[0]
 		msgs, _ := n.store.History("general", storage.Query{})
 		return len(msgs) > 20
@@ -349,7 +334,7 @@ func TestClusterSurvivesLeaderLoss(t *testing.T) {
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a new leader", func() bool { return c.leader() >= 0 })
+	testutil.WaitFor(t, 10*time.Second, "a new leader", func() bool { return c.leader() >= 0 })
 	c.nodes[l] = c.start(c.dirs[l])
 	wg.Wait()
 	c.waitConverged()
@@ -417,7 +402,7 @@ func TestClusterCatchesUpFromSnapshot(t *testing.T) {
 	c.waitConverged()
 	leader := c.nodes[c.leader()]
 	leaderDir := c.dirs[c.leader()]
-	waitFor(t, 20*time.Second, "the leader to truncate its log past the member", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the leader to truncate its log past the member", func() bool {
 		return leader.replica.FirstIndex() > gone+1
 	})
 	c.nodes[down] = c.start(c.dirs[down])

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"concord/failover"
+	"concord/internal/testutil"
 )
 
 // heldCluster is a team of three whose members drop their drainer's "mark
@@ -46,7 +47,7 @@ func crashAfterCommit(t *testing.T, c *testCluster, m int, held *atomic.Bool, wh
 	held.Store(false)
 	c.nodes[m] = c.start(c.dirs[m])
 	waitDrained(t, c.nodes[m])
-	waitFor(t, 10*time.Second, "the outbox to mark the re-proposed "+what+" sent", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the outbox to mark the re-proposed "+what+" sent", func() bool {
 		p, err := c.nodes[m].outbox.Pending(0)
 		return err == nil && len(p) == 0
 	})

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"concord/internal/testutil"
 	"concord/storage"
 	"context"
 	"errors"
@@ -29,7 +30,7 @@ func sendQueued(t *testing.T, c *testCluster, i, count int, author string) []att
 
 func waitDrained(t *testing.T, n *Node) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "the outbox to drain", func() bool { return n.drain.Queued() == 0 })
+	testutil.WaitFor(t, 30*time.Second, "the outbox to drain", func() bool { return n.drain.Queued() == 0 })
 }
 
 // A member cut off from the team keeps its messages queued while the
@@ -124,7 +125,7 @@ func TestNoQuorumQueuesThenDrains(t *testing.T) {
 	c.crash(b)
 	attempts := sendQueued(t, c, s, 20, "survivor")
 	// The old leader steps down once its lease runs out without a quorum.
-	waitFor(t, 5*time.Second, "the lone member to step down", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the lone member to step down", func() bool {
 		return c.nodes[s].Status().Role != "leader"
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -213,7 +214,7 @@ func TestCleanQuitHandsOverWithoutFailedSends(t *testing.T) {
 		defer close(done)
 		attempts = sendLoadOn(c, others, 2, 30, 10*time.Second)
 	}()
-	waitFor(t, 10*time.Second, "sends under way", func() bool { return c.nodes[others[0]].acked.Load() > 0 })
+	testutil.WaitFor(t, 10*time.Second, "sends under way", func() bool { return c.nodes[others[0]].acked.Load() > 0 })
 	old := c.nodes[l]
 	c.nodes[l] = nil
 	if err := old.Close(); err != nil {

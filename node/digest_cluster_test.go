@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/storage"
 )
 
@@ -45,7 +46,7 @@ func TestClusterFindsDivergedMember(t *testing.T) {
 	}
 	c.waitConverged()
 	applied := c.nodes[0].store.AppliedIndex()
-	waitFor(t, 30*time.Second, "all members consistent at a common index", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "all members consistent at a common index", func() bool {
 		for _, n := range c.nodes {
 			st := n.Status().Consistency
 			if st.State != "ok" || st.CheckedIndex < applied || len(st.Peers) != 2 {
@@ -64,7 +65,7 @@ func TestClusterFindsDivergedMember(t *testing.T) {
 	odd := (c.leader() + 1) % 3
 	bad := c.nodes[odd]
 	var at uint64
-	waitFor(t, 10*time.Second, "an entry applied on one member only", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "an entry applied on one member only", func() bool {
 		at = bad.store.AppliedIndex() + 1
 		res, err := bad.store.Apply([]storage.Entry{{Index: at, CommittedAt: time.Now(),
 			Ops: []storage.Op{{Kind: storage.OpCreateChannel, By: bad.ID().String(), Channel: "rogue"}}}})
@@ -82,7 +83,7 @@ func TestClusterFindsDivergedMember(t *testing.T) {
 	}
 
 	oddID := bad.ID()
-	waitFor(t, 30*time.Second, "the odd member found by everyone", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the odd member found by everyone", func() bool {
 		for i, n := range c.nodes {
 			st := n.Status().Consistency
 			if i == odd {
@@ -131,7 +132,7 @@ func TestClusterFindsDivergedMember(t *testing.T) {
 		t.Error("the repaired member still has the channel only it applied")
 	}
 	applied = c.nodes[0].store.AppliedIndex()
-	waitFor(t, 30*time.Second, "every member consistent again after the repair", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "every member consistent again after the repair", func() bool {
 		for _, n := range c.nodes {
 			st := n.Status().Consistency
 			if st.State != "ok" || st.CheckedIndex < applied {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"concord/diskspace"
+	"concord/internal/testutil"
 )
 
 // mountTmpfs mounts a tmpfs of size (e.g. "96m") on a new temp dir, or
@@ -64,16 +66,12 @@ func fill(t *testing.T, dir string, leave uint64) string {
 
 func waitDiskState(t *testing.T, n *Node, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err := testutil.Poll(context.Background(), 10*time.Second, 10*time.Millisecond, func() (bool, string) {
 		st := n.Status().Disk
-		if string(st.Level) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("disk state %q (%d bytes free), want %q", st.Level, st.Free, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return string(st.Level) == want, fmt.Sprintf("disk state %q (%d bytes free)", st.Level, st.Free)
+	})
+	if err != nil {
+		t.Fatalf("want disk state %q: %v", want, err)
 	}
 }
 
@@ -210,5 +208,5 @@ func TestAutoFetchWaitsForRoom(t *testing.T) {
 		t.Fatal("fetched a file while the disk was low")
 	}
 	free.Store(500 << 30)
-	waitFor(t, 30*time.Second, "the auto-fetch once the disk is ok", func() bool { return b.blobs.Has(m.File.Hash) })
+	testutil.WaitFor(t, 30*time.Second, "the auto-fetch once the disk is ok", func() bool { return b.blobs.Has(m.File.Hash) })
 }

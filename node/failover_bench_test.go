@@ -2,6 +2,7 @@ package node
 
 import (
 	"concord/consensus"
+	"concord/internal/testutil"
 	"context"
 	"fmt"
 	"slices"
@@ -65,7 +66,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 		cancel()
 		start := time.Now()
 		c.heal(m)
-		waitFor(b, time.Minute, "the backlog to drain", func() bool { return c.nodes[m].drain.Queued() == 0 })
+		testutil.WaitFor(b, time.Minute, "the backlog to drain", func() bool { return c.nodes[m].drain.Queued() == 0 })
 		el := time.Since(start)
 		rates = append(rates, backlog/el.Seconds())
 		c.waitConverged()

@@ -20,18 +20,16 @@ import (
 )
 
 // Attachments: the log carries a file's name, size, type and SHA-256; the
-// bytes live in DATA/blobs and move between members over protoBlob, from
+// bytes live in DATA/blobs and move between members over p2p.ProtoBlob, from
 // any member that has them, verified against the hash. Members fetch the
 // files of channels they read up to autoFetchBytes on their own, so a file
 // outlives its author going offline once someone has it.
-
-const protoBlob = "/concord/blob/1.0.0"
 
 // autoFetchBytes is the largest file a member fetches without being asked,
 // unless its config.json says otherwise (auto_fetch_mb).
 const autoFetchBytes = 10 << 20
 
-// blobReply is the first frame of an answer on protoBlob; Size bytes follow.
+// blobReply is the first frame of an answer on p2p.ProtoBlob; Size bytes follow.
 type blobReply struct {
 	Size int64  `json:"size,omitempty"`
 	Err  string `json:"err,omitempty"`
@@ -157,7 +155,7 @@ func (n *Node) fetchBlob(ctx context.Context, ref *storage.FileRef, progress fun
 func (n *Node) fetchFrom(ctx context.Context, p peer.ID, ref *storage.FileRef, progress func(done, total int64)) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	s, err := n.host.Host().NewStream(ctx, p, protoBlob)
+	s, err := n.host.Host().NewStream(ctx, p, p2p.ProtoBlob)
 	if err != nil {
 		return err
 	}

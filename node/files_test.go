@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"concord/dm"
+	"concord/internal/testutil"
 )
 
 // TestFileOutlivesItsAuthor: a member attaches a file; another fetches it
@@ -46,14 +47,14 @@ func TestFileOutlivesItsAuthor(t *testing.T) {
 		t.Fatalf("message %+v, %v", m, err)
 	}
 	// m_a fetches it on its own (it is below the auto-fetch size).
-	waitFor(t, 30*time.Second, "the auto-fetch", func() bool { return c.nodes[a].blobs.Has(m.File.Hash) })
+	testutil.WaitFor(t, 30*time.Second, "the auto-fetch", func() bool { return c.nodes[a].blobs.Has(m.File.Hash) })
 	c.crash(author)
 	c.heal(b)
 	if c.nodes[b].blobs.Has(m.File.Hash) {
 		t.Fatal("setup: m_b had the file before the author went away")
 	}
 	out := filepath.Join(t.TempDir(), "copy.png")
-	waitFor(t, 30*time.Second, "m_b to fetch from m_a", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "m_b to fetch from m_a", func() bool {
 		fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer fcancel()
 		return c.nodes[b].Fetch(fctx, id, out, nil) == nil

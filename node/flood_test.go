@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
-	"concord/failover"
 	"concord/p2p"
 )
 
@@ -53,11 +51,11 @@ func TestStreamFloodIsBoundedOnEveryProtocol(t *testing.T) {
 		first []byte // what each stream sends: the start of a request that never ends
 		max   int64
 	}{
-		{"raft", libp2praft.RaftProtocol, []byte{0}, 64}, // an AppendEntries type byte, no body
-		{"probe", failover.ProtocolID, []byte{0x80}, 4},
-		{"blob", protoBlob, []byte{0x80}, maxBlobStreams},
-		{"time", protoTime, []byte{0}, maxTimeStreams},
-		{"removed", protoRemoved, []byte{0x80}, maxRemovedStreams},
+		{"raft", p2p.ProtoRaft, []byte{0}, 64}, // an AppendEntries type byte, no body
+		{"probe", p2p.ProtoProbe, []byte{0x80}, 4},
+		{"blob", p2p.ProtoBlob, []byte{0x80}, maxBlobStreams},
+		{"time", p2p.ProtoTime, []byte{0}, maxTimeStreams},
+		{"removed", p2p.ProtoRemoved, []byte{0x80}, maxRemovedStreams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if parked := floodParks(t, flooder, leader.ID(), sender, tc.proto, tc.first); parked > tc.max {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"concord/consensus"
+	"concord/internal/testutil"
 )
 
 // BenchmarkJoinCatchUp fills a 3-member team with 10,000 messages and
@@ -25,7 +26,7 @@ func BenchmarkJoinCatchUp(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		waitFor(b, time.Minute, "the batch to commit", func() bool { return c.nodes[0].drain.Queued() == 0 })
+		testutil.WaitFor(b, time.Minute, "the batch to commit", func() bool { return c.nodes[0].drain.Queued() == 0 })
 	}
 	c.waitConverged()
 	var times []time.Duration
@@ -42,7 +43,7 @@ func BenchmarkJoinCatchUp(b *testing.B) {
 		}
 		n := c.start(dir)
 		target := c.nodes[0].store.AppliedIndex()
-		waitFor(b, 2*time.Minute, "the new member to catch up", func() bool {
+		testutil.WaitFor(b, 2*time.Minute, "the new member to catch up", func() bool {
 			ch, err := n.store.Channel("general")
 			return err == nil && ch.Messages >= history && n.store.AppliedIndex() >= target
 		})
@@ -67,7 +68,7 @@ func BenchmarkVoterReplacement(b *testing.B) {
 		timing := consensus.Timing{Stabilization: 3 * time.Second}
 		c := newTestClusterWith(b, 5, timing)
 		l := c.leader()
-		waitFor(b, time.Minute, "every member stable", func() bool {
+		testutil.WaitFor(b, time.Minute, "every member stable", func() bool {
 			h := c.nodes[l].replica.Healthy()
 			for _, id := range c.ids {
 				if since, ok := h[id.String()]; !ok || time.Since(since) < timing.Stabilization {
@@ -87,7 +88,7 @@ func BenchmarkVoterReplacement(b *testing.B) {
 		dead := c.ids[victim].String()
 		c.crash(victim)
 		start := time.Now()
-		waitFor(b, time.Minute, "the dead voter replaced and retired", func() bool {
+		testutil.WaitFor(b, time.Minute, "the dead voter replaced and retired", func() bool {
 			s := c.nodes[l].Status()
 			return len(s.Voters) == 3 && !slices.Contains(append(s.Voters, s.Nonvoters...), dead)
 		})

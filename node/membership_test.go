@@ -15,6 +15,7 @@ import (
 
 	"concord/consensus"
 	"concord/dm"
+	"concord/internal/testutil"
 	"concord/p2p"
 	"concord/storage"
 )
@@ -184,11 +185,11 @@ func TestOutsidersRefused(t *testing.T) {
 	}
 	t.Run("no key", func(t *testing.T) {
 		h := dial(t, p2p.Config{})
-		waitFor(t, 5*time.Second, "no connection", func() bool { return !h.IsConnected(leader.ID()) })
+		testutil.WaitFor(t, 5*time.Second, "no connection", func() bool { return !h.IsConnected(leader.ID()) })
 	})
 	t.Run("key but not a member", func(t *testing.T) {
 		h := dial(t, p2p.Config{PSK: key})
-		waitFor(t, 5*time.Second, "no connection", func() bool { return !h.IsConnected(leader.ID()) })
+		testutil.WaitFor(t, 5*time.Second, "no connection", func() bool { return !h.IsConnected(leader.ID()) })
 		if s, err := h.Host().NewStream(t.Context(), leader.ID(), "/raft/1.0.0/rpc"); err == nil {
 			s.Reset()
 			t.Fatal("an outsider opened a Raft stream")
@@ -260,11 +261,11 @@ func TestRemoveMember(t *testing.T) {
 		t.Fatal("the removed member was not told")
 	}
 	for i := range 3 {
-		waitFor(t, 10*time.Second, "m3 cut off", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "m3 cut off", func() bool {
 			return !c.nodes[i].host.IsConnected(c.ids[3]) && !slices.Contains(memberIDs(t, c.nodes[i]), c.ids[3].String())
 		})
 	}
-	waitFor(t, 10*time.Second, "m3 out of the Raft configuration", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "m3 out of the Raft configuration", func() bool {
 		st := admin.Status()
 		return !slices.Contains(append(st.Voters, st.Nonvoters...), c.ids[3].String())
 	})
@@ -297,7 +298,7 @@ func TestRemoveMember(t *testing.T) {
 func TestCleanQuitHandsSeatOver(t *testing.T) {
 	c := newTestCluster(t, 4)
 	l := c.leader()
-	waitFor(t, 30*time.Second, "the non-voter to be healthy", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the non-voter to be healthy", func() bool {
 		_, nonvoters := c.nodes[l].replica.Configuration()
 		if len(nonvoters) != 1 {
 			return false

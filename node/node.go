@@ -190,8 +190,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, p2p.Bounded(maxJoinStreams, n.serveJoin))
-	n.host.Host().SetStreamHandler(protoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
-	n.host.Host().SetStreamHandler(protoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
+	n.host.Host().SetStreamHandler(p2p.ProtoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
+	n.host.Host().SetStreamHandler(p2p.ProtoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
 	n.goRun(n.autoFetch)
 	if !cfg.NoSearch {
 		n.goRun(n.followSearch)
@@ -239,9 +239,9 @@ func (n *Node) closeParts() error {
 	}
 	if n.host != nil {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoJoin)
-		n.host.Host().RemoveStreamHandler(protoRemoved)
-		n.host.Host().RemoveStreamHandler(protoBlob)
-		n.host.Host().RemoveStreamHandler(protoTime)
+		n.host.Host().RemoveStreamHandler(p2p.ProtoRemoved)
+		n.host.Host().RemoveStreamHandler(p2p.ProtoBlob)
+		n.host.Host().RemoveStreamHandler(p2p.ProtoTime)
 	}
 	errs = append(errs, n.stopDelivery())
 	if n.replica != nil {

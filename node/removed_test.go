@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/p2p"
 )
 
@@ -18,9 +19,9 @@ func TestForgedRemovalNoticeIsIgnored(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	liar, target := c.nodes[1], c.nodes[2]
-	waitFor(t, 10*time.Second, "the target to be connected to m0", func() bool { return target.host.IsConnected(c.ids[0]) })
+	testutil.WaitFor(t, 10*time.Second, "the target to be connected to m0", func() bool { return target.host.IsConnected(c.ids[0]) })
 
-	s, err := liar.host.Host().NewStream(ctx, c.ids[2], protoRemoved)
+	s, err := liar.host.Host().NewStream(ctx, c.ids[2], p2p.ProtoRemoved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +33,8 @@ func TestForgedRemovalNoticeIsIgnored(t *testing.T) {
 		t.Fatalf("notice not taken: %q, %v", ack, err)
 	}
 	_ = s.Close()
-	waitFor(t, 5*time.Second, "the notice to be checked", func() bool { return target.confirming.Load() })
-	waitFor(t, 10*time.Second, "the check to end", func() bool { return !target.confirming.Load() })
+	testutil.WaitFor(t, 5*time.Second, "the notice to be checked", func() bool { return target.confirming.Load() })
+	testutil.WaitFor(t, 10*time.Second, "the check to end", func() bool { return !target.confirming.Load() })
 	select {
 	case <-target.Removed():
 		t.Fatal("the target believed a forged removal notice")

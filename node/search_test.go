@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"concord/internal/testutil"
 	"context"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func TestSearchOnEveryMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, n := range c.nodes {
-		waitFor(t, time.Second-time.Since(committed)+time.Second, "the message to be searchable", func() bool {
+		testutil.WaitFor(t, time.Second-time.Since(committed)+time.Second, "the message to be searchable", func() bool {
 			msgs, err := n.Search(ctx, "quarterly", "", 10)
 			return err == nil && len(msgs) == 1 && msgs[0].ID == id
 		})
@@ -67,7 +68,7 @@ func TestSearchFollowsEdits(t *testing.T) {
 	}
 	c.waitConverged()
 	for _, n := range c.nodes {
-		waitFor(t, 2*time.Second, "the message to be searchable", func() bool {
+		testutil.WaitFor(t, 2*time.Second, "the message to be searchable", func() bool {
 			msgs, err := n.Search(ctx, "quarterly", "", 10)
 			return err == nil && len(msgs) == 1
 		})
@@ -88,7 +89,7 @@ func TestSearchFollowsEdits(t *testing.T) {
 		return ids
 	}
 	for i, n := range c.nodes {
-		waitFor(t, time.Second-time.Since(committed)+50*time.Millisecond, "the edit to be searchable", func() bool {
+		testutil.WaitFor(t, time.Second-time.Since(committed)+50*time.Millisecond, "the edit to be searchable", func() bool {
 			return slices.Equal(found(n, "annual"), []string{id}) && len(found(n, "quarterly")) == 0
 		})
 		t.Logf("m%d follows the edit %v after commit", i, time.Since(committed).Round(time.Millisecond))
@@ -108,7 +109,7 @@ func TestSearchOwnPrivateMessages(t *testing.T) {
 	}
 	c.waitConverged()
 	for _, i := range []int{0, 1} {
-		waitFor(t, 2*time.Second, "the participant to find its private message", func() bool {
+		testutil.WaitFor(t, 2*time.Second, "the participant to find its private message", func() bool {
 			msgs, err := c.nodes[i].Search(ctx, "xylophone", "", 10)
 			return err == nil && len(msgs) == 1 && msgs[0].ID == id && msgs[0].Text == "the xylophone surprise is on friday"
 		})

@@ -15,6 +15,7 @@ import (
 	"concord/consensus"
 	"concord/diskspace"
 	"concord/internal/smallfs"
+	"concord/internal/testutil"
 	"concord/storage"
 )
 
@@ -60,12 +61,12 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 	filler := smallfs.Fill(t, dir, 1<<20)
 	c.nodes[2] = c.start(dir)
 	m2 := c.nodes[2]
-	waitFor(t, 30*time.Second, "m2 to say it cannot store the team's entries", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "m2 to say it cannot store the team's entries", func() bool {
 		return m2.Status().Storage.State != "ok"
 	})
 	st := m2.Status()
 	t.Logf("m2 with 1 MB free: storage %s: %s (applied %d, commit %d)", st.Storage.State, st.Storage.Reason, st.AppliedIndex, st.CommitIndex)
-	waitFor(t, 30*time.Second, "the others to see m2 unhealthy", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the others to see m2 unhealthy", func() bool {
 		for _, i := range []int{0, 1} {
 			for _, p := range c.nodes[i].Status().Peers {
 				if p.ID == c.ids[2].String() && p.Healthy {
@@ -87,8 +88,8 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 
 	freed := time.Now()
 	filler.Release()
-	waitFor(t, 60*time.Second, "m2 to store again", func() bool { return m2.Status().Storage.State == "ok" })
-	waitFor(t, 30*time.Second, "m2's disk to be ok", func() bool { return m2.Status().Disk.Level == diskspace.OK })
+	testutil.WaitFor(t, 60*time.Second, "m2 to store again", func() bool { return m2.Status().Storage.State == "ok" })
+	testutil.WaitFor(t, 30*time.Second, "m2's disk to be ok", func() bool { return m2.Status().Disk.Level == diskspace.OK })
 	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
 	id, err := m2.Send(ctx, "general", "typed once space returned")
 	cancel()
@@ -103,7 +104,7 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 	if !r.OK() || r.Acked != len(attempts) {
 		t.Fatalf("a full disk broke the promise: %v", r)
 	}
-	waitFor(t, 30*time.Second, "the others to see m2 healthy again", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the others to see m2 healthy again", func() bool {
 		for _, p := range c.nodes[0].Status().Peers {
 			if p.ID == c.ids[2].String() {
 				return p.Healthy
@@ -281,7 +282,7 @@ func TestDamagedRaftLogIsRefetched(t *testing.T) {
 	if aside, _ := filepath.Glob(filepath.Join(dir, "raft", "wal.damaged-*")); len(aside) != 1 {
 		t.Errorf("the damaged log should be kept aside once, found %v", aside)
 	}
-	waitFor(t, 30*time.Second, "m1 to vote again (its no-vote mark removed)", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "m1 to vote again (its no-vote mark removed)", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "raft", "no-vote-until-caught-up"))
 		return os.IsNotExist(err)
 	})

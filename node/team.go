@@ -150,8 +150,6 @@ type removalNotice struct {
 	At   time.Time `json:"at"`
 }
 
-const protoRemoved = "/concord/removed/1.0.0"
-
 // Per-peer bounds on the streams this member serves at once (see
 // p2p.Bounded), a little above what an honest peer uses: a joiner asks
 // once and may retry, a removed member hears once, a member fetches files
@@ -177,7 +175,7 @@ func (n *Node) farewell(id peer.ID) {
 		defer n.host.Disconnect(id)
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		s, err := n.host.Host().NewStream(network.WithAllowLimitedConn(ctx, "farewell"), id, protoRemoved)
+		s, err := n.host.Host().NewStream(network.WithAllowLimitedConn(ctx, "farewell"), id, p2p.ProtoRemoved)
 		if err != nil {
 			return
 		}

@@ -8,15 +8,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"concord/p2p"
 	"concord/timesync"
 )
-
-// protoTime is the peer-time protocol: the four-timestamp exchange of
-// timesync.PeerQuery over a libp2p stream.
-const protoTime protocol.ID = "/concord/time/1.0.0"
 
 // Peer time tuning: a few exchanges per round, a round every peerTimeEvery
 // while NTP is not in use.
@@ -45,7 +40,7 @@ func (n *Node) runTime(ctx context.Context) {
 	if err := n.ntp.Start(ctx); err != nil {
 		n.log.Warn("ntp not started", "err", err)
 	}
-	n.host.Host().SetStreamHandler(protoTime, p2p.Bounded(maxTimeStreams, n.serveTime))
+	n.host.Host().SetStreamHandler(p2p.ProtoTime, p2p.Bounded(maxTimeStreams, n.serveTime))
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -132,7 +127,7 @@ func (n *Node) adoptPeerTime(p peer.ID, samples []timesync.Sample) error {
 func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, peerTimeTimeout)
 	defer cancel()
-	s, err := n.host.Host().NewStream(ctx, p, protoTime)
+	s, err := n.host.Host().NewStream(ctx, p, p2p.ProtoTime)
 	if err != nil {
 		return nil, false, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"concord/internal/testutil"
 	"concord/storage"
 	"concord/timesync"
 )
@@ -27,7 +28,7 @@ func TestPeerTimeCorrectsASkewedMember(t *testing.T) {
 			}
 			c.nodes[m] = startNodeWith(t, c.dirs[m], timesync.Skewed{Base: timesync.System{}, Skew: skew}, testTiming)
 			n := c.nodes[m]
-			waitFor(t, 20*time.Second, "the skewed member to use peer time", func() bool {
+			testutil.WaitFor(t, 20*time.Second, "the skewed member to use peer time", func() bool {
 				return n.Time().Source == "peer"
 			})
 			tm := n.Time()
