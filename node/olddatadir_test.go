@@ -1,0 +1,94 @@
+package node_test
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"concord/node"
+)
+
+// TestOpensDataDirOfEarlierRelease opens a data dir that the release
+// before the node/ library (894ac78, `concord init` + two `concord send`)
+// made: the data-dir format did not change, so the member starts, serves
+// its history and sends.
+func TestOpensDataDirOfEarlierRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	dir := untar(t, filepath.Join("testdata", "datadir-894ac78.tar.gz"))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	n, err := node.Open(ctx, node.Config{Dir: filepath.Join(dir, "m"), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	if err != nil {
+		t.Fatalf("open the earlier release's data dir: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	if err := n.WaitReplayed(ctx, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.Status(); st.Team != "Old release" || st.Name != "ann" || st.Role != "leader" {
+		t.Fatalf("status: team %q, name %q, role %q", st.Team, st.Name, st.Role)
+	}
+	if _, err := n.Send(ctx, "general", "sent by this release"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := n.History(ctx, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+	}
+	if want := []string{"made by release 894ac78", "second message", "sent by this release"}; !slices.Equal(texts, want) {
+		t.Fatalf("history %q, want %q", texts, want)
+	}
+}
+
+// untar unpacks a .tar.gz into a new temporary dir and returns it.
+func untar(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return dir
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(target, 0o700)
+		case tar.TypeReg:
+			var out *os.File
+			if out, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err == nil {
+				_, err = io.Copy(out, tr)
+				if cerr := out.Close(); err == nil {
+					err = cerr
+				}
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
