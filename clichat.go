@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"concord/control"
+	"concord/internal/human"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,12 +32,12 @@ func printHistoryRow(w io.Writer, row control.HistoryRow, seen map[string]contro
 	if row.ReplyTo != "" {
 		quote := "an earlier message"
 		if p, ok := seen[row.ReplyTo]; ok {
-			quote = cmp.Or(p.AuthorName, p.Author) + ": " + clip(p.Text, 40)
+			quote = cmp.Or(p.AuthorName, p.Author) + ": " + human.Clip(p.Text, 40)
 		}
 		text = "(↪ " + quote + ") " + text
 	}
 	if row.File != nil && !row.Deleted {
-		text = fmt.Sprintf("📎 %s (%s, %s) — concord fetch %s --out …", row.File.Name, humanBytes(row.File.Size), row.File.Type, row.ID)
+		text = fmt.Sprintf("📎 %s (%s, %s) — concord fetch %s --out …", row.File.Name, human.Bytes(row.File.Size), row.File.Type, row.ID)
 	}
 	var reacts []string
 	for emoji, who := range row.Reactions {
@@ -117,15 +118,6 @@ func cmdReply(args []string, stdout, stderr io.Writer) error {
 	}
 	req := control.SendRequest{ReplyTo: pos[0], Text: strings.Join(pos[1:], " "), TimeoutMS: timeout.Milliseconds()}
 	return postID(*data, "/v1/send", req, *timeout+5*time.Second, stdout)
-}
-
-// clip cuts s to at most n runes, marking the cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // cmdDM is `concord dm --data DIR --to MEMBER[,MEMBER] TEXT`.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"concord/control"
+	"concord/internal/human"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,7 +38,7 @@ func fileCall(data, path string, req control.FileRequest, stderr io.Writer) (con
 			return last, fmt.Errorf("bad answer from the member: %w", err)
 		}
 		if p.Total > 0 && p.ID == "" && !p.OK && p.Error == "" {
-			fmt.Fprintf(stderr, "\r%s %3d%% %s", bar(p.Done, p.Total, 30), p.Done*100/p.Total, humanBytes(p.Total))
+			fmt.Fprintf(stderr, "\r%s %3d%% %s", bar(p.Done, p.Total, 30), p.Done*100/p.Total, human.Bytes(p.Total))
 			drew = true
 			continue
 		}
@@ -58,16 +59,6 @@ func fileCall(data, path string, req control.FileRequest, stderr io.Writer) (con
 func bar(done, total int64, width int) string {
 	n := int(done * int64(width) / max(total, 1))
 	return "[" + strings.Repeat("#", n) + strings.Repeat(" ", width-n) + "]"
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // cmdAttach is `concord attach --data DIR [--channel C] FILE`.

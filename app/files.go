@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"concord/internal/human"
 	"concord/storage"
 )
 
@@ -142,7 +143,7 @@ func (c *chat) saveFile(m storage.Message) {
 
 // save fetches m's file to path with a progress bar.
 func (c *chat) save(m storage.Message, path string) {
-	tr := c.files.start(fmt.Sprintf("Saving %s (%s)", m.File.Name, sizeText(m.File.Size)))
+	tr := c.files.start(fmt.Sprintf("Saving %s (%s)", m.File.Name, human.Bytes(m.File.Size)))
 	progress := c.progress(tr)
 	c.u.cfg.Go(func() {
 		ctx, cancel := context.WithTimeout(c.u.ctx, fileCallTimeout)

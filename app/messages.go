@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"concord/internal/human"
 	"concord/storage"
 )
 
@@ -376,7 +377,7 @@ func (v *messageView) quote(p *storage.Message) string {
 	if p == nil {
 		return "↪ an earlier message"
 	}
-	return "↪ " + v.names(p.Author) + ": " + clip(firstLine(bodyText(*p)), 40)
+	return "↪ " + v.names(p.Author) + ": " + human.Clip(firstLine(bodyText(*p)), 40)
 }
 
 // reactions lists m's reactions as chips, by emoji.
@@ -411,28 +412,9 @@ func bodyText(m storage.Message) string {
 	case m.Deleted:
 		return deletedText
 	case m.File != nil:
-		return fmt.Sprintf("📎 %s (%s)", m.File.Name, sizeText(m.File.Size))
+		return fmt.Sprintf("📎 %s (%s)", m.File.Name, human.Bytes(m.File.Size))
 	}
 	return m.Text
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-// clip cuts s to at most n runes, marking the cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // stamp formats t in local time: the time of day today, else with the date.

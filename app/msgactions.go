@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"concord/internal/human"
 	"concord/storage"
 )
 
@@ -142,7 +143,7 @@ func (c *chat) startReply(id string) {
 		c.composer.SetText("")
 	}
 	c.editing, c.replyTo = "", id
-	c.bar.show("replying to "+c.name(m.Author), clip(firstLine(bodyText(m)), 50))
+	c.bar.show("replying to "+c.name(m.Author), human.Clip(firstLine(bodyText(m)), 50))
 	c.focusComposer()
 }
 
