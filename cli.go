@@ -101,6 +101,16 @@ func requireData(data string) error {
 	return nil
 }
 
+// parseWithData is parseFlags for a command that needs --data (data, read
+// once parsed).
+func parseWithData(fs *flag.FlagSet, data *string, args []string) ([]string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, requireData(*data)
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -116,10 +126,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	ntp := ntpFlag(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
+	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if err := node.ValidName(*name); err != nil {
@@ -142,10 +149,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	code := fs.String("invite", "", "the invite code (required)")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on; port 0 picks one and keeps it")
 	ntp := ntpFlag(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
+	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if *code == "" {
@@ -170,10 +174,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "in the window, on first run: multiaddr a new member listens on (on loopback only, no LAN teams are looked for)")
 	ntp := ntpFlag(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
+	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	log := newLogger(stderr, *logLevel)

@@ -21,7 +21,7 @@ func cmdRecover(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("recover", stderr)
 	confirm := fs.Bool("confirm", false, "really rebuild the team around this member")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
-	if err := parseStopped(fs, "recover", args); err != nil {
+	if err := parseStopped(fs, data, "recover", args); err != nil {
 		return err
 	}
 	if !*confirm {
@@ -46,15 +46,12 @@ Run again with --confirm to do it.
 
 // parseStopped parses the flags of a command that works on a stopped
 // member (recover, repair) and checks that its data dir holds a member
-// that is not running (--data, read once parsed).
-func parseStopped(fs *flag.FlagSet, name string, args []string) error {
-	if _, err := parseFlags(fs, args); err != nil {
+// that is not running (data, read once parsed).
+func parseStopped(fs *flag.FlagSet, data *string, name string, args []string) error {
+	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
-	dir := fs.Lookup("data").Value.String()
-	if err := requireData(dir); err != nil {
-		return err
-	}
+	dir := *data
 	if _, err := node.LoadConfig(dir); err != nil {
 		return err
 	}
@@ -80,7 +77,7 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "rebuild state.db even when it checks out intact")
 	fromTeam := fs.Bool("from-team", false, "set this member's state, Raft log and snapshots aside and take the team's (a diverged member)")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
-	if err := parseStopped(fs, "repair", args); err != nil {
+	if err := parseStopped(fs, data, "repair", args); err != nil {
 		return err
 	}
 	log := newLogger(stderr, *logLevel)

@@ -8,9 +8,6 @@ package control
 // Go program's clock, and containers share the host's. Never ship it.
 
 import (
-	"concord/node"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -34,8 +31,7 @@ type chaosSkewRequest struct {
 
 func (cs *Server) chaosSkew(w http.ResponseWriter, r *http.Request) {
 	var req chaosSkewRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<10, &req) {
 		return
 	}
 	chaosSkew.Store(int64(time.Duration(req.SkewMS) * time.Millisecond))

@@ -4,20 +4,16 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-
-	"concord/node"
 )
 
 // The handlers: each decodes its request, calls the member, answers.
 
 func (cs *Server) send(w http.ResponseWriter, r *http.Request) {
 	var req SendRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<20, &req) {
 		return
 	}
 	ctx, cancel := waitContext(r, req.TimeoutMS)
@@ -68,8 +64,7 @@ func (cs *Server) createChannel(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<16, &req) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -88,8 +83,7 @@ func (cs *Server) status(w http.ResponseWriter, r *http.Request) {
 func (cs *Server) invite(w http.ResponseWriter, r *http.Request) {
 	var req InviteRequest
 	if r.ContentLength != 0 {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil {
-			cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+		if !cs.decode(w, r, 1<<10, &req) {
 			return
 		}
 	}
@@ -126,8 +120,7 @@ func (cs *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 // while it waits in the outbox.
 func (cs *Server) chatOp(w http.ResponseWriter, r *http.Request) {
 	var req ChatOpRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<20, &req) {
 		return
 	}
 	ctx, cancel := waitContext(r, req.TimeoutMS)
@@ -151,8 +144,7 @@ func (cs *Server) chatOp(w http.ResponseWriter, r *http.Request) {
 
 func (cs *Server) dm(w http.ResponseWriter, r *http.Request) {
 	var req DMRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<20, &req) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
@@ -178,8 +170,7 @@ func (cs *Server) members(w http.ResponseWriter, r *http.Request) {
 
 func (cs *Server) memberChange(w http.ResponseWriter, r *http.Request) {
 	var req MemberRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<10, &req) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
@@ -199,8 +190,7 @@ func (cs *Server) memberChange(w http.ResponseWriter, r *http.Request) {
 
 func (cs *Server) file(w http.ResponseWriter, r *http.Request) {
 	var req FileRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+	if !cs.decode(w, r, 1<<16, &req) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")

@@ -164,3 +164,13 @@ func (cs *Server) writeRows(w http.ResponseWriter, msgs []storage.Message) {
 		_ = enc.Encode(NewHistoryRow(m, names))
 	}
 }
+
+// decode reads r's JSON body, at most limit bytes, into v; a malformed one
+// is answered 400 (ErrInvalid) and decode reports false.
+func (cs *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil {
+		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
+		return false
+	}
+	return true
+}
