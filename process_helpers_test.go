@@ -508,7 +508,7 @@ func procSendLoad(t *testing.T, members []*proc, tag string, per, count int, tim
 						acked.Add(1)
 					}
 					mu.Lock()
-					out = append(out, attempt{id: id, author: author, acked: err == nil})
+					out = append(out, attempt{ID: id, Author: author, Acked: err == nil})
 					if err != nil {
 						failures[failureReason(err, p.dir)]++
 					}
@@ -552,9 +552,9 @@ func logFailures(t *testing.T, what string, f map[string]int) {
 // through counts the attempts and acknowledgements sent through member name.
 func through(attempts []attempt, name string) (n, acked int) {
 	for _, a := range attempts {
-		if strings.HasPrefix(a.author, name+"/") {
+		if strings.HasPrefix(a.Author, name+"/") {
 			n++
-			if a.acked {
+			if a.Acked {
 				acked++
 			}
 		}

@@ -115,7 +115,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 	<-done
 	logFailures(t, "sends during the leader's clean quit", failures)
 	for _, a := range attempts {
-		if !a.acked {
+		if !a.Acked {
 			t.Fatalf("a send failed while the leader quit cleanly (%d attempts)", len(attempts))
 		}
 	}
@@ -153,7 +153,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 	hs := tm.waitConvergedOn(alive)
 	var ids []string
 	for _, a := range attempts {
-		ids = append(ids, a.id)
+		ids = append(ids, a.ID)
 	}
 	for name, h := range hs {
 		for _, id := range ids {
@@ -200,8 +200,8 @@ func TestProcessRecover(t *testing.T) {
 		t.Fatalf("history changed by recover: %d messages before, %d after", len(before), len(h))
 	}
 	for _, a := range attempts {
-		if a.acked && !slices.Contains(h, a.id) {
-			t.Fatalf("acknowledged message %s lost by recover", a.id)
+		if a.Acked && !slices.Contains(h, a.ID) {
+			t.Fatalf("acknowledged message %s lost by recover", a.ID)
 		}
 	}
 	if _, err := cli(t, "send", "--data", ann.dir, "the team carries on"); err != nil {

@@ -108,7 +108,7 @@ func TestProcessRestartAll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		attempts = append(attempts, attempt{id: strings.TrimSpace(out), author: "test", acked: true})
+		attempts = append(attempts, attempt{ID: strings.TrimSpace(out), Author: "test", Acked: true})
 	}
 	tm.waitConverged()
 
@@ -146,7 +146,7 @@ func TestProcessRestartAll(t *testing.T) {
 		if err != nil {
 			t.Fatalf("send through %s after restart: %v", p.name, err)
 		}
-		attempts = append(attempts, attempt{id: strings.TrimSpace(out), author: "test", acked: true})
+		attempts = append(attempts, attempt{ID: strings.TrimSpace(out), Author: "test", Acked: true})
 	}
 	hist := tm.waitConverged()
 	r = checkHistories(attempts, hist)

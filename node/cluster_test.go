@@ -272,7 +272,7 @@ func sendLoadText(c *testCluster, members []int, per, count int, timeout time.Du
 					id, err := n.Send(ctx, "general", text(author, k))
 					cancel()
 					mu.Lock()
-					out = append(out, attempt{id: id, author: author, acked: err == nil || errors.Is(err, ErrQueued)})
+					out = append(out, attempt{ID: id, Author: author, Acked: err == nil || errors.Is(err, ErrQueued)})
 					if err != nil && errs[err.Error()] == 0 {
 						c.t.Logf("%s: send failed: %v", author, err)
 					}

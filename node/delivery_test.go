@@ -23,7 +23,7 @@ func sendQueued(t *testing.T, c *testCluster, i, count int, author string) []att
 		if err != nil {
 			t.Fatalf("queue on m%d: %v", i, err)
 		}
-		out = append(out, attempt{id: id, author: author, acked: true})
+		out = append(out, attempt{ID: id, Author: author, Acked: true})
 	}
 	return out
 }
@@ -183,7 +183,7 @@ func TestCrashPointsDeliverExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		after = append(after, attempt{id: id, author: "after-commit", acked: true})
+		after = append(after, attempt{ID: id, Author: "after-commit", Acked: true})
 	}
 	crashAfterCommit(t, c, m, held, "messages")
 	c.waitConverged()

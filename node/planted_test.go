@@ -28,7 +28,7 @@ func TestPlantedNoDedupIsCaught(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		attempts = append(attempts, attempt{id: env.ID, author: "a", acked: true})
+		attempts = append(attempts, attempt{ID: env.ID, Author: "a", Acked: true})
 	}
 	c.waitConverged()
 	r := checkHistories(attempts, c.histories())

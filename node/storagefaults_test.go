@@ -96,7 +96,7 @@ func fullDisk(t *testing.T, timing consensus.Timing) {
 	if err != nil {
 		t.Fatalf("send on m2 once space returned: %v", err)
 	}
-	attempts = append(attempts, attempt{id: id, author: "m2/after", acked: true})
+	attempts = append(attempts, attempt{ID: id, Author: "m2/after", Acked: true})
 	c.waitConverged()
 	t.Logf("m2 stores again %v after space returned", time.Since(freed).Round(time.Millisecond))
 	r := checkHistories(attempts, c.histories())
@@ -122,8 +122,8 @@ func sendSized(c *testCluster, members []int, per, count int, size func(k int) i
 		return text + strings.Repeat("x", max(0, size(k)-len(text)))
 	})
 	for _, a := range attempts {
-		if !a.acked {
-			c.t.Errorf("%s: a send was not acknowledged", a.author)
+		if !a.Acked {
+			c.t.Errorf("%s: a send was not acknowledged", a.Author)
 		}
 	}
 	return attempts
@@ -150,7 +150,7 @@ func TestFlippedBitIsRepaired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			attempts = append(append(attempts, attempt{id: id, author: "m0/flip", acked: true}),
+			attempts = append(append(attempts, attempt{ID: id, Author: "m0/flip", Acked: true}),
 				sendLoad(c, 2, 10, 10*time.Second)...)
 			c.waitConverged()
 			// The team's creator has no seeds in its config: with its
@@ -245,7 +245,7 @@ func TestDamagedRaftLogIsRefetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attempts = append(append(attempts, attempt{id: id, author: "m0/rot", acked: true}), sendLoad(c, 2, 20, 10*time.Second)...)
+	attempts = append(append(attempts, attempt{ID: id, Author: "m0/rot", Acked: true}), sendLoad(c, 2, 20, 10*time.Second)...)
 	c.waitConverged()
 	dir := c.dirs[1]
 	if err := c.nodes[1].Close(); err != nil {

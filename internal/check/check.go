@@ -178,3 +178,25 @@ func Check(attempts []Attempt, histories map[string][]string) Report {
 	}
 	return r
 }
+
+// Sent is a send as a test records it: its ID, who sent it (per-author
+// order is checked per author) and whether the sender was told it
+// succeeded or was queued (then it must be on every member, once).
+type Sent struct {
+	ID, Author string
+	Acked      bool
+}
+
+// CheckSent is Check over sends recorded as Sent, in send order; a send
+// that was not acknowledged has an unknown outcome: it may land, once,
+// everywhere.
+func CheckSent(sent []Sent, histories map[string][]string) Report {
+	as := make([]Attempt, len(sent))
+	for i, s := range sent {
+		as[i] = Attempt{ID: s.ID, Author: s.Author, Outcome: Unknown}
+		if s.Acked {
+			as[i].Outcome = Acked
+		}
+	}
+	return Check(as, histories)
+}
