@@ -11,14 +11,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// checkOnOpenMax is the largest file Open checks in full without being
-// asked (Config.CheckOnOpen); a var so tests can turn it off. Check reads
+// DefaultCheckOnOpenMax is the largest file Open checks in full without
+// being asked (Config.CheckOnOpen, Config.CheckOnOpenMax). Check reads
 // the whole file: measured (TestCheckCost) on a 1.19 GB state.db, 0.43 s
 // from the page cache but 24 s cold on this kind of VM's virtual disk
 // (bbolt's pages are read in tree order, not sequentially). At 64 MiB a
 // cold start pays about 1.3 s; above it every record is still verified
 // when read, and `concord repair` runs the whole check on demand.
-var checkOnOpenMax int64 = 64 << 20
+const DefaultCheckOnOpenMax = 64 << 20
 
 // Check reads the whole store: every record's checksum, the order of the
 // keys in every bucket, the cross references between channels and their
@@ -50,7 +50,7 @@ func (s *Store) checkOnOpen(db *bolt.DB) error {
 	if err != nil {
 		return err
 	}
-	if !s.cfg.CheckOnOpen && fi.Size() > checkOnOpenMax {
+	if !s.cfg.CheckOnOpen && fi.Size() > s.cfg.checkOnOpenMax() {
 		return nil
 	}
 	err = s.guard(func() error {

@@ -60,7 +60,7 @@ func TestCheckCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Open without the full check (over %d MiB): %v", checkOnOpenMax>>20, time.Since(start).Round(time.Millisecond))
+	t.Logf("Open without the full check (over %d MiB): %v", DefaultCheckOnOpenMax>>20, time.Since(start).Round(time.Millisecond))
 	_ = s2.Close()
 	cfg.CheckOnOpen = true
 	start = time.Now()

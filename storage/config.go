@@ -25,6 +25,17 @@ type Config struct {
 	// CheckOnOpen makes Open check the whole file (Store.Check) however
 	// big it is; without it only a file up to 64 MiB is checked at open.
 	CheckOnOpen bool
+	// CheckOnOpenMax is the largest file Open checks in full when
+	// CheckOnOpen is not set: 0 means DefaultCheckOnOpenMax, a negative
+	// value none (tests that must see the damage caught on read).
+	CheckOnOpenMax int64
+}
+
+func (c Config) checkOnOpenMax() int64 {
+	if c.CheckOnOpenMax == 0 {
+		return DefaultCheckOnOpenMax
+	}
+	return c.CheckOnOpenMax
 }
 
 // Validate reports whether the config can be used by Open.

@@ -28,7 +28,22 @@ func mustOpen(t *testing.T) *Store {
 // mustOpenAt opens the store at path, closed at the end of the test.
 func mustOpenAt(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(testConfig(t, path))
+	return mustOpenCfg(t, testConfig(t, path))
+}
+
+// mustOpenUnchecked opens path with no full check at open: damage must be
+// caught by the reads.
+func mustOpenUnchecked(t *testing.T, path string) *Store {
+	t.Helper()
+	cfg := testConfig(t, path)
+	cfg.CheckOnOpenMax = -1
+	return mustOpenCfg(t, cfg)
+}
+
+func mustOpenCfg(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	path := cfg.Path
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}

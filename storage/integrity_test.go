@@ -129,10 +129,7 @@ func TestFlippedTextIsRefused(t *testing.T) {
 	}
 	flipInFile(t, path, []byte("hello x"), 6, 0x01) // 'x' (0x78) -> 'y' (0x79)
 
-	old := checkOnOpenMax
-	checkOnOpenMax = 0 // the reads must catch it, not just Open's check
-	defer func() { checkOnOpenMax = old }()
-	s = mustOpenAt(t, path)
+	s = mustOpenUnchecked(t, path) // the reads must catch it, not just Open's check
 	_, err := s.History("general", Query{})
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("History of a flipped text: %v, want ErrCorrupt", err)
@@ -151,7 +148,6 @@ func TestFlippedTextIsRefused(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkOnOpenMax = old
 	if _, err := Open(testConfig(t, path)); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Open of a small damaged store: %v, want ErrCorrupt from its check", err)
 	}
@@ -301,10 +297,7 @@ func TestBBoltPanicIsAnError(t *testing.T) {
 	if err := os.WriteFile(path, b, fileMode); err != nil {
 		t.Fatal(err)
 	}
-	old := checkOnOpenMax
-	checkOnOpenMax = 0
-	defer func() { checkOnOpenMax = old }()
-	s = mustOpenAt(t, path)
+	s = mustOpenUnchecked(t, path)
 	_, err = s.History("random", Query{}) // message 150 is in random
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Page expected to be") {
 		t.Fatalf("History over a page with a wrong id: %v, want ErrCorrupt from bbolt's assertion", err)
