@@ -1,0 +1,124 @@
+package control_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"concord/control"
+	"concord/node"
+)
+
+// TestControlAPI serves a real one-member team and calls it through the
+// typed client: the paths, status codes and JSON fields the CLI relies on.
+func TestControlAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "m")
+	cfg := node.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NTP: []string{"127.0.0.1:9"}}
+	if _, err := node.Create(ctx, cfg, "api", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	srv, err := control.Listen(n, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	if _, err := control.Listen(n, dir, nil); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("a second server on the same dir: %v, want 'already running'", err)
+	}
+	c, err := control.NewClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var sent struct{ ID string }
+	if err := c.Call(ctx, http.MethodPost, "/v1/send", control.SendRequest{Text: "hello @ann"}, &sent); err != nil || sent.ID == "" {
+		t.Fatalf("send: %v %+v", err, sent)
+	}
+	var rows strings.Builder
+	if err := c.Stream(ctx, &rows, "/v1/history", nil); err != nil {
+		t.Fatal(err)
+	}
+	var row control.HistoryRow
+	sc := bufio.NewScanner(strings.NewReader(rows.String()))
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &row) != nil || row.ID != sent.ID || row.AuthorName != "ann" ||
+		row.Channel != "general" || len(row.Mentions) != 1 || row.Mentions[0] != n.ID().String() {
+		t.Fatalf("history row: %+v from %q", row, rows.String())
+	}
+
+	// status --json: the documented keys, nulls where nothing is known.
+	var raw map[string]json.RawMessage
+	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "name", "team", "team_id", "role", "leader", "voters", "nonvoters", "commit_index",
+		"applied_index", "peers", "outbox", "clock", "storage", "disk", "consistency"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("status has no %q: %s", k, raw)
+		}
+	}
+	var st control.Status
+	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.Role != "leader" ||
+		st.Storage.State != "ok" || st.Storage.Reason != nil || st.Outbox == nil || st.Disk.State == "" {
+		t.Fatalf("status: %v %+v", err, st)
+	}
+
+	var members []control.MemberRow
+	if err := c.Call(ctx, http.MethodGet, "/v1/members", nil, &members); err != nil || len(members) != 1 ||
+		members[0].Name != "ann" || members[0].Role != "admin" || !members[0].Voter || !members[0].Online {
+		t.Fatalf("members: %v %+v", err, members)
+	}
+	var outbox []control.OutboxRow
+	if err := c.Call(ctx, http.MethodGet, "/v1/outbox", nil, &outbox); err != nil || len(outbox) != 0 {
+		t.Fatalf("outbox: %v %+v", err, outbox)
+	}
+
+	// Bad input: a clear error, 400, nothing sent.
+	for _, bad := range []struct {
+		path string
+		body any
+		want string
+	}{
+		{"/v1/send", control.SendRequest{Channel: "nope", Text: "x"}, "invalid request"},
+		{"/v1/edit", control.ChatOpRequest{ID: "no-such-message", Text: "x"}, "no message has the ID"},
+		{"/v1/send", "not an object", "invalid request"},
+		{"/v1/members/role", control.MemberRequest{Member: "ann", Role: "king"}, "a role is"},
+	} {
+		resp, err := c.Do(ctx, http.MethodPost, bad.path, nil, bad.body)
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s %v: succeeded, want %q", bad.path, bad.body, bad.want)
+			continue
+		}
+		var qe *control.QueuedError
+		if errors.As(err, &qe) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s %v: %v, want %q", bad.path, bad.body, err, bad.want)
+		}
+	}
+	if err := c.Stream(ctx, &rows, "/v1/search", map[string][]string{"q": {"hello"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClientWithoutMember: a dir with no member, and a member not running,
+// each get a sentence saying so.
+func TestClientWithoutMember(t *testing.T) {
+	if _, err := control.NewClient(t.TempDir()); !errors.Is(err, node.ErrNoDataDir) {
+		t.Fatalf("client of an empty dir: %v, want ErrNoDataDir", err)
+	}
+}
