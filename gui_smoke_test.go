@@ -8,6 +8,7 @@ package main
 import (
 	"concord/control"
 	"concord/internal/testutil"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -149,11 +150,8 @@ func TestGUISmoke(t *testing.T) {
 		if out, err := x("key", "Return"); err != nil {
 			t.Fatalf("xdotool key: %v: %s", err, out)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) && !historyHas(t, dirA, fromGUI) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		if historyHas(t, dirA, fromGUI) {
+		if testutil.Poll(context.Background(), 15*time.Second, 200*time.Millisecond,
+			func() (bool, string) { return historyHas(t, dirA, fromGUI), "" }) == nil {
 			break
 		}
 		if attempt == 3 {

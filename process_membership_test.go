@@ -3,6 +3,7 @@ package main
 import (
 	"concord/control"
 	"concord/internal/testutil"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -15,22 +16,21 @@ import (
 // waitAll waits until cond holds for the status of every member in ps.
 func waitAll(t *testing.T, d time.Duration, what string, ps []*proc, cond func(control.Status) bool) {
 	t.Helper()
-	var last string
-	defer logLastIfFailed(t, what, &last)
-	testutil.WaitFor(t, d, what, func() bool {
+	err := testutil.Poll(context.Background(), d, 0, func() (bool, string) {
 		for _, p := range ps {
 			st, err := p.status()
 			if err != nil {
-				last = err.Error()
-				return false
+				return false, err.Error()
 			}
-			last = fmt.Sprintf("%s: role %s, voters %d, nonvoters %d, leader %.12s", p.name, st.Role, len(st.Voters), len(st.Nonvoters), st.Leader)
 			if !cond(st) {
-				return false
+				return false, fmt.Sprintf("%s: role %s, voters %d, nonvoters %d, leader %.12s", p.name, st.Role, len(st.Voters), len(st.Nonvoters), st.Leader)
 			}
 		}
-		return true
+		return true, ""
 	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
 }
 
 func without(ps []*proc, gone ...*proc) []*proc {
