@@ -2,10 +2,9 @@
 
 package backend
 
-// Backend adapts a Node to app.Backend for the window (gui.go). It is
-// left out of the headless build like package app itself: linking app pulls
-// Fyne's widgets in (15 MB more in the static binary), which an always-on
-// member or a FROM scratch image has no use for.
+// This package is left out of the headless build like package app itself:
+// linking app pulls Fyne's widgets in (15 MB more in the static binary),
+// which an always-on member or a FROM scratch image has no use for.
 
 import (
 	"context"
@@ -32,6 +31,8 @@ const (
 
 var errNoMemberYet = errors.New("this member is not running yet: create or join a team first")
 
+// Backend is the window's app.Backend over a node.Node that it opens
+// (Start) or creates first (CreateTeam, JoinTeam), and closes (Close).
 type Backend struct {
 	dir     string
 	log     *slog.Logger

@@ -1,3 +1,8 @@
+// Package control is a member's control API: HTTP+JSON on the data dir's
+// socket (DATA/concord.sock), served over a *node.Node (Listen) and called
+// through the typed Client. api.go declares every request and answer once;
+// their JSON fields are the CLI's `--json` output. Only processes that can
+// open the data dir can reach the socket.
 package control
 
 import (
@@ -15,9 +20,6 @@ import (
 	"concord/node"
 	"concord/storage"
 )
-
-// The control API: HTTP+JSON on DATA/concord.sock. The CLI subcommands are
-// its clients; only processes that can open the data dir can reach it.
 
 // SocketPath is the control socket of the member in dir.
 func SocketPath(dir string) string { return filepath.Join(dir, "concord.sock") }

@@ -103,6 +103,7 @@ func (c MemberConfig) networkKey() ([]byte, error) {
 
 func configPath(dir string) string { return filepath.Join(dir, "config.json") }
 
+// LoadConfig reads dir's config.json; ErrNoDataDir when there is none.
 func LoadConfig(dir string) (MemberConfig, error) {
 	var c MemberConfig
 	b, err := os.ReadFile(configPath(dir))

@@ -51,6 +51,8 @@ func proofBytes(team, token string, key peer.ID) []byte {
 	return fmt.Appendf(nil, "concord-join/2\n%s\n%s\n%s", team, token, key)
 }
 
+// ValidName checks a member's display name: 1 to 64 characters, no
+// control characters.
 func ValidName(name string) error {
 	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
 		return errors.New("a name must be 1 to 64 characters")
