@@ -179,6 +179,8 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 		return a.once(op, func() (Result, error) { return a.delete(op) })
 	case OpReact:
 		return a.once(op, func() (Result, error) { return a.react(op) })
+	case OpSetTeamVersion:
+		return a.setTeamVersion(op)
 	default:
 		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
 	}
@@ -308,6 +310,11 @@ func (a *applier) flush() error {
 	lc, err := encodeTime(a.st.lastCommit)
 	if err != nil {
 		return err
+	}
+	if a.st.teamVersion > 1 {
+		if err := a.meta.put(keyTeamVersion, seqKey(uint64(a.st.teamVersion))); err != nil {
+			return err
+		}
 	}
 	return a.meta.put(keyLastCommit, lc)
 }

@@ -28,6 +28,9 @@ var (
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")
 	keySchema     = []byte("schema")
+	// keyTeamVersion is the committed team version (OpSetTeamVersion);
+	// absent: 1.
+	keyTeamVersion = []byte("team_version")
 	// keySchemaCopy holds the schema version again, checksummed like every
 	// other value: the plain one must stay readable by older releases, and
 	// the copy tells a newer release's file from a flipped bit.

@@ -270,7 +270,8 @@ func (ch *chainer) add(e Entry, res []Result) {
 //	                [byte 1 + byte kind, string target, byte remove | 0] | 0,
 //	         byte 1 + member (string id, name, role, uvarint n, string addr × n,
 //	                time joined_at, string box_key) | 0,
-//	         byte 1 + invite (string id, key, issuer, time expires, string used_by) | 0
+//	         byte 1 + invite (string id, key, issuer, time expires, string used_by) | 0,
+//	         uvarint version (OpSetTeamVersion only)
 //	result = uvarint seq, string channel, time committed_at, byte dup, byte refused
 func appendOpEffect(b []byte, op *Op, r *Result) []byte {
 	b = append(b, byte(op.Kind))
@@ -324,6 +325,9 @@ func appendOpEffect(b []byte, op *Op, r *Result) []byte {
 		b = AppendString(b, inv.UsedBy)
 	} else {
 		b = append(b, 0)
+	}
+	if op.Kind == OpSetTeamVersion { // the only kind with a version: older digests unchanged
+		b = binary.AppendUvarint(b, uint64(op.Version))
 	}
 	b = binary.AppendUvarint(b, r.Seq)
 	b = AppendString(b, r.Channel)

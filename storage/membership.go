@@ -251,3 +251,23 @@ func (a *applier) invite(op Op) (Result, error) {
 	stored.Expires = stored.Expires.UTC()
 	return Result{}, putJSON(a.invites, stored.ID, stored)
 }
+
+// refNotAMember refuses an op proposed by a peer that is not a member.
+const refNotAMember = refNotMember
+
+// setTeamVersion raises the team version. Any member may propose it (the
+// leader raises it once every member supports the new version; the CLI
+// lets only admins force it); it never goes down. Whether this member can
+// read the new version was decided before: the log's command header says
+// which protocol it needs, and a member that cannot read it stops applying
+// there (consensus), so every member that applies this op agrees.
+func (a *applier) setTeamVersion(op Op) (Result, error) {
+	if r, err := a.role(op.By); err != nil || r == "" {
+		return Result{Err: refNotAMember}, err
+	}
+	if op.Version <= a.st.teamVersion {
+		return Result{Err: fmt.Sprintf("the team version is already %d", a.st.teamVersion)}, nil
+	}
+	a.st.teamVersion = op.Version
+	return Result{}, nil
+}

@@ -11,16 +11,17 @@ import (
 // them all without polling.
 type notifier struct {
 	mu         sync.Mutex
-	applied    uint64
-	lastCommit time.Time
-	closed     bool
+	applied     uint64
+	lastCommit  time.Time
+	teamVersion int
+	closed      bool
 	advanced   chan struct{}
 }
 
 func (n *notifier) init(st metaState) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.applied, n.lastCommit = st.applied, st.lastCommit
+	n.applied, n.lastCommit, n.teamVersion = st.applied, st.lastCommit, st.teamVersion
 	n.advanced = make(chan struct{})
 }
 
@@ -32,7 +33,7 @@ func (n *notifier) advance(st metaState) {
 	if st.applied <= n.applied {
 		return
 	}
-	n.applied, n.lastCommit = st.applied, st.lastCommit
+	n.applied, n.lastCommit, n.teamVersion = st.applied, st.lastCommit, st.teamVersion
 	n.wakeLocked()
 }
 
@@ -41,7 +42,7 @@ func (n *notifier) advance(st metaState) {
 func (n *notifier) reset(st metaState) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.applied, n.lastCommit = st.applied, st.lastCommit
+	n.applied, n.lastCommit, n.teamVersion = st.applied, st.lastCommit, st.teamVersion
 	n.wakeLocked()
 }
 
@@ -93,4 +94,13 @@ func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// TeamVersion is the team version committed in the log as of the applied
+// index: the highest replicated protocol every member may be assumed to
+// read (1 until the log raises it).
+func (s *Store) TeamVersion() int {
+	s.n.mu.Lock()
+	defer s.n.mu.Unlock()
+	return max(s.n.teamVersion, 1)
 }

@@ -53,8 +53,9 @@ type Store struct {
 
 // metaState is what the meta bucket says about the state it sits beside.
 type metaState struct {
-	applied    uint64
-	lastCommit time.Time
+	applied     uint64
+	lastCommit  time.Time
+	teamVersion int // the committed team version (1 until the log raises it)
 }
 
 // Open opens the store at cfg.Path, creating the file and its buckets if
@@ -311,7 +312,15 @@ func readMeta(tx *bolt.Tx) (metaState, error) {
 	if err != nil {
 		return st, err
 	}
-	st.lastCommit, err = decodeTime(v)
+	if st.lastCommit, err = decodeTime(v); err != nil {
+		return st, err
+	}
+	st.teamVersion = 1
+	if v, err = meta.get(keyTeamVersion); err != nil || v == nil {
+		return st, err
+	}
+	tv, err := decodeUint64(v, "team version")
+	st.teamVersion = int(tv)
 	return st, err
 }
 

@@ -107,6 +107,10 @@ const (
 	OpEdit          OpKind = 7 // replace the Text of message Target (its author only)
 	OpDelete        OpKind = 8 // delete message Target (its author or an admin)
 	OpReact         OpKind = 9 // add (or, with Remove, take back) By's reaction Text to message Target
+	// OpSetTeamVersion raises the team version to Version (a member's
+	// proposal: the leader's once every member supports it, or an
+	// admin's forced raise); it never lowers it.
+	OpSetTeamVersion OpKind = 13
 )
 
 // ChangesTeam reports whether applying an op of kind k may change the team:
@@ -143,6 +147,7 @@ type Op struct {
 	// Participants makes an OpCreateChannel a private conversation.
 	Participants []string `json:"pp,omitempty"`
 	Remove       bool     `json:"rm,omitempty"` // OpReact: take the reaction back
+	Version      int      `json:"v,omitempty"`  // OpSetTeamVersion: the new team version
 }
 
 // Invite is an invitation an admin issued. The invite code carries the
