@@ -7,15 +7,36 @@ import (
 	"time"
 
 	"concord/storage"
+	"concord/version"
 )
 
 // ErrBadCommand is returned for a log entry or frame that does not decode.
 var ErrBadCommand = errors.New("consensus: malformed command")
 
-// commandVersion is the first byte of every command Concord puts in the Raft
-// log. A member refuses versions it does not know rather than guessing;
-// docs/protocol.md describes each version.
-const commandVersion byte = 2
+// The first byte of every command Concord puts in the Raft log is its
+// version; docs/protocol.md describes each. Version 2 is what a team at
+// team version 1 writes (every release reads it). From version 3 on a
+// command starts with a header that every later version keeps: the first
+// release that reads it and the replicated protocol it needs, so that a
+// member too old to read it can say which release the team needs, and
+// stops there instead of skipping it (a skipped entry is a history that
+// differs from the team's).
+const (
+	commandVersion   byte = 2
+	commandVersionV3 byte = 3
+)
+
+// NeedsUpgradeError is a committed entry this member is too old to read:
+// it stops applying there until it is upgraded.
+type NeedsUpgradeError struct {
+	Release  string // the first release that reads it ("": not said)
+	Protocol int    // the protocol it needs (0: not said)
+}
+
+func (e *NeedsUpgradeError) Error() string { return version.NeedsUpgrade(e.Release) }
+
+// opSetTeamVersion is the wire kind of storage.OpSetTeamVersion.
+const opSetTeamVersion = storage.OpSetTeamVersion
 
 // opReply is the wire kind of a message with a parent; in memory it is an
 // OpMessage whose envelope has ReplyTo.
@@ -69,9 +90,33 @@ type command struct {
 //	          10 reply: envelope, string reply_to (a message answering another)
 //	          11 file: envelope, string reply_to ("": none), file (a message with an attachment)
 //	          12 op with ID: string id, then an op of kind 7, 8 or 9 (kind byte and payload)
-func encodeCommand(c command) ([]byte, error) {
+//	          13 set team version: string by, uvarint version (protocol 2; command version 3)
+//
+// A team at team version 1 gets version 2 commands; from team version 2 on,
+// version 3: 0x03, string release, uvarint protocol, then as version 2.
+// teamVersion is the team version the command is written for; an op that
+// needs more (a raise) makes the command say so.
+func encodeCommand(c command, teamVersion int) ([]byte, error) {
+	proto := max(teamVersion, 1)
+	for _, op := range c.Ops {
+		if op.Kind == storage.OpSetTeamVersion {
+			if op.Version < 2 || op.Version > version.Protocol {
+				return nil, fmt.Errorf("%w: team version %d: this release writes 2 to %d", ErrBadCommand, op.Version, version.Protocol)
+			}
+			proto = max(proto, op.Version)
+		}
+	}
+	if proto > version.Protocol {
+		return nil, fmt.Errorf("%w: the team version is %d, this release writes at most %d", ErrBadCommand, proto, version.Protocol)
+	}
 	b := make([]byte, 0, 64+len(c.Ops)*320)
-	b = append(b, commandVersion)
+	if proto == 1 {
+		b = append(b, commandVersion)
+	} else {
+		b = append(b, commandVersionV3)
+		b = storage.AppendString(b, version.ReleaseFor(proto))
+		b = binary.AppendUvarint(b, uint64(proto))
+	}
 	b = storage.AppendTime(b, c.CommittedAt)
 	b = appendOps(b, c.Ops)
 	return b, nil
@@ -144,6 +189,9 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 			b = storage.AppendString(b, op.Target)
 			b = storage.AppendString(b, op.Text)
 			b = append(b, boolByte(op.Remove))
+		case opSetTeamVersion:
+			b = storage.AppendString(b, op.By)
+			b = binary.AppendUvarint(b, uint64(op.Version))
 		}
 	}
 	return b
@@ -154,12 +202,27 @@ func decodeCommand(b []byte) (command, error) {
 	if len(b) == 0 {
 		return c, fmt.Errorf("%w: empty", ErrBadCommand)
 	}
-	if b[0] != commandVersion {
+	r := storage.NewReader(b[1:])
+	proto := 1
+	switch {
+	case b[0] == commandVersion:
+	case b[0] >= commandVersionV3:
+		release, p := r.String(), r.Uvarint()
+		if r.Err() != nil || p > 1<<16 {
+			if b[0] > commandVersionV3 {
+				return c, &NeedsUpgradeError{}
+			}
+			return c, fmt.Errorf("%w: version 3 header", ErrBadCommand)
+		}
+		if b[0] > commandVersionV3 || p > version.Protocol {
+			return c, &NeedsUpgradeError{Release: release, Protocol: int(p)}
+		}
+		proto = int(p)
+	default:
 		return c, fmt.Errorf("%w: unknown version %d", ErrBadCommand, b[0])
 	}
-	r := storage.NewReader(b[1:])
 	c.CommittedAt = r.Time()
-	ops, err := readOps(r)
+	ops, err := readOps(r, proto)
 	if err != nil {
 		return c, err
 	}
@@ -167,7 +230,7 @@ func decodeCommand(b []byte) (command, error) {
 	return c, nil
 }
 
-func readOps(r *storage.Reader) ([]storage.Op, error) {
+func readOps(r *storage.Reader, proto int) ([]storage.Op, error) {
 	n := r.Uvarint()
 	if r.Err() == nil && (n > maxOpsPerCommand || n > uint64(r.Len())) {
 		return nil, fmt.Errorf("%w: %d ops", ErrBadCommand, n)
@@ -241,6 +304,11 @@ func readOps(r *storage.Reader) ([]storage.Op, error) {
 					return nil, fmt.Errorf("%w: op %d: bad remove flag", ErrBadCommand, i)
 				}
 			}
+		case opSetTeamVersion:
+			if proto < 2 {
+				return nil, fmt.Errorf("%w: op %d: a team version raise in a version 2 command", ErrBadCommand, i)
+			}
+			op.By, op.Version = r.String(), int(min(r.Uvarint(), 1<<16))
 		default:
 			if r.Err() == nil {
 				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
@@ -285,6 +353,10 @@ func checkOpShape(op storage.Op) error {
 	case storage.OpInvite:
 		if op.Invite == nil {
 			return errors.New("invite op without invite")
+		}
+	case storage.OpSetTeamVersion:
+		if op.Version < 2 {
+			return fmt.Errorf("team version %d", op.Version)
 		}
 	default:
 		return fmt.Errorf("unknown op kind %d", op.Kind)

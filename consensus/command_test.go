@@ -1,12 +1,14 @@
 package consensus
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
 	"time"
 
 	"concord/storage"
+	"concord/version"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -32,7 +34,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "c", Author: "q", Channel: "dev", Text: "pic", SentAt: at,
 			File: &storage.FileRef{Name: "a.png", Size: 9, Type: "image/png", Hash: "00ff"}}},
 	}}
-	b, err := encodeCommand(in)
+	b, err := encodeCommand(in, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,9 @@ func TestDecodeCommandRejects(t *testing.T) {
 		in   []byte
 	}{
 		{"empty", nil},
-		{"unknown version", []byte{9, '{', '}'}},
+		{"version 0", []byte{0, '{', '}'}},
+		{"a team version raise in a version 2 command", []byte{commandVersion, 0, 1, 13, 1, 'p', 2}},
+		{"version 3 without its header", []byte{commandVersionV3, 0xff}},
 		{"only version", []byte{commandVersion}},
 		{"bad varint", []byte{commandVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
 		{"unknown op", []byte{commandVersion, 0, 1, 77}},
@@ -78,7 +82,7 @@ func TestDecodeCommandRejects(t *testing.T) {
 }
 
 func FuzzDecodeCommand(f *testing.F) {
-	b, _ := encodeCommand(command{Ops: []storage.Op{{Kind: storage.OpCreateChannel, By: "p", Channel: "x"}}})
+	b, _ := encodeCommand(command{Ops: []storage.Op{{Kind: storage.OpCreateChannel, By: "p", Channel: "x"}}}, 1)
 	f.Add(b)
 	f.Add([]byte{commandVersion})
 	b2, _ := encodeCommand(command{CommittedAt: time.Unix(5, 0), Ops: []storage.Op{
@@ -86,8 +90,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		{Kind: storage.OpAddMember, By: "p", Token: "t", Member: &storage.Member{ID: "p", Addrs: []string{"/ip4/1.2.3.4/tcp/1"}}},
 		{Kind: storage.OpInvite, By: "p", Invite: &storage.Invite{ID: "t", Key: "k", Expires: time.Unix(9, 0)}},
 		{Kind: storage.OpSetRole, By: "p", Target: "q", Role: "admin"},
-	}})
+	}}, 1)
 	f.Add(b2)
+	b3, _ := encodeCommand(command{CommittedAt: time.Unix(6, 0), Ops: []storage.Op{{Kind: storage.OpSetTeamVersion, By: "p", Version: 2}}}, 2)
+	f.Add(b3)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCommand(data)
 		if err != nil {
@@ -97,7 +103,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			return
 		}
 		// Whatever decodes must survive a round trip unchanged in shape.
-		again, err := encodeCommand(c)
+		again, err := encodeCommand(c, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +111,55 @@ func FuzzDecodeCommand(f *testing.F) {
 		if err != nil || len(c2.Ops) != len(c.Ops) {
 			t.Fatalf("re-decode: %v (%d vs %d ops)", err, len(c2.Ops), len(c.Ops))
 		}
-		if again3, _ := encodeCommand(c2); string(again3) != string(again) {
+		if again3, _ := encodeCommand(c2, 1); string(again3) != string(again) {
 			t.Fatalf("encoding is not canonical after a round trip")
 		}
 	})
+}
+
+// TestDecodeCommandNeedsUpgrade: an entry written for a newer protocol is
+// not malformed: it names the release that reads it, so that the member
+// stops there and says what to install (never skips it).
+func TestDecodeCommandNeedsUpgrade(t *testing.T) {
+	header := func(v byte, release string, proto uint64) []byte {
+		b := storage.AppendString([]byte{v}, release)
+		return binary.AppendUvarint(b, proto)
+	}
+	for _, c := range []struct {
+		name    string
+		in      []byte
+		release string
+	}{
+		{"a newer protocol", append(header(commandVersionV3, "0.9.0", version.Protocol+1), 0, 0), "0.9.0"},
+		{"a newer command version", append(header(commandVersionV3+1, "1.4.0", 40), 0xde, 0xad), "1.4.0"},
+		{"a newer command version with no header", []byte{commandVersionV3 + 5}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := decodeCommand(c.in)
+			var nu *NeedsUpgradeError
+			if !errors.As(err, &nu) || nu.Release != c.release {
+				t.Fatalf("decodeCommand = %v, want NeedsUpgradeError naming %q", err, c.release)
+			}
+			if errors.Is(err, ErrBadCommand) {
+				t.Fatal("an entry for a newer release is not malformed")
+			}
+		})
+	}
+	// Written for team version 2: a version 3 command this release reads.
+	in := command{CommittedAt: time.Unix(7, 0).UTC(), Ops: []storage.Op{{Kind: storage.OpSetTeamVersion, By: "p", Version: 2},
+		{Kind: storage.OpMessage, Message: &storage.Envelope{ID: "i", Author: "a", Channel: "c", Text: "t", SentAt: time.Unix(6, 0).UTC()}}}}
+	b, err := encodeCommand(in, 1) // the raise makes it a version 3 command
+	if err != nil || b[0] != commandVersionV3 {
+		t.Fatalf("encode: %v, version byte %d", err, b[0])
+	}
+	out, err := decodeCommand(b)
+	if err != nil || len(out.Ops) != 2 || out.Ops[0].Version != 2 || out.Ops[1].Message.Text != "t" {
+		t.Fatalf("decode: %v %+v", err, out)
+	}
+	if _, err := encodeCommand(command{Ops: []storage.Op{{Kind: storage.OpSetTeamVersion, By: "p", Version: version.Protocol + 1}}}, 1); err == nil {
+		t.Fatal("encoded a raise past what this release reads")
+	}
+	if b, err := encodeCommand(command{Ops: in.Ops[1:]}, 1); err != nil || b[0] != commandVersion {
+		t.Fatalf("at team version 1 a message goes in a version 2 command (every release reads it): %v %v", err, b)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"concord/p2p"
 	"concord/storage"
+	"concord/version"
 )
 
 // A forward request is what a follower sends to the leader over
@@ -44,7 +45,7 @@ func decodeForward(b []byte) ([]storage.Op, error) {
 	if len(b) == 0 || b[0] != forwardVersion {
 		return nil, fmt.Errorf("%w: unknown forward request version", ErrBadCommand)
 	}
-	return readOps(storage.NewReader(b[1:]))
+	return readOps(storage.NewReader(b[1:]), version.Protocol)
 }
 
 // startForward sends a batch to the current leader. The forward batcher keeps

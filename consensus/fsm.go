@@ -77,6 +77,7 @@ type applyJob struct {
 	done    chan struct{}
 	results [][]storage.Result
 	err     error
+	blocked error // an entry this member is too old to read (*NeedsUpgradeError)
 }
 
 // pendingApply is the Response of a local ApplyFuture: the entry is
@@ -138,7 +139,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		var members bool
 		job.entries[i], members, p.err = f.entry(l)
-		if p.err != nil {
+		var nu *NeedsUpgradeError
+		switch {
+		case errors.As(p.err, &nu):
+			if job.blocked == nil {
+				job.blocked = fmt.Errorf("log entry %d: %w", l.Index, p.err)
+			}
+		case p.err != nil:
 			f.log.Error("skipping undecodable entry", "index", l.Index, "err", p.err)
 		}
 		job.members = job.members || members
@@ -242,6 +249,18 @@ func (f *fsm) hurry(index uint64) {
 // write applies the gathered jobs in one transaction. On failure nothing
 // of them was kept and every job learns the error.
 func (f *fsm) write(jobs []*applyJob) error {
+	for _, j := range jobs {
+		if err := j.blocked; err != nil {
+			// Nothing of the gathered jobs is written: the applier
+			// stalls, and resuming applies what comes before the entry
+			// from the Raft log and stops at it (readLog).
+			for _, j := range jobs {
+				j.err = err
+				close(j.done)
+			}
+			return err
+		}
+	}
 	var entries []storage.Entry
 	members := false
 	for _, j := range jobs {

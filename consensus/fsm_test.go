@@ -22,7 +22,7 @@ func TestReplayDoesNotDecodeApplied(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	data, err := encodeCommand(command{CommittedAt: at, Ops: []storage.Op{{Kind: storage.OpCreateChannel, Channel: "general"}}})
+	data, err := encodeCommand(command{CommittedAt: at, Ops: []storage.Op{{Kind: storage.OpCreateChannel, Channel: "general"}}}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

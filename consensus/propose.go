@@ -68,7 +68,7 @@ func orErr(a, b error) error {
 
 // startLocal appends a batch to the Raft log on this (leading) member.
 func (r *Replica) startLocal(ctx context.Context, ops []storage.Op) waitFunc {
-	cmd, err := encodeCommand(command{CommittedAt: r.hlc.Stamp(), Ops: ops})
+	cmd, err := encodeCommand(command{CommittedAt: r.hlc.Stamp(), Ops: ops}, r.fsm.store.TeamVersion())
 	if err != nil {
 		return failAll(len(ops), err)
 	}

@@ -25,7 +25,20 @@ type Stall struct {
 
 // Error is a sentence for the status, the window and the log.
 func (s *Stall) Error() string {
+	if nu := s.NeedsUpgrade(); nu != nil {
+		return fmt.Sprintf("%v (log entry %d on waits for it)", nu, s.At)
+	}
 	return fmt.Sprintf("this member cannot store the team's messages from log entry %d on: %v", s.At, s.Err)
+}
+
+// NeedsUpgrade says whether applying stopped at an entry this member is too
+// old to read (nil otherwise): upgrading it is the only way on.
+func (s *Stall) NeedsUpgrade() *NeedsUpgradeError {
+	var nu *NeedsUpgradeError
+	if errors.As(s.Err, &nu) {
+		return nu
+	}
+	return nil
 }
 
 // Unwrap makes a Stall match ErrStalled and the store's error.
@@ -134,11 +147,13 @@ func (f *fsm) applyLog(from, to uint64) error {
 	for lo := from; lo <= to; lo += maxApplyEntries {
 		hi := min(lo+maxApplyEntries-1, to)
 		entries, err := f.readLog(lo, hi)
+		if len(entries) > 0 {
+			if _, aerr := f.store.Apply(entries); aerr != nil {
+				return fmt.Errorf("apply entries %d-%d: %w", lo, hi, aerr)
+			}
+		}
 		if err != nil {
 			return err
-		}
-		if _, err := f.store.Apply(entries); err != nil {
-			return fmt.Errorf("apply entries %d-%d: %w", lo, hi, err)
 		}
 	}
 	return nil
@@ -146,7 +161,8 @@ func (f *fsm) applyLog(from, to uint64) error {
 
 // readLog reads entries [from, to] back from the Raft log as the store's
 // entries. Entries that do not decode are skipped the same way ApplyBatch
-// skips them.
+// skips them, except one this member is too old to read: it returns what
+// comes before it and a *NeedsUpgradeError.
 func (f *fsm) readLog(from, to uint64) ([]storage.Entry, error) {
 	entries := make([]storage.Entry, 0, to-from+1)
 	for i := from; i <= to; i++ {
@@ -155,6 +171,10 @@ func (f *fsm) readLog(from, to uint64) ([]storage.Entry, error) {
 			return nil, fmt.Errorf("read raft log entry %d: %w", i, err)
 		}
 		e, _, err := f.entry(&l)
+		var nu *NeedsUpgradeError
+		if errors.As(err, &nu) {
+			return entries, fmt.Errorf("log entry %d: %w", i, err) // stop before it, never skip it
+		}
 		if err != nil {
 			f.log.Error("skipping undecodable entry", "index", l.Index, "err", err)
 		}

@@ -37,7 +37,7 @@ func stallLog(t *testing.T, n, msgs int) (*raft.InmemStore, []*raft.Log) {
 					Text: strings.Repeat("x", size), SentAt: at}})
 			}
 		}
-		data, err := encodeCommand(command{CommittedAt: at.Add(time.Duration(i) * time.Millisecond), Ops: ops})
+		data, err := encodeCommand(command{CommittedAt: at.Add(time.Duration(i) * time.Millisecond), Ops: ops}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
