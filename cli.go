@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"concord/control"
 	"concord/node"
+	"concord/version"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,29 +28,31 @@ import (
 type command func(args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"init":     cmdInit,
-	"join":     cmdJoin,
-	"run":      cmdRun,
-	"send":     cmdSend,
-	"history":  cmdHistory,
-	"channels": cmdChannels,
-	"status":   showCmd("status", "/v1/status", printStatus),
-	"invite":   cmdInvite,
-	"time":     showCmd("time", "/v1/time", printTime),
-	"outbox":   listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
-	"members":  listCmd("members", "/v1/members", printMemberRow, ""),
-	"remove":   cmdRemove,
-	"edit":     cmdEdit,
-	"delete":   cmdDelete,
-	"react":    cmdReact,
-	"reply":    cmdReply,
-	"dm":       cmdDM,
-	"attach":   cmdAttach,
-	"search":   cmdSearch,
-	"fetch":    cmdFetch,
-	"role":     cmdRole,
-	"recover":  cmdRecover,
-	"repair":   cmdRepair,
+	"init":         cmdInit,
+	"join":         cmdJoin,
+	"run":          cmdRun,
+	"send":         cmdSend,
+	"history":      cmdHistory,
+	"channels":     cmdChannels,
+	"status":       showCmd("status", "/v1/status", printStatus),
+	"invite":       cmdInvite,
+	"time":         showCmd("time", "/v1/time", printTime),
+	"outbox":       listCmd("outbox", "/v1/outbox", printOutboxRow, "outbox empty: every message is sent"),
+	"members":      listCmd("members", "/v1/members", printMemberRow, ""),
+	"remove":       cmdRemove,
+	"edit":         cmdEdit,
+	"delete":       cmdDelete,
+	"react":        cmdReact,
+	"reply":        cmdReply,
+	"dm":           cmdDM,
+	"attach":       cmdAttach,
+	"search":       cmdSearch,
+	"fetch":        cmdFetch,
+	"role":         cmdRole,
+	"recover":      cmdRecover,
+	"repair":       cmdRepair,
+	"version":      cmdVersion,
+	"team-version": cmdTeamVersion,
 }
 
 // errUsage means the flag package already told the user what was wrong.
@@ -361,6 +364,10 @@ func printStatus(w io.Writer, st control.Status) {
 	}
 	if st.Disk.State == "full" {
 		fmt.Fprintf(w, "         %s\n", node.ErrDiskFull)
+	}
+	fmt.Fprintf(w, "release  %s, team version %d\n", st.Release, st.TeamVersion)
+	if st.BlockedOnUpgrade != nil {
+		fmt.Fprintf(w, "         %s\n", version.NeedsUpgrade(strings.TrimPrefix(*st.BlockedOnUpgrade, "unknown")))
 	}
 }
 

@@ -2,7 +2,10 @@ package main
 
 import (
 	"concord/control"
+	"concord/version"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,5 +44,43 @@ func cmdRole(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s is now %s\n", pos[0], req.Role)
+	return nil
+}
+
+// cmdVersion is `concord version`: the release, and the team versions it
+// works in.
+func cmdVersion(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("concord version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "concord %s (team versions %d to %d)\n", version.Release, version.MinProtocol, version.Protocol)
+	return nil
+}
+
+// cmdTeamVersion is `concord team-version --data DIR [--raise] [--json]`.
+func cmdTeamVersion(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("team-version", stderr)
+	raise := fs.Bool("raise", false, "raise the team version to the newest this release writes (admins; members on older releases stop until upgraded)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseWithData(fs, data, args); err != nil {
+		return err
+	}
+	method := http.MethodGet
+	if *raise {
+		method = http.MethodPost
+	}
+	var tv control.TeamVersion
+	if err := callMember(*data, method, "/v1/team-version", nil, &tv); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(tv)
+	}
+	fmt.Fprintf(stdout, "team version %d; this member runs %s (team versions %d to %d)\n", tv.TeamVersion, tv.Release, tv.ProtocolMin, tv.ProtocolMax)
+	if tv.TeamVersion < tv.ProtocolMax && !*raise {
+		fmt.Fprintln(stdout, "an admin can raise it with --raise once every member runs this release or later")
+	}
 	return nil
 }

@@ -42,6 +42,9 @@ commands:
             this (stopped) member; see docs/operations.md
   outbox    list messages not yet delivered (queued, failed)
   time      print the clock correction in use (ntp, peer, system)
+  repair    check a stopped member's files and rebuild what is damaged
+  version   print this release
+  team-version  print the team version; --raise raises it (admins)
 
 Run 'concord <command> -h' for a command's flags.
 `

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -223,3 +224,29 @@ func (r *Replica) SubmitBatch(ctx context.Context, ops []storage.Op) []Outcome {
 
 // LeaderChanged returns a channel that is closed at the next leader change.
 func (r *Replica) LeaderChanged() <-chan struct{} { return r.leader.wait() }
+
+// AppendRaw appends data to the Raft log as a command exactly as given, on
+// the leader, and returns its index once committed. Nothing checks or
+// encodes it: tests and the chaos suite use it to put an entry that only a
+// newer release reads into the log.
+func (r *Replica) AppendRaw(ctx context.Context, data []byte) (uint64, error) {
+	timeout := flushTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := r.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	return f.Index(), nil
+}
+
+// FutureEntry is a command as a release newer than this one might write:
+// the version 3 header naming release and protocol, then bytes this
+// release cannot read. Tests and the chaos suite append it (AppendRaw) to
+// show what a member does when the team moved on without it.
+func FutureEntry(release string, protocol int) []byte {
+	b := storage.AppendString([]byte{commandVersionV3}, release)
+	b = binary.AppendUvarint(b, uint64(protocol))
+	return append(b, 0xfe, 0xed)
+}

@@ -197,6 +197,19 @@ type Status struct {
 	Disk         DiskStatus   `json:"disk"`
 	// Consistency is whether this member's history matches its peers'.
 	Consistency Consistency `json:"consistency"`
+	Release     string      `json:"release"`      // this member's release
+	TeamVersion int         `json:"team_version"` // the team version in its log
+	// BlockedOnUpgrade is null, or the release this member needs to apply
+	// the team's log further ("unknown" when the entry does not say).
+	BlockedOnUpgrade *string `json:"blocked_on_upgrade"`
+}
+
+// TeamVersion is `concord team-version --json`.
+type TeamVersion struct {
+	TeamVersion int    `json:"team_version"`
+	Release     string `json:"release"`
+	ProtocolMin int    `json:"protocol_min"` // the team versions this release works in
+	ProtocolMax int    `json:"protocol_max"`
 }
 
 // StorageState is node.StorageState: "ok", "write_failed" or "stalled",
@@ -276,7 +289,11 @@ func NewStatus(st node.Status) Status {
 		Clock:       ClockStatus{Source: st.Clock.Source, OffsetMS: ms(st.Clock.Offset)},
 		Storage:     StorageState{State: st.Storage.State, Reason: orNull(st.Storage.Reason), StalledAt: orNull(st.Storage.StalledAt)},
 		Disk:        DiskStatus{FreeBytes: st.Disk.Free, State: string(st.Disk.Level)},
-		Consistency: NewConsistency(st.Consistency)}
+		Consistency: NewConsistency(st.Consistency), Release: st.Release, TeamVersion: st.TeamVersion}
+	if b := st.BlockedOnUpgrade; b != nil {
+		need := cmp.Or(b.Release, "unknown")
+		out.BlockedOnUpgrade = &need
+	}
 	for _, p := range st.Peers {
 		ps := PeerStatus{ID: p.ID, Name: p.Name, Healthy: p.Healthy}
 		if !p.LastSeen.IsZero() {

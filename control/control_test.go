@@ -67,7 +67,7 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"id", "name", "team", "team_id", "role", "leader", "voters", "nonvoters", "commit_index",
-		"applied_index", "peers", "outbox", "clock", "storage", "disk", "consistency"} {
+		"applied_index", "peers", "outbox", "clock", "storage", "disk", "consistency", "release", "team_version", "blocked_on_upgrade"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("status has no %q: %s", k, raw)
 		}
@@ -76,6 +76,17 @@ func TestControlAPI(t *testing.T) {
 	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.Role != "leader" ||
 		st.Storage.State != "ok" || st.Storage.Reason != nil || st.Outbox == nil || st.Disk.State == "" {
 		t.Fatalf("status: %v %+v", err, st)
+	}
+
+	if st.Release == "" || st.TeamVersion < 2 || st.BlockedOnUpgrade != nil || string(raw["blocked_on_upgrade"]) != "null" {
+		t.Errorf("status: release %q, team version %d, blocked_on_upgrade %s", st.Release, st.TeamVersion, raw["blocked_on_upgrade"])
+	}
+	var tv control.TeamVersion
+	if err := c.Call(ctx, http.MethodGet, "/v1/team-version", nil, &tv); err != nil || tv.TeamVersion != tv.ProtocolMax || tv.ProtocolMin != 1 {
+		t.Errorf("team-version: %v %+v", err, tv)
+	}
+	if err := c.Call(ctx, http.MethodPost, "/v1/team-version", nil, &tv); err == nil || !strings.Contains(err.Error(), "already") {
+		t.Errorf("raising a new team's version: %v, want 'already'", err)
 	}
 
 	var members []control.MemberRow

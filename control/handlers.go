@@ -235,3 +235,21 @@ func (cs *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	cs.writeRows(w, msgs)
 }
+
+// teamVersion shows the team version (GET) or raises it (POST, admins).
+func (cs *Server) teamVersion(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+	defer cancel()
+	if r.Method == http.MethodPost {
+		if _, err := cs.node.RaiseTeamVersion(ctx); err != nil {
+			cs.fail(w, err)
+			return
+		}
+	}
+	tv, err := cs.node.TeamVersion(ctx)
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, TeamVersion{TeamVersion: tv.Team, Release: tv.Release, ProtocolMin: tv.ProtocolMin, ProtocolMax: tv.ProtocolMax})
+}

@@ -17,6 +17,10 @@ import (
 // committed: it wraps ErrQueued, and says the real reason when it is not
 // the team's quorum but this member's storage.
 func (n *Node) queued(cause error) error {
+	if nu := n.blocked(); nu != nil {
+		return &heldError{cause: cause, msg: fmt.Sprintf("not committed yet: the message is queued "+
+			"and will be delivered once this member is upgraded: %v", nu)}
+	}
 	if p := n.storageProblem(); p != nil {
 		return &heldError{cause: cause, msg: fmt.Sprintf("not committed yet: the message is queued "+
 			"and will be delivered when this member can store the team's messages again (%v)", p)}
@@ -171,6 +175,9 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 	if !wait {
 		return env.ID, 0, nil
 	}
+	if n.blocked() != nil { // kept in the outbox until this member is upgraded
+		return env.ID, 0, n.queued(consensus.ErrStalled)
+	}
 	index, err := t.Wait(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -216,10 +223,30 @@ func (n *Node) Retry(ctx context.Context, id string) error {
 	return nil
 }
 
+// blocked says whether this member stopped at a committed entry for a
+// newer release (nil if not).
+func (n *Node) blocked() *consensus.NeedsUpgradeError {
+	if st := n.replica.Stall(); st != nil {
+		return st.NeedsUpgrade()
+	}
+	return nil
+}
+
 // proposer adapts the replica to the drainer.
 type proposer struct{ r *consensus.Replica }
 
+// Propose proposes envs, except while this member is blocked on an
+// upgrade: then they stay in the outbox (a transient failure the drainer
+// retries), to be sent once it runs a release that reads the team's log —
+// it could not see them applied before that.
 func (p proposer) Propose(ctx context.Context, envs []storage.Envelope) []failover.Outcome {
+	if st := p.r.Stall(); st != nil && st.NeedsUpgrade() != nil {
+		out := make([]failover.Outcome, len(envs))
+		for i := range out {
+			out[i].Err = st
+		}
+		return out
+	}
 	ops := make([]storage.Op, len(envs))
 	for i := range envs {
 		ops[i] = envs[i].Op()

@@ -21,6 +21,7 @@ import (
 	"concord/dm"
 	"concord/p2p"
 	"concord/storage"
+	"concord/version"
 )
 
 // joinRequest and joinResponse travel over /concord/join/1.0.0. The joiner
@@ -35,6 +36,11 @@ type joinRequest struct {
 	Token  inviteToken `json:"token"`
 	Proof  []byte      `json:"proof"`
 	BoxKey string      `json:"box_key"` // X25519 public key for private messages
+	// Release and Protocol say which Concord the joiner runs (absent
+	// from releases before 0.2.0: protocol 1); a joiner that cannot read
+	// the team's log is refused, naming the release it needs.
+	Release  string `json:"release,omitempty"`
+	Protocol int    `json:"protocol,omitempty"`
 }
 
 type joinResponse struct {
@@ -74,6 +80,9 @@ func (n *Node) checkJoin(req joinRequest, from peer.ID) (already bool, err error
 	}
 	if req.Team != n.conf.TeamID {
 		return false, errors.New("the invite is for another team")
+	}
+	if tv := n.store.TeamVersion(); max(req.Protocol, 1) < tv {
+		return false, fmt.Errorf("this team needs Concord %s or later; you have %s", version.ReleaseFor(tv), cmp.Or(req.Release, "an older release"))
 	}
 	if err := ValidName(req.Name); err != nil {
 		return false, err
@@ -268,6 +277,7 @@ func redeem(ctx context.Context, dir string, inv inviteCode, key crypto.PrivKey,
 		return resp, err
 	}
 	req := joinRequest{V: 2, Team: inv.Team, Name: name, ID: perm.ID().String(), Addrs: perm.Addrs(),
+		Release: version.Release, Protocol: version.Protocol,
 		Token: inv.Token, Proof: proof, BoxKey: boxKey}
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"concord/internal/testutil"
 	"concord/p2p"
 	"concord/storage"
+	"concord/version"
 )
 
 func memberIDs(t testing.TB, n *Node) []string {
@@ -101,7 +102,8 @@ func TestCheckJoinRefusals(t *testing.T) {
 		kid, _ := peer.IDFromPrivateKey(key)
 		proof, _ := joiner.Sign(proofBytes(team, tok.ID, kid))
 		box, _ := dm.LoadKey(t.TempDir())
-		return joinRequest{V: 2, Team: team, Name: "zed", ID: jid.String(), Token: tok, Proof: proof, BoxKey: box.PublicString()}, kid
+		return joinRequest{V: 2, Team: team, Name: "zed", ID: jid.String(), Token: tok, Proof: proof, BoxKey: box.PublicString(),
+			Release: version.Release, Protocol: version.Protocol}, kid
 	}
 	team := n.conf.TeamID
 	good, goodKey := issue(time.Time{})
@@ -115,6 +117,11 @@ func TestCheckJoinRefusals(t *testing.T) {
 	}{
 		{"valid", func() (joinRequest, peer.ID) { return request(good, goodKey, team) }, ""},
 		{"another team", func() (joinRequest, peer.ID) { return request(good, goodKey, "elsewhere") }, "another team"},
+		{"a release before versions (0.1)", func() (joinRequest, peer.ID) {
+			req, kid := request(good, goodKey, team)
+			req.Release, req.Protocol = "", 0
+			return req, kid
+		}, "this team needs Concord 0.2.0 or later; you have an older release"},
 		{"expired", func() (joinRequest, peer.ID) { return request(expired, expiredKey, team) }, "expired"},
 		{"altered invite ID", func() (joinRequest, peer.ID) {
 			tok := good

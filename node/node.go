@@ -22,6 +22,7 @@ import (
 	"concord/search"
 	"concord/storage"
 	"concord/timesync"
+	"concord/version"
 )
 
 // Config says how to open a member. Only Dir is required.
@@ -298,6 +299,11 @@ func (n *Node) noteAcked(index uint64) {
 // caughtUp waits until the local store has applied everything this member
 // acknowledged and everything raft has handed to it (monotonic reads).
 func (n *Node) caughtUp(ctx context.Context) error {
+	if n.blocked() != nil {
+		// Stopped at an entry for a newer release: what it has is a
+		// prefix of the team's history, served as it is until upgraded.
+		return nil
+	}
 	want := max(n.acked.Load(), n.replica.Handed())
 	if err := n.replica.WaitApplied(ctx, want); err != nil {
 		return fmt.Errorf("local state is behind the log (applied %d of %d): %w", n.store.AppliedIndex(), want, err)
@@ -364,8 +370,8 @@ func (n *Node) MemberRecords() ([]storage.Member, error) { return n.store.Member
 // WaitLeader blocks until the team has a leader.
 func (n *Node) WaitLeader(ctx context.Context) (peer.ID, error) { return n.replica.WaitLeader(ctx) }
 
-// initTeam makes a just-bootstrapped member the team's first admin and
-// creates #general.
+// initTeam makes a just-bootstrapped member the team's first admin,
+// creates #general and sets the team version to this release's newest.
 func (n *Node) initTeam(ctx context.Context) error {
 	if _, err := n.WaitLeader(ctx); err != nil {
 		return fmt.Errorf("new team did not elect its first member: %w", err)
@@ -375,7 +381,12 @@ func (n *Node) initTeam(ctx context.Context) error {
 	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
 		return err
 	}
-	return n.CreateChannel(ctx, "general")
+	if err := n.CreateChannel(ctx, "general"); err != nil {
+		return err
+	}
+	// A new team has only this member: it starts at the newest protocol.
+	_, err := n.raiseTeamVersion(ctx, version.Protocol)
+	return err
 }
 
 // boundListen returns the addresses the host actually listens on (with the

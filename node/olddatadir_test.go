@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"concord/node"
+	"concord/version"
 )
 
 // TestOpensDataDirOfEarlierRelease opens a data dir that the release
@@ -49,6 +51,24 @@ func TestOpensDataDirOfEarlierRelease(t *testing.T) {
 	}
 	if want := []string{"made by release 894ac78", "second message", "sent by this release"}; !slices.Equal(texts, want) {
 		t.Fatalf("history %q, want %q", texts, want)
+	}
+
+	// A team made before versions is at team version 1 until an admin
+	// raises it; then entries are written in the version 3 encoding.
+	if tv, err := n.TeamVersion(ctx); err != nil || tv.Team != 1 {
+		t.Fatalf("team version of the earlier release's team: %v %+v, want 1", err, tv)
+	}
+	if v, err := n.RaiseTeamVersion(ctx); err != nil || v != version.Protocol {
+		t.Fatalf("raise: %d, %v", v, err)
+	}
+	if _, err := n.RaiseTeamVersion(ctx); !errors.Is(err, node.ErrInvalid) {
+		t.Fatalf("a second raise: %v, want ErrInvalid (already at the newest)", err)
+	}
+	if _, err := n.Send(ctx, "general", "after the raise"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := n.History(ctx, "general", 0); err != nil || len(msgs) != 4 || n.Status().TeamVersion != version.Protocol {
+		t.Fatalf("after the raise: %v, %d messages, team version %d", err, len(msgs), n.Status().TeamVersion)
 	}
 }
 

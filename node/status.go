@@ -7,6 +7,7 @@ import (
 	"concord/diskspace"
 	"concord/failover"
 	"concord/timesync"
+	"concord/version"
 )
 
 // Status is this member's view of the team (`concord status`).
@@ -25,6 +26,20 @@ type Status struct {
 	// Consistency is whether this member's history matches its peers'
 	// (digest.go).
 	Consistency failover.Consistency
+	// Release is this member's release; TeamVersion the team version
+	// committed in its log (as far as it has applied).
+	Release     string
+	TeamVersion int
+	// BlockedOnUpgrade is set while this member has stopped at a
+	// committed entry it is too old to read: Release names the release
+	// to install ("" if the entry does not say).
+	BlockedOnUpgrade *Upgrade
+}
+
+// Upgrade is what a member blocked on an upgrade needs.
+type Upgrade struct {
+	Release string // the first release that reads the entry; "" if not said
+	At      uint64 // the log entry it stopped at
 }
 
 // StorageState says whether this member can store the team's entries:
@@ -62,6 +77,12 @@ func (n *Node) Status() Status {
 		CommitIndex: rs.CommitIndex, AppliedIndex: n.appliedIndex(rs),
 		Peers: []PeerStatus{}, Clock: n.clock.Status(), Disk: n.disk.State(),
 		Storage: n.storageState(), Consistency: n.digest.Status(), Outbox: n.drain.Queued(),
+		Release: version.Release, TeamVersion: n.store.TeamVersion(),
+	}
+	if stall := n.replica.Stall(); stall != nil {
+		if nu := stall.NeedsUpgrade(); nu != nil {
+			st.BlockedOnUpgrade = &Upgrade{Release: nu.Release, At: stall.At}
+		}
 	}
 	health := map[string]failover.PeerHealth{}
 	for _, h := range n.monitor.Health() {

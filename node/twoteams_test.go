@@ -10,6 +10,7 @@ import (
 
 	"concord/node"
 	"concord/storage"
+	"concord/version"
 )
 
 // TestTwoTeamsInOneProcess opens members of two different teams in one
@@ -68,6 +69,10 @@ func TestTwoTeamsInOneProcess(t *testing.T) {
 	}
 	if sa, sb := a.Status(), b.Status(); sa.TeamID == sb.TeamID || sa.Team != "alpha" || sb.Team != "beta" {
 		t.Fatalf("teams: %q (%s) and %q (%s)", sa.Team, sa.TeamID, sb.Team, sb.TeamID)
+	}
+	// A new team starts at the newest team version of the release that made it.
+	if st := a.Status(); st.TeamVersion != version.Protocol || st.Release != version.Release {
+		t.Fatalf("a new team: team version %d, release %q", st.TeamVersion, st.Release)
 	}
 
 	if err := a.Close(); err != nil {
