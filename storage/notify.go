@@ -10,12 +10,12 @@ import (
 // block on it; every advance closes it and installs a fresh one, which wakes
 // them all without polling.
 type notifier struct {
-	mu         sync.Mutex
+	mu          sync.Mutex
 	applied     uint64
 	lastCommit  time.Time
 	teamVersion int
 	closed      bool
-	advanced   chan struct{}
+	advanced    chan struct{}
 }
 
 func (n *notifier) init(st metaState) {
