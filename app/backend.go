@@ -129,9 +129,14 @@ type Status struct {
 	Disk        DiskState     // room left on the data dir's disk; "" is ok
 	DiskFree    uint64        // bytes free on it
 	// Storage is a sentence while this member cannot store the team's
-	// messages (its disk is full, a file fails) or its history differs
-	// from the team's, empty while all is well.
+	// messages (its disk is full, a file fails, the team's log needs a
+	// newer release) or its history differs from the team's, empty while
+	// all is well.
 	Storage string
+	// Release is this member's release; TeamVersion the team version
+	// committed in its log (the About box).
+	Release     string
+	TeamVersion int
 }
 
 // DiskState says how much room the member's disk has left.

@@ -1,7 +1,11 @@
 package app
 
 import (
+	"context"
+	"fmt"
+
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 )
 
@@ -20,8 +24,24 @@ func (c *chat) menu() *fyne.MainMenu {
 	attach := fyne.NewMenuItem("Attach a file…", c.pickFile)
 	attach.Shortcut = attachShortcut
 	dm := fyne.NewMenuItem("New message…", c.newConversation)
-	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite),
+	about := fyne.NewMenuItem("About Concord", c.showAbout)
+	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite, fyne.NewMenuItemSeparator(), about),
 		fyne.NewMenu("Message", find, attach, dm))
+}
+
+// showAbout says which release this is and the team's version.
+func (c *chat) showAbout() {
+	var st Status
+	c.u.background(func(ctx context.Context) (err error) {
+		st, err = c.u.cfg.Backend.Status(ctx)
+		return err
+	}, func(err error) {
+		text := "Concord: a team chat with no server."
+		if err == nil {
+			text = fmt.Sprintf("Concord %s\nTeam version %d", st.Release, st.TeamVersion)
+		}
+		dialog.ShowInformation("About Concord", text, c.u.cfg.Window)
+	})
 }
 
 // openSettings opens the settings dialog; a saved name shows at once.

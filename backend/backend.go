@@ -303,7 +303,8 @@ func (b *Backend) Status(ctx context.Context) (app.Status, error) {
 	st := n.Status()
 	out := app.Status{Self: st.ID, Team: st.Team, Role: st.Role, Leader: st.Leader, Voters: st.Voters,
 		Total: len(st.Peers), ClockSource: st.Clock.Source, ClockOffset: st.Clock.Offset,
-		Disk: app.DiskState(st.Disk.Level), DiskFree: st.Disk.Free, Queued: st.Outbox}
+		Disk: app.DiskState(st.Disk.Level), DiskFree: st.Disk.Free, Queued: st.Outbox,
+		Release: st.Release, TeamVersion: st.TeamVersion}
 	for _, p := range st.Peers {
 		if p.Healthy {
 			out.Connected++
