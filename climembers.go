@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"concord/control"
 	"concord/version"
 	"encoding/json"
@@ -79,8 +80,24 @@ func cmdTeamVersion(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(tv)
 	}
 	fmt.Fprintf(stdout, "team version %d; this member runs %s (team versions %d to %d)\n", tv.TeamVersion, tv.Release, tv.ProtocolMin, tv.ProtocolMax)
-	if tv.TeamVersion < tv.ProtocolMax && !*raise {
-		fmt.Fprintln(stdout, "an admin can raise it with --raise once every member runs this release or later")
+	if tv.TeamVersion >= tv.ProtocolMax {
+		return nil
+	}
+	held := false
+	for _, m := range tv.Members {
+		if !m.HoldsBack {
+			continue
+		}
+		held = true
+		switch {
+		case m.ProtocolMax == 0:
+			fmt.Fprintf(stdout, "  held back by %s: not heard from yet (%s)\n", m.Name, m.ID)
+		default:
+			fmt.Fprintf(stdout, "  held back by %s: runs %s, reads team versions up to %d\n", m.Name, cmp.Or(m.Release, "a release before 0.2.0"), m.ProtocolMax)
+		}
+	}
+	if held {
+		fmt.Fprintln(stdout, "the leader raises it by itself once they upgrade; an admin can force it with --raise")
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type Member struct {
 	Voter  bool   // has a vote in the team's Raft cluster
 	Online bool   // the liveness probes reach it (this member always is)
 	Leader bool   // leads the team now
+	// Release is the Concord release it runs, as last heard ("" unknown;
+	// "before 0.2.0" for a release that does not say).
+	Release string
 }
 
 // memberPanel lists the team beside the messages: who is online, who leads,
@@ -141,6 +144,9 @@ func badges(m Member) string {
 	}
 	if !m.Online {
 		b = append(b, "offline")
+	}
+	if m.Release != "" {
+		b = append(b, m.Release)
 	}
 	return strings.Join(b, " · ")
 }

@@ -280,7 +280,8 @@ func (b *Backend) Members(ctx context.Context) ([]app.Member, error) {
 	leader := n.Leader()
 	out := make([]app.Member, len(rows))
 	for i, r := range rows {
-		out[i] = app.Member{ID: r.ID, Name: r.Name, Role: r.Role, Voter: r.Voter, Online: r.Online, Leader: r.ID == leader}
+		out[i] = app.Member{ID: r.ID, Name: r.Name, Role: r.Role, Voter: r.Voter, Online: r.Online, Leader: r.ID == leader,
+			Release: r.Release}
 	}
 	return out, nil
 }

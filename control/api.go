@@ -125,6 +125,8 @@ type MemberRow struct {
 	Role   string `json:"role"`
 	Voter  bool   `json:"voter"`
 	Online bool   `json:"online"`
+	// Release is the release the member runs, as last heard: "" unknown.
+	Release string `json:"release"`
 }
 
 // OutboxRow is one line of `concord outbox --json`.
@@ -210,6 +212,35 @@ type TeamVersion struct {
 	Release     string `json:"release"`
 	ProtocolMin int    `json:"protocol_min"` // the team versions this release works in
 	ProtocolMax int    `json:"protocol_max"`
+	// Members says what each member runs, as last heard, and whether it
+	// holds a raise back (a voter, or seen within the upgrade window, on
+	// an older release or never heard from).
+	Members []TeamVersionMember `json:"members"`
+}
+
+// TeamVersionMember is one member of TeamVersion.
+type TeamVersionMember struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Release     string  `json:"release"`      // "" unknown or before 0.2.0
+	ProtocolMax int     `json:"protocol_max"` // 0: never heard from
+	LastSeen    *string `json:"last_seen"`
+	HoldsBack   bool    `json:"holds_back"`
+}
+
+// NewTeamVersion is tv as `concord team-version --json` shows it.
+func NewTeamVersion(tv node.TeamVersion) TeamVersion {
+	out := TeamVersion{TeamVersion: tv.Team, Release: tv.Release, ProtocolMin: tv.ProtocolMin, ProtocolMax: tv.ProtocolMax,
+		Members: []TeamVersionMember{}}
+	for _, m := range tv.Members {
+		row := TeamVersionMember{ID: m.ID, Name: m.Name, Release: m.Release.Release, ProtocolMax: m.Release.ProtocolMax, HoldsBack: m.HoldsBack}
+		if !m.Release.Seen.IsZero() {
+			s := stamp(m.Release.Seen)
+			row.LastSeen = &s
+		}
+		out.Members = append(out.Members, row)
+	}
+	return out
 }
 
 // StorageState is node.StorageState: "ok", "write_failed" or "stalled",

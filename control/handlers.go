@@ -163,7 +163,7 @@ func (cs *Server) members(w http.ResponseWriter, r *http.Request) {
 	}
 	rows := make([]MemberRow, 0, len(members))
 	for _, m := range members {
-		rows = append(rows, MemberRow{ID: m.ID, Name: m.Name, Role: m.Role, Voter: m.Voter, Online: m.Online})
+		rows = append(rows, MemberRow{ID: m.ID, Name: m.Name, Role: m.Role, Voter: m.Voter, Online: m.Online, Release: m.Release})
 	}
 	writeJSON(w, http.StatusOK, rows)
 }
@@ -251,5 +251,5 @@ func (cs *Server) teamVersion(w http.ResponseWriter, r *http.Request) {
 		cs.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, TeamVersion{TeamVersion: tv.Team, Release: tv.Release, ProtocolMin: tv.ProtocolMin, ProtocolMax: tv.ProtocolMax})
+	writeJSON(w, http.StatusOK, NewTeamVersion(tv))
 }

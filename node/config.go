@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"concord/diskspace"
 	"concord/internal/durable"
@@ -40,6 +41,9 @@ type MemberConfig struct {
 	// Seeds are the members known when this member joined: the only peers
 	// it admits until its own copy of the member list arrives.
 	Seeds []string `json:"seeds,omitempty"`
+	// UpgradeWindowDays is how recently a member must have been seen to
+	// hold back a raise of the team version (0: 14 days; voters always do).
+	UpgradeWindowDays int `json:"upgrade_window_days,omitempty"`
 	// HideFromLAN stops this member announcing the team's name on the LAN
 	// (the hint a newcomer's welcome screen lists). Members still find
 	// each other under the team's own, unnamed service.
@@ -63,6 +67,11 @@ func (c MemberConfig) diskConfig(dir string) diskspace.Config {
 		dc.LowBytes, dc.LowPercent = uint64(c.DiskLowMB)<<20, -1
 	}
 	return dc
+}
+
+// upgradeWindow is UpgradeWindowDays as a duration.
+func (c MemberConfig) upgradeWindow() time.Duration {
+	return time.Duration(cmp.Or(c.UpgradeWindowDays, 14)) * 24 * time.Hour
 }
 
 // autoFetchLimit is the largest file, in bytes, this member fetches
@@ -136,26 +145,7 @@ func SaveConfig(dir string, c MemberConfig) error {
 	if err != nil {
 		return err
 	}
-	tmp := configPath(dir) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, configPath(dir)); err != nil {
-		return err
-	}
-	return durable.SyncDir(dir)
+	return durable.WriteFile(configPath(dir), append(b, '\n'), 0o600)
 }
 
 // ensureNewDataDir makes dir, refusing one that already holds a member.

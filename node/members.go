@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"concord/storage"
+	"concord/version"
 )
 
 // Member is a member of the team as this member sees it.
@@ -14,6 +15,9 @@ type Member struct {
 	Role     string // storage.RoleAdmin or storage.RoleMember
 	Voter    bool   // it votes in Raft
 	Online   bool   // its liveness probes answer (this member always is)
+	// Release is the release it runs, as last heard: "" unknown, "before
+	// 0.2.0" for a member that answers probes but does not say.
+	Release string
 }
 
 // Members lists the team with each member's Raft suffrage and whether
@@ -38,9 +42,24 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 	rows := make([]Member, 0, len(members))
 	for _, m := range members {
 		rows = append(rows, Member{ID: m.ID, Name: m.Name, Role: m.Role, Voter: voters[m.ID],
-			Online: m.ID == n.ID().String() || healthy[m.ID]})
+			Online: m.ID == n.ID().String() || healthy[m.ID], Release: n.releaseOf(m.ID)})
 	}
 	return rows, nil
+}
+
+// releaseOf is the release member id runs, as last heard.
+func (n *Node) releaseOf(id string) string {
+	if id == n.ID().String() {
+		return version.Release
+	}
+	r, ok := n.versions.get(id)
+	switch {
+	case !ok:
+		return ""
+	case r.Release == "":
+		return "before 0.2.0"
+	}
+	return r.Release
 }
 
 // resolveMember finds a member by peer ID or by a name only one member has.

@@ -80,6 +80,7 @@ type Node struct {
 	removedOnce sync.Once
 	confirming  atomic.Bool // a removal notice is being checked
 	removal     storage.Removal
+	versions    *versions // the releases peers said they run
 
 	ctx       context.Context    // the member's own goroutines run until it is cancelled
 	cancel    context.CancelFunc // stops the member's own goroutines
@@ -119,9 +120,13 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	vers, err := loadVersions(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, conf: conf, log: cfg.Logger.With("component", "node"), ctx: runCtx, cancel: cancel,
-		removed: make(chan struct{}), boxKey: box, blobs: blobs}
+		removed: make(chan struct{}), boxKey: box, blobs: blobs, versions: vers}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.closeParts())
@@ -193,11 +198,13 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host.Host().SetStreamHandler(p2p.ProtoJoin, p2p.Bounded(maxJoinStreams, n.serveJoin))
 	n.host.Host().SetStreamHandler(p2p.ProtoRemoved, p2p.Bounded(maxRemovedStreams, n.serveRemoved))
 	n.host.Host().SetStreamHandler(p2p.ProtoBlob, p2p.Bounded(maxBlobStreams, n.serveBlob))
+	n.host.Host().SetStreamHandler(p2p.ProtoVersion, p2p.Bounded(maxVersionStream, n.serveVersion))
 	n.goRun(n.autoFetch)
 	if !cfg.NoSearch {
 		n.goRun(n.followSearch)
 	}
 	n.goRun(n.inviteSweep)
+	n.goRun(n.askVersions)
 	n.runTime(runCtx)
 	return n, nil
 }
@@ -243,6 +250,7 @@ func (n *Node) closeParts() error {
 		n.host.Host().RemoveStreamHandler(p2p.ProtoRemoved)
 		n.host.Host().RemoveStreamHandler(p2p.ProtoBlob)
 		n.host.Host().RemoveStreamHandler(p2p.ProtoTime)
+		n.host.Host().RemoveStreamHandler(p2p.ProtoVersion)
 	}
 	errs = append(errs, n.stopDelivery())
 	if n.replica != nil {

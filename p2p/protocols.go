@@ -58,8 +58,12 @@ const ProtoBlob protocol.ID = "/concord/blob/1.0.0"
 // which registers it; it is declared here to be listed, not to be changed.
 const ProtoRaft protocol.ID = "/raft/1.0.0/rpc"
 
+// ProtoVersion asks a member which release it runs: the asker opens the
+// stream and reads one frame, JSON {release, protocol_min, protocol_max}.
+const ProtoVersion protocol.ID = "/concord/version/1.0.0"
+
 // Protocols returns the ID of every stream protocol a member speaks.
 func Protocols() []protocol.ID {
 	return []protocol.ID{ProtoPropose, ProtoJoin, ProtoStats, ProtoLeave, ProtoDigest,
-		ProtoProbe, ProtoTime, ProtoRemoved, ProtoBlob, ProtoRaft}
+		ProtoProbe, ProtoTime, ProtoRemoved, ProtoBlob, ProtoRaft, ProtoVersion}
 }

@@ -6,6 +6,7 @@ package durable
 import (
 	"errors"
 	"os"
+	"path/filepath"
 )
 
 // SyncDir makes the renames, creations and deletions in dir durable by
@@ -25,3 +26,27 @@ func SyncDir(dir string) error {
 
 // DirSyncNeeded says whether this platform can and must fsync directories.
 func DirSyncNeeded() bool { return dirSyncNeeded }
+
+// WriteFile replaces path with data atomically: a crash leaves the old or
+// the new file, never half of one (a temporary file, fsynced, renamed over
+// path, then the directory fsynced).
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err := f.Sync(); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
