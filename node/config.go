@@ -15,6 +15,7 @@ import (
 	"concord/diskspace"
 	"concord/internal/durable"
 	"concord/p2p"
+	"concord/version"
 )
 
 // MemberConfig is what a data dir remembers about its member and team
@@ -41,6 +42,9 @@ type MemberConfig struct {
 	// Seeds are the members known when this member joined: the only peers
 	// it admits until its own copy of the member list arrives.
 	Seeds []string `json:"seeds,omitempty"`
+	// Release is the newest release that has run this member: an older
+	// one refuses the data dir (its files may be in a newer form).
+	Release string `json:"release,omitempty"`
 	// UpgradeWindowDays is how recently a member must have been seen to
 	// hold back a raise of the team version (0: 14 days; voters always do).
 	UpgradeWindowDays int `json:"upgrade_window_days,omitempty"`
@@ -98,7 +102,7 @@ func newTeamConfig(team, name string, listen, ntp []string) MemberConfig {
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
 	_, _ = rand.Read(key)
 	return MemberConfig{TeamID: hex.EncodeToString(id[:]), TeamName: cmp.Or(strings.TrimSpace(team), name+"'s team"),
-		Name: name, Listen: listen, Creator: true, NTP: ntp, NetworkKey: hex.EncodeToString(key)}
+		Name: name, Listen: listen, Creator: true, NTP: ntp, NetworkKey: hex.EncodeToString(key), Release: version.Release}
 }
 
 // networkKey decodes NetworkKey.
@@ -157,4 +161,22 @@ func ensureNewDataDir(dir string) error {
 		return fmt.Errorf("%s: %w; use another --data", dir, ErrDataDirInUse)
 	}
 	return os.MkdirAll(dir, 0o700)
+}
+
+// claimDataDir refuses a data dir a newer release has run, and records
+// this release as the newest that has, before anything else is opened: a
+// release never downgrades a member's files, and an older one changes
+// nothing in them.
+func claimDataDir(dir string, c MemberConfig) (MemberConfig, error) {
+	switch version.Compare(c.Release, version.Release) {
+	case 1:
+		return c, fmt.Errorf("%w: this data dir was used by Concord %s; this is %s: install %s or later",
+			ErrNewerDataDir, c.Release, version.Release, c.Release)
+	case 0:
+		if c.Release != "" {
+			return c, nil
+		}
+	}
+	c.Release = version.Release
+	return c, SaveConfig(dir, c)
 }

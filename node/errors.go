@@ -29,6 +29,9 @@ var (
 	ErrNotFetched = errors.New("the file has not been fetched")
 	// ErrNoDataDir says a directory holds no Concord member.
 	ErrNoDataDir = errors.New("not a Concord data dir")
+	// ErrNewerDataDir says a newer release has run the member in a data
+	// dir: this one refuses it and changes nothing.
+	ErrNewerDataDir = errors.New("made by a newer Concord")
 	// ErrDataDirInUse says a new member was to be made in a directory that
 	// already holds one.
 	ErrDataDirInUse = errors.New("the directory already holds a Concord member")

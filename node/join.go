@@ -239,7 +239,7 @@ func Join(ctx context.Context, dir, name, code string, listen, ntp []string) (pe
 		bound = append(bound, a.String())
 	}
 	conf := MemberConfig{TeamID: inv.Team, TeamName: cmp.Or(resp.TeamName, inv.TeamName), Name: name,
-		Listen: bound, NTP: ntp, NetworkKey: hex.EncodeToString(inv.Net)}
+		Listen: bound, NTP: ntp, NetworkKey: hex.EncodeToString(inv.Net), Release: version.Release}
 	for _, s := range seeds {
 		conf.Seeds = append(conf.Seeds, s.String())
 	}

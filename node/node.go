@@ -108,6 +108,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := RemovedError(cfg.Dir); err != nil {
 		return nil, err
 	}
+	if conf, err = claimDataDir(cfg.Dir, conf); err != nil {
+		return nil, err
+	}
 	psk, err := conf.networkKey()
 	if err != nil {
 		return nil, err

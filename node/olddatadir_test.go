@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,41 @@ func untar(t *testing.T, path string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRefusesDataDirOfNewerRelease: a data dir a newer release has run is
+// refused with the release it needs, and nothing in it changes; one this
+// release runs is marked with it.
+func TestRefusesDataDirOfNewerRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "m")
+	cfg := node.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NTP: []string{"127.0.0.1:9"}}
+	if _, err := node.Create(ctx, cfg, "t", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := node.LoadConfig(dir)
+	if err != nil || conf.Release != version.Release {
+		t.Fatalf("a new member's data dir is not marked with this release: %v %q", err, conf.Release)
+	}
+	conf.Release = "9.9.9"
+	if err := node.SaveConfig(dir, conf); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	stateBefore, _ := os.ReadFile(filepath.Join(dir, "state.db"))
+	_, err = node.Open(ctx, cfg)
+	want := "this data dir was used by Concord 9.9.9; this is " + version.Release
+	if !errors.Is(err, node.ErrNewerDataDir) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("open: %v, want ErrNewerDataDir saying %q", err, want)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	stateAfter, _ := os.ReadFile(filepath.Join(dir, "state.db"))
+	if string(before) != string(after) || string(stateBefore) != string(stateAfter) {
+		t.Fatal("a refused open changed the data dir")
 	}
 }
