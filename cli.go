@@ -52,6 +52,9 @@ var commands = map[string]command{
 	"recover":      cmdRecover,
 	"repair":       cmdRepair,
 	"version":      cmdVersion,
+	"pin":          pinCmd("pin", "/v1/pin"),
+	"unpin":        pinCmd("unpin", "/v1/unpin"),
+	"pins":         cmdPins,
 	"team-version": cmdTeamVersion,
 }
 
@@ -298,11 +301,17 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
 	defer cancel()
 	q := url.Values{"channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
-	if *asJSON {
-		return c.Stream(ctx, stdout, "/v1/history", q)
+	return printRows(ctx, c, "/v1/history", q, *asJSON, stdout)
+}
+
+// printRows prints the history rows the member streams from path: as they
+// come with asJSON, else one readable line each.
+func printRows(ctx context.Context, c *control.Client, path string, q url.Values, asJSON bool, stdout io.Writer) error {
+	if asJSON {
+		return c.Stream(ctx, stdout, path, q)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(c.Stream(ctx, pw, "/v1/history", q)) }()
+	go func() { pw.CloseWithError(c.Stream(ctx, pw, path, q)) }()
 	dec := json.NewDecoder(pr)
 	seen := map[string]control.HistoryRow{}
 	for {

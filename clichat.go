@@ -175,3 +175,40 @@ func cmdSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// cmdPins is `concord pins --data DIR [--channel C] [--json]`.
+func cmdPins(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("pins", stderr)
+	channel := fs.String("channel", "general", "channel whose pinned messages to list")
+	asJSON := fs.Bool("json", false, "one JSON object per line (history rows)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := control.NewClient(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
+	defer cancel()
+	return printRows(ctx, c, "/v1/pins", url.Values{"channel": {*channel}}, *asJSON, stdout)
+}
+
+// pinCmd is `concord pin|unpin --data DIR ID`.
+func pinCmd(name, path string) command {
+	return func(args []string, stdout, stderr io.Writer) error {
+		fs, data := newFlags(name, stderr)
+		pos, err := parseWithData(fs, data, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return fmt.Errorf("give the ID of the message to %s", name)
+		}
+		var out struct{ ID string }
+		if err := callMember(*data, http.MethodPost, path, control.ChatOpRequest{ID: pos[0]}, &out); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, out.ID)
+		return nil
+	}
+}

@@ -43,6 +43,8 @@ commands:
   outbox    list messages not yet delivered (queued, failed)
   time      print the clock correction in use (ntp, peer, system)
   repair    check a stopped member's files and rebuild what is damaged
+  pin       pin a message in its channel (unpin takes it off)
+  pins      list a channel's pinned messages
   version   print this release
   team-version  print the team version; --raise raises it (admins)
 

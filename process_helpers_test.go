@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"concord/control"
 	"concord/internal/testutil"
 	"context"
@@ -106,7 +107,11 @@ func cli(t *testing.T, args ...string) (string, error) {
 
 // cliIn is cli run inside network namespace ns ("" for the test's own).
 func cliIn(t *testing.T, ns string, args ...string) (string, error) {
-	bin := buildConcord(t)
+	return runCLI(t, buildConcord(t), ns, args...)
+}
+
+// runCLI is cli with binary bin (another release's, for instance).
+func runCLI(t *testing.T, bin, ns string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -139,6 +144,7 @@ type proc struct {
 	id      string // peer ID, from init/join
 	logPath string
 	netns   string // network namespace to run in ("" for the test's own)
+	bin     string // the binary `concord run` starts ("": this tree's)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -192,9 +198,10 @@ func (p *proc) start() {
 		p.mu.Unlock()
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildConcord(t), "run", "--data", p.dir, "--log-level", "info")
+	bin := cmp.Or(p.bin, buildConcord(t))
+	cmd := exec.Command(bin, "run", "--data", p.dir, "--log-level", "info")
 	if p.netns != "" {
-		cmd = exec.Command("ip", "netns", "exec", p.netns, buildConcord(t), "run", "--data", p.dir, "--log-level", "info")
+		cmd = exec.Command("ip", "netns", "exec", p.netns, bin, "run", "--data", p.dir, "--log-level", "info")
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -251,7 +258,7 @@ func (p *proc) waitReady() {
 		if gone, err := p.exited(); gone {
 			t.Fatalf("member %s exited while starting: %v", p.name, err)
 		}
-		_, err := cli(t, "status", "--data", p.dir, "--json")
+		_, err := runCLI(t, cmp.Or(p.bin, buildConcord(t)), "", "status", "--data", p.dir, "--json")
 		return err == nil
 	})
 }
@@ -343,7 +350,14 @@ type procTeam struct {
 // member sees len(names) voters and a leader.
 func newProcTeam(t *testing.T, names ...string) *procTeam {
 	t.Helper()
+	return newProcTeamOf(t, buildConcord(t), names...)
+}
+
+// newProcTeamOf is newProcTeam with the members on binary bin.
+func newProcTeamOf(t *testing.T, bin string, names ...string) *procTeam {
+	t.Helper()
 	buildConcord(t)
+	cli := func(t *testing.T, args ...string) (string, error) { return runCLI(t, bin, "", args...) }
 	tm := &procTeam{t: t, root: t.TempDir()}
 	for i, name := range names {
 		dir := filepath.Join(tm.root, name)
@@ -362,6 +376,7 @@ func newProcTeam(t *testing.T, names ...string) *procTeam {
 			t.Fatal(err)
 		}
 		p := newProc(t, name, dir, strings.TrimSpace(out))
+		p.bin = bin
 		tm.procs = append(tm.procs, p)
 		p.start()
 		if i == 0 {

@@ -38,6 +38,21 @@ func (e *NeedsUpgradeError) Error() string { return version.NeedsUpgrade(e.Relea
 // opSetTeamVersion is the wire kind of storage.OpSetTeamVersion.
 const opSetTeamVersion = storage.OpSetTeamVersion
 
+// ErrTeamVersion is returned for an op the team version does not allow
+// yet: the team has members whose release cannot read it.
+var ErrTeamVersion = errors.New("the team version does not allow this yet")
+
+// needs is the protocol an op kind needs.
+func needs(k storage.OpKind) int {
+	switch k {
+	case storage.OpSetTeamVersion:
+		return 2
+	case storage.OpPin:
+		return 3
+	}
+	return 1
+}
+
 // opReply is the wire kind of a message with a parent; in memory it is an
 // OpMessage whose envelope has ReplyTo.
 const opReply storage.OpKind = 10
@@ -91,6 +106,7 @@ type command struct {
 //	          11 file: envelope, string reply_to ("": none), file (a message with an attachment)
 //	          12 op with ID: string id, then an op of kind 7, 8 or 9 (kind byte and payload)
 //	          13 set team version: string by, uvarint version (protocol 2; command version 3)
+//	          14 pin: string by, string target, byte unpin (0 or 1) (protocol 3)
 //
 // A team at team version 1 gets version 2 commands; from team version 2 on,
 // version 3: 0x03, string release, uvarint protocol, then as version 2.
@@ -104,6 +120,12 @@ func encodeCommand(c command, teamVersion int) ([]byte, error) {
 				return nil, fmt.Errorf("%w: team version %d: this release writes 2 to %d", ErrBadCommand, op.Version, version.Protocol)
 			}
 			proto = max(proto, op.Version)
+		}
+	}
+	for _, op := range c.Ops {
+		if n := needs(op.Kind); n > proto {
+			return nil, fmt.Errorf("%w: it needs team version %d (Concord %s on every member); the team is at %d",
+				ErrTeamVersion, n, version.ReleaseFor(n), proto)
 		}
 	}
 	if proto > version.Protocol {
@@ -192,6 +214,10 @@ func appendOps(b []byte, ops []storage.Op) []byte {
 		case opSetTeamVersion:
 			b = storage.AppendString(b, op.By)
 			b = binary.AppendUvarint(b, uint64(op.Version))
+		case storage.OpPin:
+			b = storage.AppendString(b, op.By)
+			b = storage.AppendString(b, op.Target)
+			b = append(b, boolByte(op.Remove))
 		}
 	}
 	return b
@@ -309,6 +335,20 @@ func readOps(r *storage.Reader, proto int) ([]storage.Op, error) {
 				return nil, fmt.Errorf("%w: op %d: a team version raise in a version 2 command", ErrBadCommand, i)
 			}
 			op.By, op.Version = r.String(), int(min(r.Uvarint(), 1<<16))
+		case storage.OpPin:
+			if proto < 3 {
+				return nil, fmt.Errorf("%w: op %d: a pin below protocol 3", ErrBadCommand, i)
+			}
+			op.By, op.Target = r.String(), r.String()
+			switch r.Byte() {
+			case 0:
+			case 1:
+				op.Remove = true
+			default:
+				if r.Err() == nil {
+					return nil, fmt.Errorf("%w: op %d: bad unpin flag", ErrBadCommand, i)
+				}
+			}
 		default:
 			if r.Err() == nil {
 				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
@@ -346,7 +386,7 @@ func checkOpShape(op storage.Op) error {
 		if op.Member == nil || op.Member.ID == "" {
 			return errors.New("member op without member")
 		}
-	case storage.OpRemoveMember, storage.OpSetRole, storage.OpEdit, storage.OpDelete, storage.OpReact:
+	case storage.OpRemoveMember, storage.OpSetRole, storage.OpEdit, storage.OpDelete, storage.OpReact, storage.OpPin:
 		if op.Target == "" {
 			return errors.New("member op without target")
 		}

@@ -163,3 +163,22 @@ func TestDecodeCommandNeedsUpgrade(t *testing.T) {
 		t.Fatalf("at team version 1 a message goes in a version 2 command (every release reads it): %v %v", err, b)
 	}
 }
+
+// TestPinNeedsTeamVersion3: a pin is written only once the team version
+// allows it (every member reads it), and then in a version 3 command.
+func TestPinNeedsTeamVersion3(t *testing.T) {
+	pin := command{Ops: []storage.Op{{Kind: storage.OpPin, By: "p", Target: "m"}}}
+	for _, tv := range []int{1, 2} {
+		if _, err := encodeCommand(pin, tv); !errors.Is(err, ErrTeamVersion) {
+			t.Errorf("a pin at team version %d: %v, want ErrTeamVersion", tv, err)
+		}
+	}
+	b, err := encodeCommand(pin, 3)
+	if err != nil || b[0] != commandVersionV3 {
+		t.Fatalf("a pin at team version 3: %v %v", err, b)
+	}
+	out, err := decodeCommand(b)
+	if err != nil || out.Ops[0].Kind != storage.OpPin || out.Ops[0].Target != "m" || out.Ops[0].Remove {
+		t.Fatalf("decode: %v %+v", err, out)
+	}
+}

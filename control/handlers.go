@@ -253,3 +253,30 @@ func (cs *Server) teamVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, NewTeamVersion(tv))
 }
+
+// pin pins (/v1/pin) or unpins (/v1/unpin) a message: {"id"}.
+func (cs *Server) pin(w http.ResponseWriter, r *http.Request) {
+	var req ChatOpRequest
+	if !cs.decode(w, r, 1<<10, &req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+	defer cancel()
+	if err := cs.node.Pin(ctx, req.ID, r.URL.Path == "/v1/unpin"); err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": req.ID})
+}
+
+// pins streams a channel's pinned messages as history rows.
+func (cs *Server) pins(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+	defer cancel()
+	msgs, err := cs.node.Pins(ctx, cmp.Or(r.URL.Query().Get("channel"), "general"))
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	cs.writeRows(w, msgs)
+}

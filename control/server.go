@@ -84,6 +84,9 @@ func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /v1/outbox", cs.outboxList)
 	mux.HandleFunc("GET /v1/members", cs.members)
 	mux.HandleFunc("GET /v1/team-version", cs.teamVersion)
+	mux.HandleFunc("POST /v1/pin", cs.pin)
+	mux.HandleFunc("POST /v1/unpin", cs.pin)
+	mux.HandleFunc("GET /v1/pins", cs.pins)
 	mux.HandleFunc("POST /v1/team-version", cs.teamVersion)
 	for _, add := range extraRoutes {
 		add(mux, cs)

@@ -58,3 +58,42 @@ func TestBlockedOnUpgrade(t *testing.T) {
 		t.Fatalf("m2 applied %d after more entries, want it still at %d", got, at-1)
 	}
 }
+
+// TestPins: members pin and unpin messages of a channel; every member
+// lists them.
+func TestPins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	a, _ := c.nodes[0].Send(ctx, "general", "first")
+	b, err := c.nodes[1].Send(ctx, "general", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[2].Pin(ctx, b, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[1].Pin(ctx, a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[0].Pin(ctx, "no-such-message", false); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("pin of an unknown message: %v, want ErrInvalid", err)
+	}
+	c.waitConverged()
+	for i, n := range c.nodes {
+		pins, err := n.Pins(ctx, "general")
+		if err != nil || len(pins) != 2 || pins[0].ID != a || pins[1].ID != b {
+			t.Fatalf("m%d pins: %v %+v", i, err, pins)
+		}
+	}
+	if err := c.nodes[0].Pin(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+	c.waitConverged()
+	if pins, err := c.nodes[2].Pins(ctx, "general"); err != nil || len(pins) != 1 || pins[0].ID != b {
+		t.Fatalf("pins after an unpin: %v %+v", err, pins)
+	}
+}

@@ -114,6 +114,7 @@ func (s *Store) apply(entries []Entry) ([][]Result, error) {
 // applier carries one Apply transaction. Channels touched by the batch are
 // cached and written once at the end instead of once per message.
 type applier struct {
+	tx       *bolt.Tx
 	st       metaState
 	meta     bucket
 	channels bucket
@@ -135,6 +136,7 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 		return nil, err
 	}
 	a := &applier{
+		tx:    tx,
 		st:    st,
 		chans: make(map[string]*Channel),
 		dirty: make(map[string]bool),
@@ -181,6 +183,8 @@ func (a *applier) op(e Entry, op Op) (Result, error) {
 		return a.once(op, func() (Result, error) { return a.react(op) })
 	case OpSetTeamVersion:
 		return a.setTeamVersion(op)
+	case OpPin:
+		return a.pin(op)
 	default:
 		return Result{Err: fmt.Sprintf("unknown op kind %d", op.Kind)}, nil
 	}

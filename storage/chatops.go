@@ -188,3 +188,65 @@ func reactionsOf(tx *bolt.Tx, id string) (map[string][]string, error) {
 	}
 	return out, nil
 }
+
+func pinKey(channel string, seq uint64) []byte {
+	return append(append([]byte(channel), 0), seqKey(seq)...)
+}
+
+// pin pins (or with Remove unpins) message Target in its channel.
+func (a *applier) pin(op Op) (Result, error) {
+	if r, err := a.role(op.By); err != nil || r == "" {
+		return Result{Err: refNotMember}, err
+	}
+	_, _, m, err := a.target(op.Target)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case m == nil:
+		return Result{Err: refNoSuchMessage}, nil
+	}
+	b, err := a.tx.CreateBucketIfNotExists(bucketPins)
+	if err != nil {
+		return Result{}, err
+	}
+	pins, k := newBucket(b, string(bucketPins)), pinKey(m.Channel, m.Seq)
+	if op.Remove {
+		err = pins.delete(k)
+	} else {
+		err = pins.put(k, []byte(m.ID))
+	}
+	return Result{Channel: m.Channel, Seq: m.Seq}, err
+}
+
+// Pins lists the messages pinned in channel, in channel order.
+func (s *Store) Pins(channel string) ([]Message, error) {
+	var ids []string
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPins)
+		if b == nil {
+			return nil
+		}
+		pins, prefix := newBucket(b, string(bucketPins)), append([]byte(channel), 0)
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			id, err := pins.open(k, v)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, string(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(ids))
+	for _, id := range ids {
+		m, err := s.Lookup(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

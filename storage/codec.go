@@ -24,6 +24,9 @@ var (
 	// bucketOpIDs is the dedup index of edits, deletions and reactions
 	// (opids.go): op ID → 1 byte 1, then the refusal text ("" if applied).
 	bucketOpIDs = []byte("opids")
+	// bucketPins keys are channel, 0, 8-byte seq; values the message ID.
+	// The first pin creates it (protocol 3): older files have none.
+	bucketPins = []byte("pins")
 
 	keyApplied    = []byte("applied")
 	keyLastCommit = []byte("last_commit")

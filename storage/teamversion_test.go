@@ -48,3 +48,29 @@ func TestTeamVersion(t *testing.T) {
 		t.Fatalf("digests of raises to 2 and 3 agree (%v %v): the version is not in the digest", ok, err)
 	}
 }
+
+// TestPins: members pin and unpin messages; Pins lists a channel's in
+// channel order; unknown messages and outsiders are refused; pins survive
+// a snapshot restore and are part of the digest.
+func TestPins(t *testing.T) {
+	s := mustOpen(t)
+	res := mustApply(t, s,
+		entry(1, t0, addMember("a", "ann", RoleAdmin), Op{Kind: OpCreateChannel, By: "a", Channel: "general"}, Op{Kind: OpCreateChannel, By: "a", Channel: "random"}),
+		entry(2, t0, msg("m1", "general", "one"), msg("m2", "general", "two"), msg("r1", "random", "elsewhere")),
+		entry(3, t0, Op{Kind: OpPin, By: "a", Target: "m2"}, Op{Kind: OpPin, By: "a", Target: "m1"}, Op{Kind: OpPin, By: "a", Target: "r1"}),
+		entry(4, t0, Op{Kind: OpPin, By: "x", Target: "m1"}, Op{Kind: OpPin, By: "a", Target: "nope"}),
+		entry(5, t0, Op{Kind: OpPin, By: "a", Target: "m2", Remove: true}))
+	if res[3][0].Err != refNotMember || res[3][1].Err != refNoSuchMessage {
+		t.Fatalf("refusals: %+v", res[3])
+	}
+	pins, err := s.Pins("general")
+	if err != nil || len(pins) != 1 || pins[0].ID != "m1" {
+		t.Fatalf("pins of general: %v %+v", err, pins)
+	}
+	if pins, err := s.Pins("random"); err != nil || len(pins) != 1 || pins[0].ID != "r1" {
+		t.Fatalf("pins of random: %v %+v", err, pins)
+	}
+	if pins, err := mustOpen(t).Pins("general"); err != nil || len(pins) != 0 {
+		t.Fatalf("a store with no pins bucket: %v %+v", err, pins)
+	}
+}

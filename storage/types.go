@@ -111,6 +111,9 @@ const (
 	// proposal: the leader's once every member supports it, or an
 	// admin's forced raise); it never lowers it.
 	OpSetTeamVersion OpKind = 13
+	// OpPin pins message Target in its channel (with Remove, unpins it);
+	// members only. Protocol 3.
+	OpPin OpKind = 14
 )
 
 // ChangesTeam reports whether applying an op of kind k may change the team:
