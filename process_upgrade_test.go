@@ -132,6 +132,8 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	needs := "this team needs Concord " + version.Release + " or later; you have 0.2.0"
 	if ce := (*cliError)(nil); !errors.As(err, &ce) || !strings.Contains(ce.stderr, needs) {
 		t.Fatalf("join from the previous release: %v, want %q", err, needs)
+	} else {
+		t.Logf("join from the previous release: %s", strings.TrimSpace(ce.stderr))
 	}
 
 	// cat comes back on the previous release: it stops at the raise.
@@ -141,6 +143,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 		st, err = cat.status()
 		return err == nil && st.BlockedOnUpgrade != nil
 	})
+	t.Logf("cat on the previous release: blocked_on_upgrade %q, applied %d of %d", *st.BlockedOnUpgrade, st.AppliedIndex, st.CommitIndex)
 	if *st.BlockedOnUpgrade != version.Release {
 		t.Fatalf("cat is blocked on %q, want %q", *st.BlockedOnUpgrade, version.Release)
 	}
@@ -163,6 +166,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	if len(queued) != 1 {
 		t.Fatalf("cat's outbox while blocked: %+v, want the message", queued)
 	}
+	t.Logf("send on cat said: %s", strings.TrimSpace(ce.stderr))
 
 	// Upgraded, it catches up and delivers the queued message once.
 	upgrade(t, cat)
@@ -178,6 +182,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 			t.Errorf("%s has the queued message %d times (history %d long, first %s)", name, n, len(ids), ids[0])
 		}
 	}
+	t.Logf("after cat's upgrade: %d messages on every member, the queued one once", len(hist["ann"]))
 	out, err = cli(t, "pins", "--data", cat.dir, "--json")
 	if err != nil || !strings.Contains(out, pinned) {
 		t.Fatalf("cat's pins after its upgrade: %v %q", err, out)
@@ -196,6 +201,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	if out, err := runCLI(t, old, "", "run", "--headless", "--data", cat.dir); !errors.As(err, &ce) || !strings.Contains(ce.stderr, refused) {
 		t.Fatalf("the previous release on an upgraded data dir: %v\n%s, want %q", err, out, refused)
 	}
+	t.Logf("the previous release on cat's upgraded data dir: %s", strings.TrimSpace(ce.stderr))
 	if b, err := os.ReadFile(filepath.Join(cat.dir, "config.json")); err != nil || !strings.Contains(string(b), `"release": "`+version.Release+`"`) {
 		t.Fatalf("the refused start changed config.json: %v\n%s", err, b)
 	}

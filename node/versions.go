@@ -36,7 +36,7 @@ type Release struct {
 const (
 	versionsFile     = "versions.json"
 	versionTick      = 2 * time.Second  // how often new peers are asked and a raise considered
-	versionAskEvery  = 60 * time.Second // how often a peer is asked again
+	versionAskEvery  = 10 * time.Second // how often a peer is asked again (a restart may go unnoticed by the probes)
 	versionAskWait   = 5 * time.Second
 	maxVersionStream = 2
 )
