@@ -68,7 +68,11 @@ func TestChaos(t *testing.T) {
 				}
 				s := seed + i
 				t.Run(fmt.Sprintf("%s/n%d/seed%d", sc.name, n, s), func(t *testing.T) {
-					res := runScenario(t, imageTag, n, s, sc.run, sc.smallDisk)
+					image := imageTag
+					if sc.image != nil {
+						image = sc.image(t)
+					}
+					res := runScenario(t, image, n, s, sc.run, sc.smallDisk)
 					res.Scenario = sc.name
 					saveResult(t, res)
 					if !res.verdict.ok() {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"concord/internal/releases"
 	"context"
 	"flag"
 	"fmt"
@@ -26,6 +27,10 @@ var (
 	plantedOnce  sync.Once
 	plantedImage string
 	plantedErr   error
+
+	prevOnce  sync.Once
+	prevImage string
+	prevErr   error
 )
 
 func TestMain(m *testing.M) {
@@ -71,6 +76,9 @@ func runMain(m *testing.M) int {
 	defer func() {
 		if plantedImage != "" {
 			removeImage(plantedImage)
+		}
+		if prevImage != "" {
+			removeImage(prevImage)
 		}
 	}()
 	return m.Run()
@@ -158,3 +166,42 @@ func removeStale() {
 
 // label is the label every resource of this run carries.
 func label() string { return fmt.Sprintf("%s=%d", labelKey, time.Now().Unix()) }
+
+// previous returns the image of the previous release's chaos build (built
+// from its tag by internal/releases), built once on first use.
+func previous(t *testing.T) string {
+	t.Helper()
+	prevOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		bin, err := releases.Build(ctx, releases.Previous, "headless,concord_chaos")
+		if err != nil {
+			prevErr = err
+			return
+		}
+		dir := filepath.Join(binDir, "previous")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			prevErr = err
+			return
+		}
+		b, err := os.ReadFile(bin)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "concord"), b, 0o755)
+		}
+		if err != nil {
+			prevErr = err
+			return
+		}
+		tag := fmt.Sprintf("concord-chaos-prev:%d", os.Getpid())
+		img := exec.CommandContext(ctx, "docker", "build", "-q", "--label", label(), "-t", tag, "-f", "Dockerfile", dir)
+		if out, err := img.CombinedOutput(); err != nil {
+			prevErr = fmt.Errorf("docker build: %v\n%s", err, out)
+			return
+		}
+		prevImage = tag
+	})
+	if prevErr != nil {
+		t.Fatal(prevErr)
+	}
+	return prevImage
+}

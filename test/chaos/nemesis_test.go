@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -17,7 +18,8 @@ type nemesis func(tm *team, rng *rand.Rand) error
 var scenarios = []struct {
 	name      string
 	run       nemesis
-	smallDisk int64 // each member's data dir on a filesystem of this size
+	smallDisk int64                     // each member's data dir on a filesystem of this size
+	image     func(t *testing.T) string // the members' image (nil: this tree's)
 }{
 	{name: "kill-restart", run: nemKill},
 	{name: "pause", run: nemPause},
@@ -30,6 +32,7 @@ var scenarios = []struct {
 	{name: "clock-skew", run: nemSkew},
 	{name: "disk-full", run: nemDiskFull, smallDisk: 256 << 20},
 	{name: "bit-flip", run: nemBitFlip},
+	{name: "rolling-upgrade", run: nemRollingUpgrade, image: previous},
 }
 
 // between returns a duration in [lo, hi) drawn from rng.

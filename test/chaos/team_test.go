@@ -209,6 +209,8 @@ type status struct {
 	Disk struct {
 		State string `json:"state"`
 	} `json:"disk"`
+	Release     string `json:"release"`
+	TeamVersion int    `json:"team_version"`
 }
 
 func (tm *team) status(m *member) (status, error) {
