@@ -26,7 +26,13 @@ func TestRollingUpgrade(t *testing.T) {
 		t.Skip("builds the previous release and runs processes")
 	}
 	old := buildPrevious(t)
-	tm := newProcTeamOf(t, old, "ann", "bob", "cat", "dan")
+	for _, names := range [][]string{{"ann", "bob", "cat"}, {"ann", "bob", "cat", "dan", "eve"}} {
+		t.Run(fmt.Sprintf("%d members", len(names)), func(t *testing.T) { rollingUpgrade(t, old, names) })
+	}
+}
+
+func rollingUpgrade(t *testing.T, old string, names []string) {
+	tm := newProcTeamOf(t, old, names...)
 	requireTeamVersion(t, tm.procs, 2)
 
 	// Mixed: ann on this release, the others on the previous one.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ func buildPrevious(t *testing.T) string {
 		defer cancel()
 		prevBin, prevErr = releases.Build(ctx, releases.Previous, "headless")
 	})
+	if errors.Is(prevErr, releases.ErrNoHistory) {
+		t.Skipf("the previous release cannot be built here: %v", prevErr)
+	}
 	if prevErr != nil {
 		t.Fatalf("build the previous release %s: %v", releases.Previous.Tag, prevErr)
 	}

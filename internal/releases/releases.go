@@ -5,6 +5,7 @@ package releases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,10 @@ type Release struct {
 // Previous is the release before this one.
 var Previous = Release{Tag: "v0.2.0", Commit: "5663572096035c0389ff1fb0c807616dd5af0b0a"}
 
+// ErrNoHistory says the clone lacks the release's commit (a shallow clone):
+// tests that need the previous release skip rather than fail.
+var ErrNoHistory = errors.New("this clone does not have the release's commit (a shallow clone?)")
+
 // Build builds r's headless static binary with the build tags tags (run
 // from inside the repository) and returns its path. The binary is cached
 // under the user's cache dir by commit and tags: the first build takes a
@@ -29,6 +34,9 @@ func Build(ctx context.Context, r Release, tags string) (string, error) {
 	commit := r.Commit
 	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--verify", "--quiet", r.Tag+"^{commit}").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
+	}
+	if err := exec.CommandContext(ctx, "git", "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
+		return "", fmt.Errorf("%w: %s (%s)", ErrNoHistory, r.Tag, commit)
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
