@@ -30,6 +30,10 @@ type Backend interface {
 	Channels(ctx context.Context) ([]storage.Channel, error)
 	// CreateChannel creates a channel (no error if it already exists).
 	CreateChannel(ctx context.Context, name string) error
+	// Pins lists channel's pinned messages, in channel order; Pin pins
+	// message id in its channel (unpin: takes the pin off).
+	Pins(ctx context.Context, channel string) ([]storage.Message, error)
+	Pin(ctx context.Context, id string, unpin bool) error
 	// Members lists the team's members with their vote, liveness and
 	// leadership.
 	Members(ctx context.Context) ([]Member, error)

@@ -61,6 +61,8 @@ type chat struct {
 	bar         *composeBar
 	completion  *completion
 	muteBtn     *widget.Button
+	pinsBtn     *widget.Button    // the open channel's pins (hidden when none)
+	pins        []storage.Message // the open channel's pinned messages
 	replyTo     string
 	editing     string
 	jumping     string
@@ -94,7 +96,7 @@ func newChat(u *UI) *chat {
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
 	c.search = newSearchView(c)
-	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.search.field, c.muteBtn, c.people, c.gear), c.title)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.search.field, c.pinsBtn, c.muteBtn, c.people, c.gear), c.title)
 	middle := container.NewBorder(head, c.bottom(), nil, nil, c.messages.content)
 	c.side = container.NewStack(c.panel.content, c.search.content)
 	right := container.NewHSplit(middle, c.side)
@@ -194,6 +196,9 @@ func (c *chat) enter(name string) {
 	c.completion.close()
 	c.jumping, c.messages.target = "", ""
 	c.showMute()
+	c.pins = nil
+	c.pinsBtn.Hide()
+	c.refreshPins()
 	c.messages.reset()
 	c.messages.pend = c.pending[name]
 }

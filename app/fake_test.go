@@ -32,6 +32,7 @@ type fakeBackend struct {
 	actionErr error    // Reply, Edit, Delete and React fail with it
 	edits     []string // "id=text" of each edit
 	reacts    []string // "id emoji" of each reaction toggled
+	pinned    []string // IDs pinned, in pin order
 	settings  Settings
 	joinCode  string // the only valid invite code
 	lanTeams  []LANTeam
@@ -148,6 +149,28 @@ func (f *fakeBackend) CreateChannel(ctx context.Context, name string) error {
 		}
 	}
 	f.channels = append(f.channels, storage.Channel{Name: name, CreatedAt: f.now})
+	return nil
+}
+
+func (f *fakeBackend) Pins(ctx context.Context, channel string) ([]storage.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []storage.Message
+	for _, m := range f.msgs[channel] {
+		if slices.Contains(f.pinned, m.ID) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) Pin(ctx context.Context, id string, unpin bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pinned = slices.DeleteFunc(f.pinned, func(p string) bool { return p == id })
+	if !unpin {
+		f.pinned = append(f.pinned, id)
+	}
 	return nil
 }
 

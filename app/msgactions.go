@@ -31,6 +31,9 @@ func (c *chat) initActions() {
 	c.bar = newComposeBar(c.cancelCompose)
 	c.completion = newCompletion()
 	c.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), c.toggleMute)
+	c.pinsBtn = widget.NewButton("", c.listPins)
+	c.pinsBtn.Importance = widget.LowImportance
+	c.pinsBtn.Hide()
 }
 
 // messageMenu opens the actions on message id at pos: reply, react, and
@@ -43,6 +46,13 @@ func (c *chat) messageMenu(id string, pos fyne.Position) {
 	items := []*fyne.MenuItem{
 		fyne.NewMenuItem("Reply", func() { c.startReply(id) }),
 		fyne.NewMenuItem("Add reaction…", func() { c.showPicker(id, pos) }),
+	}
+	if !m.Deleted {
+		if c.pinned(id) {
+			items = append(items, fyne.NewMenuItem("Unpin", func() { c.setPin(id, true) }))
+		} else {
+			items = append(items, fyne.NewMenuItem("Pin to channel", func() { c.setPin(id, false) }))
+		}
 	}
 	if !m.Deleted && m.Author == c.self && m.File == nil {
 		items = append(items, fyne.NewMenuItem("Edit", func() { c.startEdit(id) }))

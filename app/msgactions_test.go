@@ -69,7 +69,7 @@ func TestEditOwnMessage(t *testing.T) {
 	h.fake.commit("general", bob, "hi ann")
 	mine := h.fake.commit("general", h.fake.self, "helo")
 	c := h.openChat()
-	if got := strings.Join(menuOf(t, c, "helo"), ","); got != "Reply,Add reaction…,Edit,Delete…" {
+	if got := strings.Join(menuOf(t, c, "helo"), ","); got != "Reply,Add reaction…,Pin to channel,Edit,Delete…" {
 		t.Fatalf("menu of own message: %s", got)
 	}
 	choose(t, c, "Edit")
@@ -120,7 +120,7 @@ func TestEditRefusedIsShown(t *testing.T) {
 	mine := h.fake.commit("general", h.fake.self, "mine")
 	c := h.openChat()
 	// No Edit on someone else's message; the admin may delete it.
-	if got := strings.Join(menuOf(t, c, "bob's"), ","); got != "Reply,Add reaction…,Delete…" {
+	if got := strings.Join(menuOf(t, c, "bob's"), ","); got != "Reply,Add reaction…,Pin to channel,Delete…" {
 		t.Fatalf("menu of bob's message: %s", got)
 	}
 	// The team's refusal is shown in a dialog.
@@ -165,7 +165,7 @@ func TestDeleteMessage(t *testing.T) {
 	h2.fake.members[0].Role = storage.RoleMember
 	b2 := h2.fake.commit("general", bob, "bob's")
 	c2 := h2.openChat()
-	if got := strings.Join(menuOf(t, c2, "bob's"), ","); got != "Reply,Add reaction…" {
+	if got := strings.Join(menuOf(t, c2, "bob's"), ","); got != "Reply,Add reaction…,Pin to channel" {
 		t.Fatalf("member's menu of bob's message: %s", got)
 	}
 	c2.confirmDelete(b2.ID)

@@ -68,3 +68,21 @@ func (b *Backend) OpenFile(ctx context.Context, file storage.FileRef, fetch bool
 	}
 	return f, err
 }
+
+// Pins implements app.Backend.
+func (b *Backend) Pins(ctx context.Context, channel string) ([]storage.Message, error) {
+	n, err := b.node()
+	if err != nil {
+		return nil, err
+	}
+	return n.Pins(ctx, channel)
+}
+
+// Pin implements app.Backend.
+func (b *Backend) Pin(ctx context.Context, id string, unpin bool) error {
+	n, err := b.node()
+	if err != nil {
+		return err
+	}
+	return n.Pin(ctx, id, unpin)
+}
