@@ -294,19 +294,19 @@ func cmdHistory(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := control.NewClient(*data)
+	q := url.Values{"channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
+	return printRows(*data, "/v1/history", q, *asJSON, stdout)
+}
+
+// printRows prints the history rows the member of data streams from path:
+// as they come with asJSON, else one readable line each.
+func printRows(data, path string, q url.Values, asJSON bool, stdout io.Writer) error {
+	c, err := control.NewClient(data)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
 	defer cancel()
-	q := url.Values{"channel": {*channel}, "limit": {strconv.Itoa(*limit)}}
-	return printRows(ctx, c, "/v1/history", q, *asJSON, stdout)
-}
-
-// printRows prints the history rows the member streams from path: as they
-// come with asJSON, else one readable line each.
-func printRows(ctx context.Context, c *control.Client, path string, q url.Values, asJSON bool, stdout io.Writer) error {
 	if asJSON {
 		return c.Stream(ctx, stdout, path, q)
 	}

@@ -184,13 +184,7 @@ func cmdPins(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := control.NewClient(*data)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), control.RequestTimeout)
-	defer cancel()
-	return printRows(ctx, c, "/v1/pins", url.Values{"channel": {*channel}}, *asJSON, stdout)
+	return printRows(*data, "/v1/pins", url.Values{"channel": {*channel}}, *asJSON, stdout)
 }
 
 // pinCmd is `concord pin|unpin --data DIR ID`.

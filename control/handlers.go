@@ -46,18 +46,14 @@ func (cs *Server) history(w http.ResponseWriter, r *http.Request) {
 }
 
 func (cs *Server) channels(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	chs, err := cs.node.Channels(ctx)
-	if err != nil {
-		cs.fail(w, err)
-		return
-	}
-	rows := make([]ChannelRow, 0, len(chs))
-	for _, c := range chs {
-		rows = append(rows, ChannelRow{Name: c.Name, CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano), Messages: c.Messages})
-	}
-	writeJSON(w, http.StatusOK, rows)
+	serveJSON(cs, w, r, func(ctx context.Context) ([]ChannelRow, error) {
+		chs, err := cs.node.Channels(ctx)
+		rows := make([]ChannelRow, 0, len(chs))
+		for _, c := range chs {
+			rows = append(rows, ChannelRow{Name: c.Name, CreatedAt: stamp(c.CreatedAt), Messages: c.Messages})
+		}
+		return rows, err
+	})
 }
 
 func (cs *Server) createChannel(w http.ResponseWriter, r *http.Request) {
@@ -154,18 +150,14 @@ func (cs *Server) dm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (cs *Server) members(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
-	defer cancel()
-	members, err := cs.node.Members(ctx)
-	if err != nil {
-		cs.fail(w, err)
-		return
-	}
-	rows := make([]MemberRow, 0, len(members))
-	for _, m := range members {
-		rows = append(rows, MemberRow{ID: m.ID, Name: m.Name, Role: m.Role, Voter: m.Voter, Online: m.Online, Release: m.Release})
-	}
-	writeJSON(w, http.StatusOK, rows)
+	serveJSON(cs, w, r, func(ctx context.Context) ([]MemberRow, error) {
+		members, err := cs.node.Members(ctx)
+		rows := make([]MemberRow, 0, len(members))
+		for _, m := range members {
+			rows = append(rows, MemberRow{ID: m.ID, Name: m.Name, Role: m.Role, Voter: m.Voter, Online: m.Online, Release: m.Release})
+		}
+		return rows, err
+	})
 }
 
 func (cs *Server) memberChange(w http.ResponseWriter, r *http.Request) {

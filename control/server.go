@@ -181,3 +181,16 @@ func (cs *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v 
 	}
 	return true
 }
+
+// serveJSON answers r with what fn returns (within RequestTimeout), as
+// JSON, or with fn's error.
+func serveJSON[T any](cs *Server, w http.ResponseWriter, r *http.Request, fn func(ctx context.Context) (T, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+	defer cancel()
+	v, err := fn(ctx)
+	if err != nil {
+		cs.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
