@@ -141,6 +141,10 @@ type Status struct {
 	// committed in its log (the About box).
 	Release     string
 	TeamVersion int
+	// Upgrade is a sentence while this member has stopped at an entry of
+	// the team's log its release cannot read ("this team now needs
+	// Concord X or later; you have Y"); the window shows it as a banner.
+	Upgrade string
 }
 
 // DiskState says how much room the member's disk has left.

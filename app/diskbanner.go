@@ -47,8 +47,13 @@ func (b *diskBanner) set(st Status) {
 	}
 }
 
-// diskText is the banner's sentence for st, "" when the disk is ok.
+// diskText is the banner's sentence for st, "" when the disk is ok and the
+// member can apply the team's log (not blocked on an upgrade).
 func diskText(st Status) (string, widget.Importance) {
+	if st.Upgrade != "" {
+		return "⚠ " + st.Upgrade + ". Install it: what you type waits in the outbox, and the history " +
+			"shown stops at the first message this release cannot read.", widget.DangerImportance
+	}
 	switch st.Disk {
 	case DiskFull:
 		return diskFullText, widget.DangerImportance

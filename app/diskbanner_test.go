@@ -81,3 +81,17 @@ func TestMegabytes(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeBanner: a member blocked on an upgrade says so across the top
+// of the window, before the disk's state.
+func TestUpgradeBanner(t *testing.T) {
+	b := newDiskBanner()
+	b.set(Status{Disk: DiskLow, Upgrade: "this team now needs Concord 0.3.0 or later; you have 0.2.0"})
+	if !b.content.Visible() || !strings.Contains(b.label.Text, "needs Concord 0.3.0") || b.label.Importance != widget.DangerImportance {
+		t.Fatalf("banner %q (shown %v)", b.label.Text, b.content.Visible())
+	}
+	b.set(Status{})
+	if b.content.Visible() {
+		t.Fatal("the banner stays once the member is upgraded")
+	}
+}

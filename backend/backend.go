@@ -22,6 +22,7 @@ import (
 	_ "concord/internal/fynelocale" // before Fyne's init: no locale error under LANG=C
 	"concord/node"
 	"concord/storage"
+	"concord/version"
 )
 
 const (
@@ -306,6 +307,9 @@ func (b *Backend) Status(ctx context.Context) (app.Status, error) {
 		Total: len(st.Peers), ClockSource: st.Clock.Source, ClockOffset: st.Clock.Offset,
 		Disk: app.DiskState(st.Disk.Level), DiskFree: st.Disk.Free, Queued: st.Outbox,
 		Release: st.Release, TeamVersion: st.TeamVersion}
+	if b := st.BlockedOnUpgrade; b != nil {
+		out.Upgrade = version.NeedsUpgrade(b.Release)
+	}
 	for _, p := range st.Peers {
 		if p.Healthy {
 			out.Connected++
