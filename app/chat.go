@@ -62,6 +62,7 @@ type chat struct {
 	completion  *completion
 	muteBtn     *widget.Button
 	pinsBtn     *widget.Button    // the open channel's pins (hidden when none)
+	tools       *fyne.Container   // the header's buttons: relaid out when pinsBtn shows
 	pins        []storage.Message // the open channel's pinned messages
 	replyTo     string
 	editing     string
@@ -96,7 +97,8 @@ func newChat(u *UI) *chat {
 	c.people = widget.NewButtonWithIcon("", theme.AccountIcon(), c.toggleMembers)
 	c.gear = widget.NewButtonWithIcon("", theme.SettingsIcon(), c.openSettings)
 	c.search = newSearchView(c)
-	head := container.NewBorder(nil, nil, nil, container.NewHBox(c.search.field, c.pinsBtn, c.muteBtn, c.people, c.gear), c.title)
+	c.tools = container.NewHBox(c.search.field, c.pinsBtn, c.muteBtn, c.people, c.gear)
+	head := container.NewBorder(nil, nil, nil, c.tools, c.title)
 	middle := container.NewBorder(head, c.bottom(), nil, nil, c.messages.content)
 	c.side = container.NewStack(c.panel.content, c.search.content)
 	right := container.NewHSplit(middle, c.side)

@@ -41,6 +41,7 @@ func (c *chat) refreshPins() {
 
 // showPins sets the header button from c.pins.
 func (c *chat) showPins() {
+	defer c.tools.Refresh() // the button takes room or gives it back
 	if len(c.pins) == 0 {
 		c.pinsBtn.Hide()
 		return
