@@ -47,11 +47,6 @@ var testTiming = consensus.Timing{SnapshotThreshold: 64, TrailingLogs: 16, Stabi
 // answers (tests never ask the public pools).
 var noNTP = []string{"127.0.0.1:9"}
 
-func startNode(t testing.TB, dir string) *Node {
-	t.Helper()
-	return startNodeWith(t, dir, nil, testTiming)
-}
-
 // startNodeWith starts a member whose local clock is clock (nil: the
 // system clock).
 func startNodeWith(t testing.TB, dir string, clock timesync.Clock, timing consensus.Timing) *Node {

@@ -147,7 +147,5 @@ func (n *Node) queryPeerTime(ctx context.Context, p peer.ID) ([]timesync.Sample,
 	return out, hasNTP, nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // Time reports the member's clock correction.
 func (n *Node) Time() timesync.TimeStatus { return n.clock.Status() }
