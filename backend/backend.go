@@ -48,7 +48,7 @@ type Backend struct {
 	cs      *control.Server
 	cancel  context.CancelFunc // stops the event pump
 	closed  bool
-	subs    map[int]chan app.Event
+	subs    map[int]*subscriber
 	nextSub int
 
 	started chan struct{} // closed once the node runs
@@ -76,7 +76,7 @@ func New(cfg Config) *Backend {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Backend{dir: cfg.Dir, log: log.With("component", "gui-backend"), control: cfg.Control,
-		listen: cfg.Listen, ntp: cfg.NTP, subs: map[int]chan app.Event{}, started: make(chan struct{})}
+		listen: cfg.Listen, ntp: cfg.NTP, subs: map[int]*subscriber{}, started: make(chan struct{})}
 }
 
 // Dir is the member's data dir.
@@ -188,8 +188,8 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	n, cs, cancel := b.n, b.cs, b.cancel
-	for id, ch := range b.subs {
-		close(ch)
+	for id, sub := range b.subs {
+		close(sub.ch)
 		delete(b.subs, id)
 	}
 	b.mu.Unlock()

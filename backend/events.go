@@ -21,8 +21,18 @@ const (
 	maxCatchUpBurst = 1000        // most EventMessages pushed per channel per advance
 )
 
+// subscriber is one Events channel. stale is set when an event could not
+// be delivered (its buffer was full): it is owed an app.EventStale, so the
+// window rereads what it shows instead of missing a message for good.
+type subscriber struct {
+	ch    chan app.Event
+	stale bool
+}
+
 // Events implements app.Backend: each subscriber gets a buffered channel;
-// the pump never blocks on it and counts what it drops.
+// the pump never blocks on it. A subscriber that misses an event gets an
+// EventStale as soon as it has room again (at the latest with the next
+// status tick).
 func (b *Backend) Events() (<-chan app.Event, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -33,26 +43,37 @@ func (b *Backend) Events() (<-chan app.Event, func()) {
 	}
 	id := b.nextSub
 	b.nextSub++
-	b.subs[id] = ch
+	b.subs[id] = &subscriber{ch: ch}
 	return ch, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if c, ok := b.subs[id]; ok {
-			close(c)
+		if s, ok := b.subs[id]; ok {
+			close(s.ch)
 			delete(b.subs, id)
 		}
 	}
 }
 
-// publish hands ev to every subscriber that has room.
+// publish hands ev to every subscriber that has room; one that missed
+// events first gets the EventStale it is owed.
 func (b *Backend) publish(ev app.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, ch := range b.subs {
+	for _, s := range b.subs {
+		if s.stale {
+			select {
+			case s.ch <- app.Event{Kind: app.EventStale}:
+				s.stale = false
+			default:
+				b.drops.Add(1)
+				continue // ev is covered by the stale event still owed
+			}
+		}
 		select {
-		case ch <- ev:
+		case s.ch <- ev:
 		default:
 			b.drops.Add(1)
+			s.stale = true
 		}
 	}
 }
@@ -111,7 +132,7 @@ func (b *Backend) catchUp(n *node.Node, last map[string]uint64) {
 		b.log.Warn("read channels", "err", err)
 		return
 	}
-	changed := len(chans) != len(last)
+	changed, stale := len(chans) != len(last), false
 	for _, c := range chans {
 		seen, ok := last[c.Name]
 		if !ok {
@@ -121,8 +142,13 @@ func (b *Backend) catchUp(n *node.Node, last map[string]uint64) {
 			last[c.Name] = seen
 			continue
 		}
-		limit := int(min(c.Messages-seen, maxCatchUpBurst))
-		msgs, err := n.Read(c.Name, storage.Query{Limit: limit})
+		if c.Messages-seen > maxCatchUpBurst {
+			// Too many to push one by one: the window rereads instead.
+			last[c.Name] = c.Messages
+			stale = true
+			continue
+		}
+		msgs, err := n.Read(c.Name, storage.Query{Limit: int(c.Messages - seen)})
 		if err != nil {
 			b.log.Warn("read new messages", "channel", c.Name, "err", err)
 			continue
@@ -134,7 +160,10 @@ func (b *Backend) catchUp(n *node.Node, last map[string]uint64) {
 		}
 		last[c.Name] = c.Messages
 	}
-	if changed {
+	if changed || stale {
 		b.publish(app.Event{Kind: app.EventChannels})
+	}
+	if stale {
+		b.publish(app.Event{Kind: app.EventStale})
 	}
 }
