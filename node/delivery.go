@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,7 +152,8 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 	if err := n.roomFor(ctx, 0); err != nil {
 		return "", 0, err
 	}
-	env.ID, env.Author, env.SentAt = newMessageID(), n.host.ID().String(), n.clock.Now().UTC()
+	// A new ID, unless the caller chose one (benchmarks watch for it).
+	env.ID, env.Author, env.SentAt = cmp.Or(env.ID, newMessageID()), n.host.ID().String(), n.clock.Now().UTC()
 	if err := storage.ValidateOutgoing(env); err != nil {
 		return "", 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
