@@ -121,7 +121,7 @@ func TestCheckJoinRefusals(t *testing.T) {
 			req, kid := request(good, goodKey, team)
 			req.Release, req.Protocol = "", 0
 			return req, kid
-		}, "this team needs Concord 0.2.0 or later; you have an older release"},
+		}, "this team needs Concord " + version.ReleaseFor(version.Protocol) + " or later; you have an older release"},
 		{"expired", func() (joinRequest, peer.ID) { return request(expired, expiredKey, team) }, "expired"},
 		{"altered invite ID", func() (joinRequest, peer.ID) {
 			tok := good
