@@ -267,3 +267,10 @@ func TestMonitorCloseEndsSubscriptions(t *testing.T) {
 }
 
 func byChangeID(x, y Change) int { return cmp.Compare(x.ID, y.ID) }
+
+// TestNewResponderRefusesNilAdmit: admission fails closed.
+func TestNewResponderRefusesNilAdmit(t *testing.T) {
+	if _, err := NewResponder(ResponderConfig{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("NewResponder without Admit: %v, want ErrInvalidConfig", err)
+	}
+}

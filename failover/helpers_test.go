@@ -63,10 +63,13 @@ func connect(t *testing.T, a, b *p2p.Host) {
 	}
 }
 
-// serve starts a Responder on h (admit may be nil) and unserves it when the
-// test ends.
+// serve starts a Responder on h (admit nil: every peer) and unserves it
+// when the test ends.
 func serve(t *testing.T, h *p2p.Host, admit func(peer.ID) bool) *Responder {
 	t.Helper()
+	if admit == nil {
+		admit = func(peer.ID) bool { return true }
+	}
 	r, err := NewResponder(ResponderConfig{Admit: admit, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("NewResponder: %v", err)

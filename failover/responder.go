@@ -3,6 +3,7 @@ package failover
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -21,21 +22,23 @@ type ResponderConfig struct {
 	// peer's stream is reset, so its prober sees a failure. It is called
 	// when a stream opens and again for every probe, so a peer removed from
 	// the team stops getting answers on a stream it already has. It must be
-	// fast and safe for concurrent use. Default: admit every peer.
+	// fast and safe for concurrent use. Required: a nil Admit is refused
+	// (it would answer every peer that can open a stream).
 	Admit func(peer.ID) bool
 	// Logger receives the responder's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
 
 // Validate reports, as an error wrapping [ErrInvalidConfig], the first
-// problem with c. Every field is optional, so it currently accepts any
-// configuration.
-func (c ResponderConfig) Validate() error { return nil }
+// problem with c: Admit is required.
+func (c ResponderConfig) Validate() error {
+	if c.Admit == nil {
+		return fmt.Errorf("%w: Admit is required (a nil one would answer every peer)", ErrInvalidConfig)
+	}
+	return nil
+}
 
 func (c ResponderConfig) withDefaults() ResponderConfig {
-	if c.Admit == nil {
-		c.Admit = func(peer.ID) bool { return true }
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

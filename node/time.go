@@ -51,6 +51,10 @@ func (n *Node) runTime(ctx context.Context) {
 // serveTime answers peer-time exchanges with this member's corrected clock.
 func (n *Node) serveTime(s network.Stream) {
 	defer s.Close()
+	if !n.team.isMember(s.Conn().RemotePeer()) { // the gater admits invitees too
+		_ = s.Reset()
+		return
+	}
 	_ = s.SetDeadline(time.Now().Add(peerTimeTimeout))
 	if err := timesync.PeerAnswer(s, n.clock, n.clock.HasNTP); err != nil {
 		s.Reset()
