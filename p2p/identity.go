@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"concord/internal/durable"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func LoadIdentity(dataDir string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: encoding identity: %w", err)
 	}
-	err = createFileAtomic(path, raw, 0o600)
+	err = durable.CreateFile(path, raw, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it first: that key is the identity.
 		data, err := os.ReadFile(path)

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"bytes"
+	"concord/internal/durable"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -124,7 +125,7 @@ func (hs *Host) savePeers() {
 	if bytes.Equal(data, hs.lastSaved) {
 		return
 	}
-	if err := writeFileAtomic(filepath.Join(hs.dataDir, PeersFile), data, 0o600); err != nil {
+	if err := durable.WriteFile(filepath.Join(hs.dataDir, PeersFile), data, 0o600); err != nil {
 		hs.log.Warn("saving peer cache", "err", err)
 		return
 	}

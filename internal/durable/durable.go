@@ -5,6 +5,8 @@ package durable
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -27,26 +29,72 @@ func SyncDir(dir string) error {
 // DirSyncNeeded says whether this platform can and must fsync directories.
 func DirSyncNeeded() bool { return dirSyncNeeded }
 
-// WriteFile replaces path with data atomically: a crash leaves the old or
-// the new file, never half of one (a temporary file, fsynced, renamed over
-// path, then the directory fsynced).
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+// WriteFile replaces path with data so that a crash leaves either the
+// old or the new content, never a torn file: temp file in the same
+// directory, fsync, rename, fsync of the directory.
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return writeAtomic(path, data, perm, false)
+}
+
+// CreateFile is WriteFile that never replaces an existing file:
+// it fails with an error wrapping fs.ErrExist instead.
+func CreateFile(path string, data []byte, perm fs.FileMode) error {
+	return writeAtomic(path, data, perm, true)
+}
+
+func writeAtomic(path string, data []byte, perm fs.FileMode, exclusive bool) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
+		return fmt.Errorf("durable: creating temp file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		// After a successful rename tmp no longer exists; after a link it
+		// must go. Either way removing it is right.
+		_ = os.Remove(tmp)
+	}()
+	if err := writeAndSync(f, data, perm); err != nil {
+		return fmt.Errorf("durable: writing %s: %w", tmp, err)
+	}
+	if exclusive {
+		err = linkExclusive(tmp, path)
+	} else {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("durable: installing %s: %w", path, err)
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("durable: syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func writeAndSync(f *os.File, data []byte, perm fs.FileMode) error {
+	err := f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// linkExclusive makes tmp visible as path unless path already exists. A hard
+// link fails atomically when the target exists; file systems without hard
+// links fall back to a check-then-rename.
+func linkExclusive(tmp, path string) error {
+	err := os.Link(tmp, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		return errors.Join(err, f.Close())
+	if _, statErr := os.Lstat(path); statErr == nil {
+		return fs.ErrExist
 	}
-	if err := f.Sync(); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return SyncDir(filepath.Dir(path))
+	return os.Rename(tmp, path)
 }
