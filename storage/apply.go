@@ -315,10 +315,5 @@ func (a *applier) flush() error {
 	if err != nil {
 		return err
 	}
-	if a.st.teamVersion > 1 {
-		if err := a.meta.put(keyTeamVersion, seqKey(uint64(a.st.teamVersion))); err != nil {
-			return err
-		}
-	}
 	return a.meta.put(keyLastCommit, lc)
 }

@@ -269,5 +269,5 @@ func (a *applier) setTeamVersion(op Op) (Result, error) {
 		return Result{Err: fmt.Sprintf("the team version is already %d", a.st.teamVersion)}, nil
 	}
 	a.st.teamVersion = op.Version
-	return Result{}, nil
+	return Result{}, a.meta.put(keyTeamVersion, seqKey(uint64(op.Version)))
 }
