@@ -139,14 +139,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		var members bool
 		job.entries[i], members, p.err = f.entry(l)
-		var nu *NeedsUpgradeError
-		switch {
-		case errors.As(p.err, &nu):
-			if job.blocked == nil {
-				job.blocked = fmt.Errorf("log entry %d: %w", l.Index, p.err)
-			}
-		case p.err != nil:
-			f.log.Error("skipping undecodable entry", "index", l.Index, "err", p.err)
+		if blocked := f.undecodable(l.Index, p.err); blocked != nil && job.blocked == nil {
+			job.blocked = blocked
 		}
 		job.members = job.members || members
 	}

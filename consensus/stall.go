@@ -171,12 +171,8 @@ func (f *fsm) readLog(from, to uint64) ([]storage.Entry, error) {
 			return nil, fmt.Errorf("read raft log entry %d: %w", i, err)
 		}
 		e, _, err := f.entry(&l)
-		var nu *NeedsUpgradeError
-		if errors.As(err, &nu) {
-			return entries, fmt.Errorf("log entry %d: %w", i, err) // stop before it, never skip it
-		}
-		if err != nil {
-			f.log.Error("skipping undecodable entry", "index", l.Index, "err", err)
+		if blocked := f.undecodable(l.Index, err); blocked != nil {
+			return entries, blocked // stop before it, never skip it
 		}
 		entries = append(entries, e)
 	}
@@ -229,4 +225,19 @@ func (r *Replica) standDown(ctx context.Context) {
 		return
 	}
 	r.log.Warn("handed leadership over: this member cannot apply committed entries", "index", st.At)
+}
+
+// undecodable judges a committed entry that did not decode (err, nil if it
+// did): one written for a newer release blocks the applier there (the
+// error is returned, naming the entry); any other is malformed, skipped by
+// every member of this release alike, and logged.
+func (f *fsm) undecodable(index uint64, err error) (blocked error) {
+	var nu *NeedsUpgradeError
+	switch {
+	case errors.As(err, &nu):
+		return fmt.Errorf("log entry %d: %w", index, err)
+	case err != nil:
+		f.log.Error("skipping undecodable entry", "index", index, "err", err)
+	}
+	return nil
 }
