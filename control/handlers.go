@@ -230,20 +230,15 @@ func (cs *Server) search(w http.ResponseWriter, r *http.Request) {
 
 // teamVersion shows the team version (GET) or raises it (POST, admins).
 func (cs *Server) teamVersion(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
-	defer cancel()
-	if r.Method == http.MethodPost {
-		if _, err := cs.node.RaiseTeamVersion(ctx); err != nil {
-			cs.fail(w, err)
-			return
+	serveJSON(cs, w, r, func(ctx context.Context) (TeamVersion, error) {
+		if r.Method == http.MethodPost {
+			if _, err := cs.node.RaiseTeamVersion(ctx); err != nil {
+				return TeamVersion{}, err
+			}
 		}
-	}
-	tv, err := cs.node.TeamVersion(ctx)
-	if err != nil {
-		cs.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, NewTeamVersion(tv))
+		tv, err := cs.node.TeamVersion(ctx)
+		return NewTeamVersion(tv), err
+	})
 }
 
 // pin pins (/v1/pin) or unpins (/v1/unpin) a message: {"id"}.

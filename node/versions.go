@@ -75,12 +75,10 @@ func (v *versions) get(id string) (Release, bool) {
 func (v *versions) note(id string, r Release) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	old, ok := v.m[id]
-	v.m[id] = r
-	if ok && old.Release == r.Release && old.ProtocolMax == r.ProtocolMax && r.Seen.Sub(old.Seen) < time.Hour {
-		v.m[id] = Release{Release: old.Release, ProtocolMin: old.ProtocolMin, ProtocolMax: old.ProtocolMax, Seen: old.Seen}
-		return nil
+	if old, ok := v.m[id]; ok && old.Release == r.Release && old.ProtocolMax == r.ProtocolMax && r.Seen.Sub(old.Seen) < time.Hour {
+		return nil // only the time moved: the entry, saved or not, keeps its hourly Seen
 	}
+	v.m[id] = r
 	b, err := json.MarshalIndent(v.m, "", "  ")
 	if err != nil {
 		return err
