@@ -31,8 +31,9 @@ func (c *chat) refreshPins() {
 			c.u.log.Debug("pins", "channel", channel, "err", err)
 			return
 		}
-		if channel != c.current {
-			return
+		same := slices.EqualFunc(pins, c.pins, func(a, b storage.Message) bool { return a.ID == b.ID && a.Text == b.Text })
+		if channel != c.current || same {
+			return // the header is redrawn only when the pins change (this runs every second)
 		}
 		c.pins = pins
 		c.showPins()

@@ -33,7 +33,8 @@ func (n *Node) Pins(ctx context.Context, channel string) ([]storage.Message, err
 	if err := n.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := n.private(channel); err != nil {
+	participants, err := n.private(channel)
+	if err != nil {
 		return nil, fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
 	}
 	msgs, err := n.store.Pins(channel)
@@ -43,7 +44,9 @@ func (n *Node) Pins(ctx context.Context, channel string) ([]storage.Message, err
 	out := msgs[:0]
 	for _, m := range msgs {
 		if !m.Deleted {
-			n.reveal(&m)
+			if participants != nil { // a private conversation: texts are sealed
+				n.reveal(&m)
+			}
 			out = append(out, m)
 		}
 	}

@@ -85,7 +85,7 @@ func TestPins(t *testing.T) {
 	c.waitConverged()
 	for i, n := range c.nodes {
 		pins, err := n.Pins(ctx, "general")
-		if err != nil || len(pins) != 2 || pins[0].ID != a || pins[1].ID != b {
+		if err != nil || len(pins) != 2 || pins[0].ID != a || pins[1].ID != b || pins[0].Text != "first" || pins[1].Text != "second" {
 			t.Fatalf("m%d pins: %v %+v", i, err, pins)
 		}
 	}
