@@ -160,7 +160,7 @@ func (c *chat) handle(ev Event) {
 		}
 	case EventStatus:
 		c.refreshStatus()
-		c.refreshPins() // pins made elsewhere (another member, the CLI)
+		c.refreshPins()    // pins made elsewhere (another member, the CLI)
 		c.refreshMembers() // who is online and who leads
 	case EventChannels:
 		c.refreshChannels()
