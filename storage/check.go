@@ -3,78 +3,82 @@ package storage
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"os"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// DefaultCheckOnOpenMax is the largest file Open checks in full without
-// being asked (Config.CheckOnOpen, Config.CheckOnOpenMax). Check reads
-// the whole file: measured (TestCheckCost) on a 1.19 GB state.db, 0.43 s
-// from the page cache but 24 s cold on this kind of VM's virtual disk
-// (bbolt's pages are read in tree order, not sequentially). At 64 MiB a
-// cold start pays about 1.3 s; above it every record is still verified
-// when read, and `concord repair` runs the whole check on demand.
+// DefaultCheckOnOpenMax is the largest file whose channels Open
+// cross-checks against their messages without being asked
+// (Config.CheckOnOpen, Config.CheckOnOpenMax). bbolt's tree and every
+// record's checksum are checked at every open whatever the size
+// (pagecheck.go). Check reads the whole file: measured (TestCheckCost) on a
+// 1.19 GB state.db, 1.0 s from the page cache (an earlier VM of this kind
+// took 24 s cold; bbolt's pages are read in tree order, not sequentially).
 const DefaultCheckOnOpenMax = 64 << 20
 
 // Check reads the whole store: every record's checksum, the order of the
 // keys in every bucket, the cross references between channels and their
-// message buckets, and the headers of bbolt's meta and free list pages
-// (checkPages says why not bbolt's own check). It returns nil for an
+// message buckets, both of bbolt's meta pages, and bbolt's tree and free
+// list (checkTree). It returns nil for an
 // intact store and otherwise an error wrapping ErrCorrupt that names the
 // first damage found. progress, if not nil, is called now and then with
 // the records checked so far and the total. Apply and reads go on
 // meanwhile: it reads in one read transaction.
 func (s *Store) Check(ctx context.Context, progress func(done, total int)) error {
-	err := s.view(func(tx *bolt.Tx) error { return checkRecords(ctx, tx, progress) })
-	if err == nil {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if s.db == nil {
-			return ErrClosed
+	err := s.view(func(tx *bolt.Tx) error {
+		// The tree first, as this transaction sees it (its pages are not
+		// reused while it is open, whatever Apply writes meanwhile): a
+		// cursor over a branch page that names itself as its child loops,
+		// growing its stack until the process runs out of memory.
+		if err := checkMetaPages(s.cfg.Path, tx.DB().Info().PageSize); err != nil {
+			return err
 		}
-		err = s.guard(func() error { return checkPages(s.db) })
-	}
+		if err := checkTreeFile(ctx, s.cfg.Path, tx.DB().Info().PageSize, uint64(tx.ID()), true, true); err != nil {
+			return err
+		}
+		return checkRecords(ctx, tx, progress)
+	})
 	if err != nil {
 		return fmt.Errorf("storage: check: %w", err)
 	}
 	return nil
 }
 
-// checkOnOpen checks db in full when it is small or the config asks.
-func (s *Store) checkOnOpen(db *bolt.DB) error {
+// checkFull says whether Open checks the whole file: when it is small or
+// the config asks (a file that does not exist yet gives ErrNotExist and
+// true).
+func (s *Store) checkFull() (bool, error) {
 	fi, err := os.Stat(s.cfg.Path)
 	if err != nil {
-		return err
+		return true, err
 	}
-	if !s.cfg.CheckOnOpen && fi.Size() > s.cfg.checkOnOpenMax() {
-		return nil
-	}
-	err = s.guard(func() error {
-		return db.View(func(tx *bolt.Tx) error { return checkRecords(context.Background(), tx, nil) })
-	})
-	if err == nil {
-		err = s.guard(func() error { return checkPages(db) })
-	}
-	return err
+	return s.cfg.CheckOnOpen || fi.Size() <= s.cfg.checkOnOpenMax(), nil
 }
 
-// checkPages checks the pages checkRecords does not walk: the two meta
-// pages and the free list page, reading the file (not the mmap).
-//
-// It does not run bbolt's own consistency check (tx.Check): bbolt runs it
-// on a goroutine of its own, where neither a panic nor a fault reading
-// past the file can be recovered, and the bit-flip sweep (TestBitFlips)
-// found a flipped branch-key offset that checkRecords read through safely
-// but that made bbolt's key-order check fault and kill the process (SIGBUS)
-// — at every start, a restart loop. checkRecords checks key order itself,
-// on the caller's goroutine, where faults are recovered (guard).
-func checkPages(db *bolt.DB) error {
-	return checkMetaPages(db.Path(), db.Info().PageSize)
+// checkRecordsOnOpen runs after the migration, when full: every record,
+// and both meta pages (Open's first commit rewrote a torn one).
+func (s *Store) checkRecordsOnOpen(db *bolt.DB, full bool) error {
+	if !full {
+		return nil
+	}
+	return s.guard(func() error {
+		err := db.View(func(tx *bolt.Tx) error { return checkRecords(context.Background(), tx, nil) })
+		if err != nil {
+			return err
+		}
+		return checkMetaPages(s.cfg.Path, db.Info().PageSize)
+	})
 }
+
+// Neither Check nor Open runs bbolt's own consistency check (tx.Check):
+// bbolt runs it on a goroutine of its own, where neither a panic nor a
+// fault reading past the file can be recovered, and the bit-flip sweep
+// (TestBitFlips) found a flipped branch-key offset that checkRecords read
+// through safely but that made bbolt's key-order check fault and kill the
+// process (SIGBUS) — at every start, a restart loop. checkTree
+// (pagecheck.go) does the same checks on the caller's goroutine.
 
 // bbolt's page header and meta page layout (go.etcd.io/bbolt's
 // internal/common): header = id u64, flags u16, count u16, overflow u32;
@@ -89,53 +93,20 @@ const (
 	noFreelist       = ^uint64(0)
 )
 
-// checkMetaPages checks the headers of both meta pages and of the free
-// list page the current meta names, reading the file (not the mmap).
+// checkMetaPages checks that both meta pages are intact. bbolt survives a
+// torn one by opening with the other, and its next commit rewrites it, so
+// this is for a file that has been committed to since it was opened (or a
+// snapshot, whose meta pages are written together).
 func checkMetaPages(path string, pageSize int) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }()
-	header := func(id uint64, n int) ([]byte, error) {
-		b := make([]byte, n)
-		if _, err := f.ReadAt(b, int64(id)*int64(pageSize)); err != nil {
-			return nil, fmt.Errorf("%w: page %d: %v", ErrCorrupt, id, err)
-		}
-		if got := binary.NativeEndian.Uint64(b); got != id {
-			return nil, fmt.Errorf("%w: page %d says it is page %d", ErrCorrupt, id, got)
-		}
-		return b, nil
-	}
-	var freelist, txid uint64
-	found := false
 	for id := uint64(0); id < 2; id++ {
-		b, err := header(id, pageHeaderSize+metaSize)
-		if err != nil {
+		if _, err := readBoltMeta(f, id, pageSize); err != nil {
 			return err
 		}
-		if flags := binary.NativeEndian.Uint16(b[8:]); flags != metaPageFlag {
-			return fmt.Errorf("%w: meta page %d has flags %#x", ErrCorrupt, id, flags)
-		}
-		m := b[pageHeaderSize:]
-		h := fnv.New64a()
-		_, _ = h.Write(m[:56])
-		if h.Sum64() != binary.NativeEndian.Uint64(m[56:]) {
-			return fmt.Errorf("%w: meta page %d fails its checksum", ErrCorrupt, id)
-		}
-		if t := binary.NativeEndian.Uint64(m[48:]); !found || t > txid {
-			found, txid, freelist = true, t, binary.NativeEndian.Uint64(m[32:])
-		}
-	}
-	if freelist == noFreelist {
-		return nil
-	}
-	b, err := header(freelist, pageHeaderSize)
-	if err != nil {
-		return fmt.Errorf("free list: %w", err)
-	}
-	if flags := binary.NativeEndian.Uint16(b[8:]); flags != freelistPageFlag {
-		return fmt.Errorf("%w: free list page %d has flags %#x", ErrCorrupt, freelist, flags)
 	}
 	return nil
 }

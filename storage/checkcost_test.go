@@ -82,4 +82,15 @@ func TestCheckCost(t *testing.T) {
 	}
 	t.Logf("Open with CheckOnOpen, cold page cache: %v", time.Since(start).Round(time.Millisecond))
 	_ = s4.Close()
+	// The tree walk alone (pagecheck.go), cold and then warm.
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, when := range []string{"cold", "warm"} {
+		start = time.Now()
+		if err := checkTreeFile(context.Background(), path, os.Getpagesize(), 0, true, true); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the tree walk alone, %s page cache: %v", when, time.Since(start).Round(time.Millisecond))
+	}
 }

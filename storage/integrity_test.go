@@ -127,9 +127,10 @@ func TestFlippedTextIsRefused(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Flipped under the open store: the reads must catch it, not just
+	// Open's checks.
+	s = mustOpenUnchecked(t, path)
 	flipInFile(t, path, []byte("hello x"), 6, 0x01) // 'x' (0x78) -> 'y' (0x79)
-
-	s = mustOpenUnchecked(t, path) // the reads must catch it, not just Open's check
 	_, err := s.History("general", Query{})
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("History of a flipped text: %v, want ErrCorrupt", err)
@@ -173,7 +174,23 @@ func flipInFile(t *testing.T, path string, marker []byte, off int, mask byte) {
 		}
 		i += 1 + j
 	}
-	if err := os.WriteFile(path, b, fileMode); err != nil {
+	writeInPlace(t, path, b)
+}
+
+// writeInPlace writes b over the file at path without truncating it, so
+// that a store that has it open (and mapped) reads the change: damage that
+// comes after Open's checks, as from a disk or memory going bad under a
+// running member.
+func writeInPlace(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -279,6 +296,9 @@ func TestBBoltPanicIsAnError(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Damaged under the open store (Open walks every page, and would
+	// refuse the file).
+	s = mustOpenUnchecked(t, path)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -294,10 +314,7 @@ func TestBBoltPanicIsAnError(t *testing.T) {
 		b[pg] ^= 0xff
 		off = pg + 4096
 	}
-	if err := os.WriteFile(path, b, fileMode); err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpenUnchecked(t, path)
+	writeInPlace(t, path, b)
 	_, err = s.History("random", Query{}) // message 150 is in random
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Page expected to be") {
 		t.Fatalf("History over a page with a wrong id: %v, want ErrCorrupt from bbolt's assertion", err)

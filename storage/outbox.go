@@ -202,7 +202,7 @@ func OpenOutbox(cfg OutboxConfig) (*Outbox, error) {
 	}
 	o := &Outbox{cfg: cfg, log: cfg.logger(), keep: cfg.keepSent(), wake: make(chan struct{}),
 		gatherWait: gatherWait, gatherGap: gatherGap}
-	db, err := openBolt(cfg.Path, DefaultLockTimeout, false)
+	db, err := openBolt(cfg.Path, DefaultLockTimeout, false, true)
 	if err != nil {
 		return nil, fmt.Errorf("storage: outbox: %w", err)
 	}

@@ -207,7 +207,7 @@ func checkSnapshotFile(path string) (st metaState, err error) {
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
-	db, err := openBolt(path, DefaultLockTimeout, true)
+	db, err := openBolt(path, DefaultLockTimeout, true, false)
 	if err != nil {
 		return st, err
 	}
@@ -233,8 +233,11 @@ func checkSnapshotFile(path string) (st metaState, err error) {
 	}
 	// Not bbolt's own check: a snapshot comes from another member, and a
 	// damaged one could make that check fault on a goroutine where nothing
-	// recovers it (checkPages).
+	// recovers it (check.go).
 	if err := checkMetaPages(path, db.Info().PageSize); err != nil {
+		return st, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	if err := checkTreeFile(context.Background(), path, db.Info().PageSize, 0, true, true); err != nil {
 		return st, fmt.Errorf("snapshot %s: %w", path, err)
 	}
 	return st, nil
