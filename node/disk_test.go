@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"concord/diskspace"
+	"concord/internal/smallfs"
 	"concord/internal/testutil"
 )
 
@@ -209,4 +211,170 @@ func TestAutoFetchWaitsForRoom(t *testing.T) {
 	}
 	free.Store(500 << 30)
 	testutil.WaitFor(t, 30*time.Second, "the auto-fetch once the disk is ok", func() bool { return b.blobs.Has(m.File.Hash) })
+}
+
+// TestFetchOnFullDisk: an explicit Fetch on a member whose disk has no room
+// for the file (the blob and the copy, both on the data dir's disk) is
+// refused with ErrDiskFull before anything is written: no blob, no copy, no
+// ".part"; so is OpenFile's fetch. Once the disk reports room it fetches
+// the file.
+func TestFetchOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts members")
+	}
+	c := newTestCluster(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var free atomic.Uint64
+	free.Store(10 << 20) // below 16 MB: full
+	disk := func(string) (uint64, uint64, error) { return free.Load(), 1 << 40, nil }
+	if err := c.nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = startNodeCfg(t, Config{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
+		DiskInterval: 10 * time.Millisecond, DiskFree: disk})
+	b := c.nodes[1]
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	src := filepath.Join(t.TempDir(), "photo.bin")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.message(ctx, id)
+	if err != nil || m.File == nil {
+		t.Fatalf("message %+v, %v", m, err)
+	}
+	outDir := t.TempDir()
+	if !sameDisk(b.cfg.Dir, outDir) {
+		t.Skip("the data dir and the temp dir are on different disks: the copy would not count")
+	}
+	out := filepath.Join(outDir, "copy.bin")
+	nothingWritten := func(when string) {
+		t.Helper()
+		if b.blobs.Has(m.File.Hash) {
+			t.Fatalf("%s: the blob was written", when)
+		}
+		if left, _ := filepath.Glob(filepath.Join(b.cfg.Dir, "blobs", "*")); len(left) > 0 {
+			t.Fatalf("%s: left in blobs: %v", when, left)
+		}
+		if left, _ := os.ReadDir(outDir); len(left) > 0 {
+			t.Fatalf("%s: left where the copy goes: %v", when, left)
+		}
+	}
+
+	err = b.Fetch(ctx, id, out, nil)
+	t.Logf("fetch with 10 MB free: %v", err)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Fetch on a full disk = %v, want ErrDiskFull", err)
+	}
+	nothingWritten("full")
+	// Opening it (the window's thumbnails, opening an attachment) fetches
+	// the blob: refused the same way.
+	if _, err := b.OpenFile(ctx, *m.File, true); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("OpenFile with fetch on a full disk = %v, want ErrDiskFull", err)
+	}
+	nothingWritten("full, opened")
+
+	// Low, not full: 20 MB free, but the blob and the copy (6 MB) would
+	// leave less than 16 MB. (Low also keeps the auto-fetch away.)
+	free.Store(20 << 20)
+	err = b.Fetch(ctx, id, out, nil)
+	t.Logf("fetch with 20 MB free: %v", err)
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "needs 6 MB, 20 MB are free") {
+		t.Fatalf("Fetch of a file that does not fit = %v, want ErrDiskFull saying it needs 6 MB of 20", err)
+	}
+	nothingWritten("too small")
+
+	free.Store(30 << 20)
+	if err := b.Fetch(ctx, id, out, nil); err != nil {
+		t.Fatalf("Fetch once there is room: %v", err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched file differs (%d bytes, %v)", len(got), err)
+	}
+	if _, err := os.Stat(out + ".part"); !os.IsNotExist(err) {
+		t.Fatalf("the .part is still there: %v", err)
+	}
+}
+
+// TestFetchWriteFailureLeavesNothing: when a fetch's writes fail anyway
+// (the free-space reading said there was room), it fails with ErrDiskFull
+// and leaves nothing half written: no partial blob on the data dir's disk
+// when the blob does not fit, no ".part" and no copy when the copy does not
+// fit on its (other) disk; the file is fetched once there is room.
+func TestFetchWriteFailureLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster on a small filesystem")
+	}
+	c := &testCluster{timing: testTiming, small: map[int]int64{1: 48 << 20}}
+	newTestClusterOf(t, 2, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	// The reading says there is room (and low: no auto-fetch); the
+	// filesystems say otherwise.
+	low := func(string) (uint64, uint64, error) { return 100 << 20, 1 << 40, nil }
+	if err := c.nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = startNodeCfg(t, Config{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
+		DiskInterval: 10 * time.Millisecond, DiskFree: low})
+	b := c.nodes[1]
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	src := filepath.Join(t.TempDir(), "photo.bin")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.message(ctx, id)
+	if err != nil || m.File == nil {
+		t.Fatalf("message %+v, %v", m, err)
+	}
+	blobDir := filepath.Join(b.cfg.Dir, "blobs")
+
+	// The blob does not fit on the data dir's disk.
+	filler := smallfs.Fill(t, b.cfg.Dir, 1<<20)
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "copy.bin")
+	err = b.Fetch(ctx, id, out, nil)
+	t.Logf("fetch with 1 MB really free: %v", err)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Fetch whose blob does not fit = %v, want ErrDiskFull", err)
+	}
+	if left, _ := os.ReadDir(blobDir); len(left) > 0 {
+		t.Fatalf("left in blobs: %v", left)
+	}
+	if left, _ := os.ReadDir(outDir); len(left) > 0 {
+		t.Fatalf("left where the copy goes: %v", left)
+	}
+	filler.Release()
+
+	// The copy does not fit on its own disk: the blob is whole and kept,
+	// the copy and its .part are gone.
+	small := smallfs.Mount(t, 1<<20)
+	err = b.Fetch(ctx, id, filepath.Join(small, "copy.bin"), nil)
+	t.Logf("fetch to a 1 MB disk: %v", err)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Fetch whose copy does not fit = %v, want ErrDiskFull", err)
+	}
+	if left, _ := os.ReadDir(small); len(left) > 0 {
+		t.Fatalf("left on the copy's disk: %v", left)
+	}
+	if !b.blobs.Has(m.File.Hash) {
+		t.Fatal("the blob, fetched whole, was not kept")
+	}
+
+	if err := b.Fetch(ctx, id, out, nil); err != nil {
+		t.Fatalf("Fetch once there is room: %v", err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched file differs (%d bytes, %v)", len(got), err)
+	}
 }
