@@ -17,6 +17,7 @@ import (
 	"concord/diskspace"
 	"concord/internal/smallfs"
 	"concord/internal/testutil"
+	"concord/storage"
 )
 
 // mountTmpfs mounts a tmpfs of size (e.g. "96m") on a new temp dir, or
@@ -376,5 +377,99 @@ func TestFetchWriteFailureLeavesNothing(t *testing.T) {
 	}
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("fetched file differs (%d bytes, %v)", len(got), err)
+	}
+}
+
+// TestTeamChangesOnFullDisk: every team change a user makes, which goes
+// straight through Raft rather than the outbox (a channel, a private
+// conversation, an invite, a role, a removal, a pin, a new name), is
+// refused with ErrDiskFull on a full disk before anything is proposed, and
+// works again once the disk reports room. A joiner is still admitted by
+// members whose disks are full: that entry is the joiner's, not theirs.
+func TestTeamChangesOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("in-process cluster")
+	}
+	c := newTestCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	msg, err := c.nodes[1].Send(ctx, "general", "pin me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := c.nodes[0].Invite(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every member restarts on a disk that reads full (10 MB free).
+	var free atomic.Uint64
+	free.Store(10 << 20)
+	disk := func(string) (uint64, uint64, error) { return free.Load(), 1 << 40, nil }
+	for i := range c.nodes {
+		if err := c.nodes[i].Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[i] = nil
+	}
+	for i := range c.nodes {
+		c.nodes[i] = startNodeCfg(t, Config{Dir: c.dirs[i], Timing: testTiming, NTP: noNTP,
+			DiskInterval: 10 * time.Millisecond, DiskFree: disk})
+	}
+	c.waitVoters(3)
+	c.waitConverged()
+	a := c.nodes[0] // the team's admin
+	m1, m2 := c.ids[1].String(), c.ids[2].String()
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"create a channel", func() error { return a.CreateChannel(ctx, "later") }},
+		{"start a private conversation", func() error { _, err := a.Conversation(ctx, []string{m1}); return err }},
+		{"invite", func() error { _, err := a.Invite(ctx, time.Hour); return err }},
+		{"make an admin", func() error { return a.SetRole(ctx, m1, storage.RoleAdmin) }},
+		{"remove a member", func() error { return a.RemoveMember(ctx, m2) }},
+		{"pin", func() error { return a.Pin(ctx, msg, false) }},
+		{"rename", func() error { return a.Rename(ctx, "ann") }},
+	}
+	for _, ch := range changes {
+		before := a.replica.CommitIndex()
+		if err := ch.do(); !errors.Is(err, ErrDiskFull) {
+			t.Errorf("%s on a full disk: %v, want ErrDiskFull", ch.name, err)
+		}
+		if after := a.replica.CommitIndex(); after != before {
+			t.Errorf("%s on a full disk: the commit index moved from %d to %d", ch.name, before, after)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// A joiner is admitted by members whose disks read full.
+	joined, err := Join(ctx, filepath.Join(t.TempDir(), "m3"), "m3", code, []string{loopback}, nil)
+	if err != nil {
+		t.Fatalf("join through members whose disks are full: %v", err)
+	}
+
+	free.Store(500 << 30)
+	changes = append(changes, struct {
+		name string
+		do   func() error
+	}{"remove the joiner", func() error { return a.RemoveMember(ctx, joined.String()) }})
+	for _, ch := range changes {
+		if err := ch.do(); err != nil {
+			t.Errorf("%s once there is room: %v", ch.name, err)
+		}
+	}
+	if _, err := a.store.Channel("later"); err != nil {
+		t.Errorf("channel once there is room: %v", err)
+	}
+	if m, err := a.store.Member(m1); err != nil || m.Role != storage.RoleAdmin {
+		t.Errorf("m1 once there is room: %+v, %v", m, err)
+	}
+	if _, err := a.store.Member(m2); err == nil {
+		t.Error("m2 is still a member")
+	}
+	if pins, err := a.Pins(ctx, "general"); err != nil || len(pins) != 1 || pins[0].ID != msg {
+		t.Errorf("pins once there is room: %v, %v", pins, err)
 	}
 }

@@ -322,8 +322,28 @@ func (n *Node) caughtUp(ctx context.Context) error {
 	return nil
 }
 
-// commit submits op and waits until this member has applied it.
+// commit submits op, a team change this member's user asked for (a
+// channel, a conversation, an invite, a role, a removal, a pin, a name, a
+// raise of the team version), and waits until this member has applied it.
+// On a full disk it is refused with ErrDiskFull before anything is
+// proposed, like a send: the room left is for the team's entries this
+// member must store, and a change committed that this member then cannot
+// apply would leave its user waiting with no answer.
 func (n *Node) commit(ctx context.Context, op storage.Op) (storage.Result, error) {
+	if err := n.roomFor(ctx, 0); err != nil {
+		return storage.Result{}, err
+	}
+	return n.commitAuto(ctx, op)
+}
+
+// commitAuto is commit without the disk check, for the entries a member
+// proposes on its own or for someone else, which no user of this member
+// is there to be refused: the first entries of a new team (initTeam), a
+// joiner's admission (serveJoin: the joiner asked, and this member's disk
+// must not turn it away), the leader's raise of the team version once
+// every member reads it. Each is one small entry, no more than the
+// entries from others that the room below "full" is kept for.
+func (n *Node) commitAuto(ctx context.Context, op storage.Op) (storage.Result, error) {
 	res, index, err := n.replica.Submit(ctx, op)
 	if errors.Is(err, consensus.ErrNoLeader) {
 		return res, fmt.Errorf("%w: %w", ErrNoQuorum, err)
@@ -389,14 +409,14 @@ func (n *Node) initTeam(ctx context.Context) error {
 	}
 	self := storage.Member{ID: n.ID().String(), Name: n.conf.Name, Role: storage.RoleAdmin,
 		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC(), BoxKey: n.boxKey.PublicString()}
-	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
+	if _, err := n.commitAuto(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
 		return err
 	}
-	if err := n.CreateChannel(ctx, "general"); err != nil {
+	if _, err := n.commitAuto(ctx, storage.Op{Kind: storage.OpCreateChannel, By: self.ID, Channel: "general"}); err != nil {
 		return err
 	}
 	// A new team has only this member: it starts at the newest protocol.
-	_, err := n.raiseTeamVersion(ctx, version.Protocol)
+	_, err := n.raiseTeamVersion(ctx, version.Protocol, n.commitAuto)
 	return err
 }
 
