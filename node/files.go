@@ -54,7 +54,11 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
-	if members, err := n.private(channel); err == nil && members != nil {
+	members, _, err := n.sendTo(ctx, channel) // before the file is stored sealed, or not
+	if err != nil {
+		return "", err
+	}
+	if members != nil {
 		ref, text, err := n.sealFile(path, name, typ, progress)
 		if err != nil {
 			return "", err
