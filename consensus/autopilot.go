@@ -3,6 +3,7 @@ package consensus
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -149,6 +150,9 @@ type statsReply struct {
 	Term        uint64 `json:"term"`
 	LastIndex   uint64 `json:"last_index"`
 	LastContact int64  `json:"last_contact_ns"` // -1: never heard a leader
+	// Handed is the newest committed entry the answerer has handed to its
+	// state store (Replica.Handed); 0 from a release that does not say.
+	Handed uint64 `json:"handed,omitempty"`
 }
 
 func localStats(ra *raft.Raft) *autopilot.ServerStats {
@@ -162,7 +166,7 @@ func (r *Replica) serveStats(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(statsTimeout))
 	own := localStats(r.raft)
-	rep := statsReply{Term: own.LastTerm, LastIndex: own.LastIndex, LastContact: -1}
+	rep := statsReply{Term: own.LastTerm, LastIndex: own.LastIndex, LastContact: -1, Handed: r.Handed()}
 	if lc := r.raft.LastContact(); !lc.IsZero() {
 		rep.LastContact = int64(time.Since(lc))
 	}
@@ -173,24 +177,61 @@ func (r *Replica) serveStats(s network.Stream) {
 }
 
 func (r *Replica) fetchStats(ctx context.Context, id peer.ID) (*autopilot.ServerStats, error) {
+	rep, err := r.askStats(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &autopilot.ServerStats{LastTerm: rep.Term, LastIndex: rep.LastIndex, LastContact: time.Duration(rep.LastContact)}, nil
+}
+
+// askStats asks member id its stats over ProtoStats.
+func (r *Replica) askStats(ctx context.Context, id peer.ID) (statsReply, error) {
+	var rep statsReply
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
 	s, err := r.cfg.Host.NewStream(ctx, id, p2p.ProtoStats)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(statsTimeout))
+	deadline := time.Now().Add(statsTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = s.SetDeadline(deadline)
 	b, err := p2p.ReadFrame(s, 1024)
 	if err != nil {
 		_ = s.Reset()
-		return nil, err
+		return rep, err
 	}
-	var rep statsReply
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return nil, err
+	err = json.Unmarshal(b, &rep)
+	return rep, err
+}
+
+// LeaderHanded asks the leader how far it has handed the committed log to
+// its state store: once this member's store has applied that index
+// (WaitApplied), it holds everything the team had committed when the
+// leader answered, give or take an entry the leader was handing over at
+// that instant. A member that does not find something in its store (a
+// channel) asks this before it concludes that the team has none. It is
+// ErrNoLeader when no leader is known, and an error when the leader cannot
+// be reached within ctx or does not say (an older release).
+func (r *Replica) LeaderHanded(ctx context.Context) (uint64, error) {
+	leader := r.Leader()
+	switch leader {
+	case "":
+		return 0, ErrNoLeader
+	case r.cfg.Host.ID():
+		return r.Handed(), nil
 	}
-	return &autopilot.ServerStats{LastTerm: rep.Term, LastIndex: rep.LastIndex, LastContact: time.Duration(rep.LastContact)}, nil
+	rep, err := r.askStats(ctx, leader)
+	if err != nil {
+		return 0, fmt.Errorf("ask the leader %s how far it applied: %w", leader, err)
+	}
+	if rep.Handed == 0 {
+		return 0, fmt.Errorf("the leader %s does not say how far it applied (an older release)", leader)
+	}
+	return rep.Handed, nil
 }
 
 // Healthy reports, while this member leads, since when each member has

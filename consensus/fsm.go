@@ -288,8 +288,10 @@ func (f *fsm) write(jobs []*applyJob) error {
 }
 
 // logRefusals reports committed messages the store refused: the leader
-// validates messages before proposing them, so this means a bug or a
-// member that does not.
+// validates messages before proposing them, and their senders check the
+// channel, so this means a bug, a member that does not, or a message
+// queued for a channel its sender could not check (no leader to ask),
+// which its sender then shows as refused.
 func (f *fsm) logRefusals(entries []storage.Entry, results [][]storage.Result) {
 	for i, e := range entries {
 		for j, res := range results[i] {

@@ -95,8 +95,10 @@ func (r *Replica) startLocal(ctx context.Context, ops []storage.Op) waitFunc {
 		}
 		// Committed: the ops are durable. A message's outcome is known now
 		// (its sender validated it, channels are never deleted, and a
-		// duplicate is already stored); other ops report what applying
-		// them did, so wait for the store.
+		// duplicate is already stored; a sender that could not tell whether
+		// the channel exists looks in its own store once it has applied
+		// the entry); other ops report what applying them did, so wait for
+		// the store.
 		if !needsResult(ops) {
 			return outs
 		}

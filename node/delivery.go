@@ -64,7 +64,7 @@ func (n *Node) startDelivery() error {
 	if err != nil {
 		return err
 	}
-	n.drain, err = failover.NewDrainer(failover.DrainConfig{Outbox: n.drainOutbox(), Proposer: proposer{n.replica},
+	n.drain, err = failover.NewDrainer(failover.DrainConfig{Outbox: n.drainOutbox(), Proposer: proposer{n.replica, n},
 		Clock: n.clock.Now, Logger: n.cfg.Logger})
 	if err != nil {
 		return err
@@ -157,11 +157,11 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 	if err := storage.ValidateOutgoing(env); err != nil {
 		return "", 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := n.checkChannel(ctx, env.Channel); err != nil {
+	_, judged, err := n.sendTo(ctx, env.Channel)
+	if err != nil {
 		return "", 0, err
 	}
-	if env.Action == nil || env.Action.Kind == storage.OpEdit {
-		var err error
+	if judged && (env.Action == nil || env.Action.Kind == storage.OpEdit) {
 		if env.Text, err = n.seal(env.Channel, env.Text); err != nil {
 			return "", 0, err
 		}
@@ -169,7 +169,7 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 	// The drainer may propose it while the outbox write is under way: the
 	// fsync and the round trip to the leader overlap.
 	t := n.drain.Add(env)
-	_, err := n.outbox.Put(env, n.clock.Now())
+	_, err = n.outbox.Put(env, n.clock.Now())
 	t.Stored(err)
 	if err != nil {
 		return "", 0, fmt.Errorf("could not save the message: %w", err)
@@ -185,10 +185,20 @@ func (n *Node) deliver(ctx context.Context, env storage.Envelope, wait bool) (st
 		if ctx.Err() != nil {
 			return env.ID, 0, n.queued(ctx.Err())
 		}
-		return env.ID, 0, err
+		return env.ID, 0, refused(err)
 	}
 	n.noteAcked(index)
 	return env.ID, index, nil
+}
+
+// refused marks a final refusal of the team's (the leader's, or the log's:
+// a channel that did not exist when the message committed) as ErrInvalid:
+// sent again as it is, it would be refused again.
+func refused(err error) error {
+	if errors.Is(err, failover.ErrRefused) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return err
 }
 
 // Retry puts a message the team refused back in the queue (the user pressed
@@ -219,7 +229,7 @@ func (n *Node) Retry(ctx context.Context, id string) error {
 		if ctx.Err() != nil {
 			return n.queued(ctx.Err())
 		}
-		return err
+		return refused(err)
 	}
 	n.noteAcked(index)
 	return nil
@@ -235,7 +245,10 @@ func (n *Node) blocked() *consensus.NeedsUpgradeError {
 }
 
 // proposer adapts the replica to the drainer.
-type proposer struct{ r *consensus.Replica }
+type proposer struct {
+	r *consensus.Replica
+	n *Node
+}
 
 // Propose proposes envs, except while this member is blocked on an
 // upgrade: then they stay in the outbox (a transient failure the drainer
@@ -250,15 +263,51 @@ func (p proposer) Propose(ctx context.Context, envs []storage.Envelope) []failov
 		return out
 	}
 	ops := make([]storage.Op, len(envs))
+	var unjudged []bool // messages to channels not known here (yet)
 	for i := range envs {
 		ops[i] = envs[i].Op()
+		if envs[i].Action == nil {
+			if _, err := p.n.private(envs[i].Channel); err != nil {
+				if unjudged == nil {
+					unjudged = make([]bool, len(envs))
+				}
+				unjudged[i] = true
+			}
+		}
 	}
 	res := p.r.SubmitBatch(ctx, ops)
 	out := make([]failover.Outcome, len(res))
 	for i, o := range res {
 		out[i] = failover.Outcome{Index: o.Index, Err: o.Err, Final: errors.Is(o.Err, consensus.ErrRefused)}
+		if o.Err == nil && unjudged != nil && unjudged[i] {
+			out[i] = p.confirm(ctx, envs[i], o.Index)
+		}
 	}
 	return out
+}
+
+// confirm settles a committed message whose channel this member did not
+// know when it proposed it (sendTo could not judge it, or it was queued
+// before a restart that left this member behind). A message's commit
+// stands for its delivery only because its sender checked the channel
+// exists; here the log has to say: the store refuses, and leaves out, a
+// message whose channel did not exist when it committed. So this member
+// applies the entry and looks: the message stored is delivered; one left
+// out is refused for good with the store's reason, and shows in the
+// outbox as failed, to be retried once the channel exists.
+func (p proposer) confirm(ctx context.Context, env storage.Envelope, index uint64) failover.Outcome {
+	if err := p.r.WaitApplied(ctx, index); err != nil {
+		// Proposed again (the same ID): the log drops it if it was stored.
+		return failover.Outcome{Err: fmt.Errorf("committed at index %d, not applied here yet: %w", index, err)}
+	}
+	switch _, err := p.n.store.Lookup(env.ID); {
+	case err == nil:
+		return failover.Outcome{Index: index}
+	case errors.Is(err, storage.ErrNotFound):
+		return failover.Outcome{Index: index, Err: storage.ErrUnknownChannel, Final: true}
+	default:
+		return failover.Outcome{Err: err}
+	}
 }
 
 func (p proposer) WaitApplied(ctx context.Context, index uint64) error {

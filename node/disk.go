@@ -9,10 +9,11 @@ import (
 
 // Disk space is a state of the member: a watcher reads the data dir's free
 // space every few seconds; when the disk is full, this member refuses new
-// sends of its own with ErrDiskFull before touching the outbox (rather than
-// failing half way through a write) and stops fetching files. The margin
-// left below "full" (16 MB) is for the Raft log and the chat state, which
-// keep taking messages from others.
+// sends and team changes of its own with ErrDiskFull before touching the
+// outbox or proposing anything (rather than failing half way through a
+// write), refuses to fetch a file there is no room for, and stops fetching
+// files on its own. The margin left below "full" (16 MB) is for the Raft
+// log and the chat state, which keep taking messages from others.
 
 // startDisk starts watching the data dir's free space.
 func (n *Node) startDisk(ctx context.Context) error {

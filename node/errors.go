@@ -21,8 +21,11 @@ var (
 	// ErrRemoved is returned by Open for a member that was removed from
 	// its team.
 	ErrRemoved = errors.New("this member was removed from the team")
-	// ErrDiskFull is wrapped by a send, attach, edit, deletion, reaction
-	// or retry refused because the data dir's disk is full.
+	// ErrDiskFull is wrapped by a send, attach, edit, deletion, reaction,
+	// retry, team change (CreateChannel, Conversation, Invite, SetRole,
+	// RemoveMember, Pin, Rename, RaiseTeamVersion) or fetch of a file
+	// refused because the data dir's disk is full, or has no room for the
+	// file.
 	ErrDiskFull = errors.New("your disk is full: free space to send; messages from others keep arriving once there is room")
 	// ErrNotFetched is returned by OpenFile for a file whose bytes this
 	// member does not hold, when it was not asked to fetch them.

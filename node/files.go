@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -53,7 +54,11 @@ func (n *Node) Attach(ctx context.Context, channel, path string, progress func(d
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
-	if members, err := n.private(channel); err == nil && members != nil {
+	members, _, err := n.sendTo(ctx, channel) // before the file is stored sealed, or not
+	if err != nil {
+		return "", err
+	}
+	if members != nil {
 		ref, text, err := n.sealFile(path, name, typ, progress)
 		if err != nil {
 			return "", err
@@ -80,7 +85,11 @@ func tell(progress func(done, total int64), done, total int64) {
 }
 
 // Fetch writes the file attached to message id to out, fetching it from a
-// member that has it when this member does not.
+// member that has it when this member does not. When the data dir's disk
+// has no room for what the fetch writes there (the blob, and the copy when
+// out is on the same disk), it refuses with ErrDiskFull before writing
+// anything. A failed write leaves nothing half written: blob.Put keeps
+// only whole, verified blobs, and out's ".part" is removed.
 func (n *Node) Fetch(ctx context.Context, id, out string, progress func(done, total int64)) error {
 	m, err := n.message(ctx, id)
 	if err != nil {
@@ -96,28 +105,68 @@ func (n *Node) Fetch(ctx context.Context, id, out string, progress func(done, to
 	if members != nil && !slices.Contains(members, n.ID().String()) {
 		return fmt.Errorf("%w: a file of a private conversation you are not part of", ErrInvalid)
 	}
-	if err := n.fetchBlob(ctx, m.File, progress); err != nil {
-		return err
+	if need := n.fetchNeeds(m.File, out); need > 0 {
+		if err := n.roomFor(ctx, need); err != nil {
+			return err
+		}
 	}
+	if err := n.fetchBlob(ctx, m.File, progress); err != nil {
+		return diskFull(err)
+	}
+	return diskFull(saveAs(out, func(w io.Writer) error {
+		if members != nil {
+			return n.openFile(m, w)
+		}
+		return n.copyBlob(m.File.Hash, w)
+	}))
+}
+
+// fetchNeeds is how many bytes fetching ref to out writes on the data
+// dir's disk: the blob, unless this member holds it, and the copy when out
+// is on the same disk. Nothing (0) needs no check: a file already here,
+// saved to another disk, takes no room from the member.
+func (n *Node) fetchNeeds(ref *storage.FileRef, out string) int64 {
+	var need int64
+	if !n.blobs.Has(ref.Hash) {
+		need += ref.Size
+	}
+	if sameDisk(n.cfg.Dir, filepath.Dir(out)) {
+		need += ref.Size
+	}
+	return need
+}
+
+// saveAs writes out through write: to out+".part", renamed to out once
+// written and closed; on any failure the ".part" is removed and out is
+// left as it was.
+func saveAs(out string, write func(io.Writer) error) (err error) {
 	tmp := out + ".part"
 	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	if members != nil {
-		err = n.openFile(m, dst)
-	} else {
-		err = n.copyBlob(m.File.Hash, dst)
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	err = write(dst)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := dst.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)
+}
+
+// diskFull marks a write that failed for want of space as ErrDiskFull
+// (the free-space reading can be a few seconds old, or wrong).
+func diskFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w (%v)", ErrDiskFull, err)
+	}
+	return err
 }
 
 // copyBlob copies a stored blob to w.

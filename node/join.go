@@ -170,7 +170,7 @@ func (n *Node) serveJoin(s network.Stream) {
 		defer cancel()
 		m := storage.Member{ID: req.ID, Name: req.Name, Addrs: req.Addrs, BoxKey: req.BoxKey}
 		op := storage.Op{Kind: storage.OpAddMember, By: n.ID().String(), Token: req.Token.ID, Member: &m}
-		if _, err := n.commit(ctx, op); err != nil {
+		if _, err := n.commitAuto(ctx, op); err != nil {
 			n.log.Warn("join failed", "member", req.ID, "err", err)
 			reply(joinResponse{Err: "the team could not admit you: " + err.Error()})
 			return

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,20 +282,69 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 // newMessageID returns a ULID: unique, and sortable by creation time.
 func newMessageID() string { return ulid.Make().String() }
 
-// checkChannel refuses a send to a channel the team does not have, so that
-// a committed message is never refused by the FSM (sends are acknowledged at
-// commit). Channels are never deleted, so a channel seen once is cached.
-func (n *Node) checkChannel(ctx context.Context, channel string) error {
-	if _, err := n.private(channel); err != nil {
-		// A member that is still catching up may not know the channel yet.
-		if err := n.caughtUp(ctx); err != nil {
-			return err
-		}
-		if _, err := n.private(channel); err != nil {
-			return fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
+// errChannelUnsure is lookupChannel's answer for a channel this member
+// does not know and cannot learn about now.
+var errChannelUnsure = errors.New("the channel is not known here, and the leader could not be asked")
+
+// sendTo judges a send to channel before it is queued. It returns the
+// channel's participants (nil: public) and whether the channel was judged
+// at all: a message to a channel this member could not judge is queued
+// like any other, as a public channel's, and the team's log judges it when
+// it commits (proposer.confirm): never lost, and never dropped in silence
+// (a refusal shows in the outbox with its reason). The name of a private
+// conversation ("dm-" and 20 hex digits, dm.Channel) is the exception: its
+// text would go out unsealed, so it is refused until the member knows it.
+func (n *Node) sendTo(ctx context.Context, channel string) (members []string, judged bool, err error) {
+	members, err = n.lookupChannel(ctx, channel)
+	if !errors.Is(err, errChannelUnsure) {
+		return members, err == nil, err
+	}
+	if conv, ok := strings.CutPrefix(channel, "dm-"); ok && len(conv) == 20 {
+		if _, herr := hex.DecodeString(conv); herr == nil {
+			return nil, false, fmt.Errorf("%w: the private conversation %s is not known here yet, so the message "+
+				"cannot be sealed for it (%v)", ErrNoQuorum, channel, err)
 		}
 	}
-	return nil
+	n.log.Info("queued a message to a channel not known here yet: the team's log judges it", "channel", channel, "why", err)
+	return nil, false, nil
+}
+
+// lookupChannel returns channel's participants (nil: public). Channels are
+// never deleted, so a channel seen once is cached. A channel this member
+// does not know may still exist: the member may be catching up (just
+// started, its state rebuilt or reset). So it first applies what raft has
+// handed it, then asks the leader how far the team is and applies that
+// much too; a channel it still does not know then is refused (ErrInvalid),
+// at once when the member was caught up. When it cannot learn how far the
+// team is (no leader, the leader unreachable or of an older release, ctx
+// over) it says so: errChannelUnsure.
+func (n *Node) lookupChannel(ctx context.Context, channel string) ([]string, error) {
+	if members, err := n.private(channel); err == nil {
+		return members, nil
+	}
+	if err := n.caughtUp(ctx); err != nil {
+		return nil, fmt.Errorf("%w (%v)", errChannelUnsure, err)
+	}
+	if members, err := n.private(channel); err == nil {
+		return members, nil
+	}
+	if n.blocked() != nil {
+		// Stopped at an entry for a newer release: the channel may be
+		// after it. The message waits in the outbox for the upgrade.
+		return nil, fmt.Errorf("%w (this member is waiting for an upgrade)", errChannelUnsure)
+	}
+	index, err := n.replica.LeaderHanded(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", errChannelUnsure, err)
+	}
+	if err := n.replica.WaitApplied(ctx, index); err != nil {
+		return nil, fmt.Errorf("%w (catching up with the leader: %v)", errChannelUnsure, err)
+	}
+	members, err := n.private(channel)
+	if err != nil {
+		return nil, fmt.Errorf("%w: channel %q: %v", ErrInvalid, channel, err)
+	}
+	return members, nil
 }
 
 // noteAcked remembers the highest index this member acknowledged, so that
@@ -322,8 +373,28 @@ func (n *Node) caughtUp(ctx context.Context) error {
 	return nil
 }
 
-// commit submits op and waits until this member has applied it.
+// commit submits op, a team change this member's user asked for (a
+// channel, a conversation, an invite, a role, a removal, a pin, a name, a
+// raise of the team version), and waits until this member has applied it.
+// On a full disk it is refused with ErrDiskFull before anything is
+// proposed, like a send: the room left is for the team's entries this
+// member must store, and a change committed that this member then cannot
+// apply would leave its user waiting with no answer.
 func (n *Node) commit(ctx context.Context, op storage.Op) (storage.Result, error) {
+	if err := n.roomFor(ctx, 0); err != nil {
+		return storage.Result{}, err
+	}
+	return n.commitAuto(ctx, op)
+}
+
+// commitAuto is commit without the disk check, for the entries a member
+// proposes on its own or for someone else, which no user of this member
+// is there to be refused: the first entries of a new team (initTeam), a
+// joiner's admission (serveJoin: the joiner asked, and this member's disk
+// must not turn it away), the leader's raise of the team version once
+// every member reads it. Each is one small entry, no more than the
+// entries from others that the room below "full" is kept for.
+func (n *Node) commitAuto(ctx context.Context, op storage.Op) (storage.Result, error) {
 	res, index, err := n.replica.Submit(ctx, op)
 	if errors.Is(err, consensus.ErrNoLeader) {
 		return res, fmt.Errorf("%w: %w", ErrNoQuorum, err)
@@ -389,14 +460,14 @@ func (n *Node) initTeam(ctx context.Context) error {
 	}
 	self := storage.Member{ID: n.ID().String(), Name: n.conf.Name, Role: storage.RoleAdmin,
 		Addrs: n.host.Addrs(), JoinedAt: n.clock.Now().UTC(), BoxKey: n.boxKey.PublicString()}
-	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
+	if _, err := n.commitAuto(ctx, storage.Op{Kind: storage.OpAddMember, By: self.ID, Member: &self}); err != nil {
 		return err
 	}
-	if err := n.CreateChannel(ctx, "general"); err != nil {
+	if _, err := n.commitAuto(ctx, storage.Op{Kind: storage.OpCreateChannel, By: self.ID, Channel: "general"}); err != nil {
 		return err
 	}
 	// A new team has only this member: it starts at the newest protocol.
-	_, err := n.raiseTeamVersion(ctx, version.Protocol)
+	_, err := n.raiseTeamVersion(ctx, version.Protocol, n.commitAuto)
 	return err
 }
 

@@ -72,6 +72,35 @@ func TestOpensDataDirOfEarlierRelease(t *testing.T) {
 	}
 }
 
+// TestOldTeamRaisedOnFullDisk: the leader raises the team version by
+// itself even while its disk reads full. Its users' own changes are refused
+// then (TestTeamChangesOnFullDisk), but this raise is the member's own
+// entry, which no user is there to be refused.
+func TestOldTeamRaisedOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	dir := untar(t, filepath.Join("testdata", "datadir-894ac78.tar.gz"))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	full := func(string) (uint64, uint64, error) { return 10 << 20, 1 << 40, nil }
+	n, err := node.Open(ctx, node.Config{Dir: filepath.Join(dir, "m"), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
+		NTP: []string{"127.0.0.1:9"}, DiskFree: full})
+	if err != nil {
+		t.Fatalf("open the earlier release's data dir: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	if err := n.WaitReplayed(ctx, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Send(ctx, "general", "typed on a full disk"); !errors.Is(err, node.ErrDiskFull) {
+		t.Fatalf("send on a full disk: %v, want ErrDiskFull", err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the team version raised by the leader on a full disk", func() bool {
+		return n.Status().TeamVersion == version.Protocol
+	})
+}
+
 // untar unpacks a .tar.gz into a new temporary dir and returns it.
 func untar(t *testing.T, path string) string {
 	t.Helper()

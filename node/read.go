@@ -112,14 +112,18 @@ func (n *Node) Addrs() []string { return n.host.Addrs() }
 
 // OpenFile opens an attachment's bytes: from this member's blob store, or,
 // when fetch is set, fetched from a member that has them first
-// (ErrNotFetched when not).
+// (ErrNotFetched when not; ErrDiskFull, before fetching, when the data
+// dir's disk has no room for it).
 func (n *Node) OpenFile(ctx context.Context, file storage.FileRef, fetch bool) (io.ReadSeekCloser, error) {
 	if !n.blobs.Has(file.Hash) {
 		if !fetch {
 			return nil, ErrNotFetched
 		}
-		if err := n.fetchBlob(ctx, &file, nil); err != nil {
+		if err := n.roomFor(ctx, file.Size); err != nil {
 			return nil, err
+		}
+		if err := n.fetchBlob(ctx, &file, nil); err != nil {
+			return nil, diskFull(err)
 		}
 	}
 	return n.blobs.Open(file.Hash)

@@ -101,7 +101,7 @@ func (n *Node) maybeRaiseTeamVersion(ctx context.Context) {
 	if target <= cur {
 		return
 	}
-	v, err := n.raiseTeamVersion(ctx, target)
+	v, err := n.raiseTeamVersion(ctx, target, n.commitAuto)
 	if err != nil {
 		n.log.Warn("could not raise the team version", "to", target, "err", err)
 		return
@@ -125,12 +125,13 @@ func (n *Node) RaiseTeamVersion(ctx context.Context) (int, error) {
 	if cur := n.store.TeamVersion(); cur >= version.Protocol {
 		return cur, fmt.Errorf("%w: the team version is already %d, the newest this release (%s) writes", ErrInvalid, cur, version.Release)
 	}
-	return n.raiseTeamVersion(ctx, version.Protocol)
+	return n.raiseTeamVersion(ctx, version.Protocol, n.commit)
 }
 
-// raiseTeamVersion commits the raise to v.
-func (n *Node) raiseTeamVersion(ctx context.Context, v int) (int, error) {
-	if _, err := n.commit(ctx, storage.Op{Kind: storage.OpSetTeamVersion, By: n.ID().String(), Version: v}); err != nil {
+// raiseTeamVersion commits the raise to v through commit: n.commit for an
+// admin's raise, n.commitAuto for the member's own.
+func (n *Node) raiseTeamVersion(ctx context.Context, v int, commit func(context.Context, storage.Op) (storage.Result, error)) (int, error) {
+	if _, err := commit(ctx, storage.Op{Kind: storage.OpSetTeamVersion, By: n.ID().String(), Version: v}); err != nil {
 		return n.store.TeamVersion(), err
 	}
 	return n.store.TeamVersion(), nil

@@ -21,7 +21,7 @@ const MaxFrame = 8 << 20
 
 // ProtoStats is the stream protocol the leader uses to ask a member how far
 // its Raft log reaches, so autopilot can tell healthy members from lagging
-// ones.
+// ones; a member asks the leader the same to learn how far the team is.
 const ProtoStats protocol.ID = "/concord/stats/1.0.0"
 
 // ProtoLeave is the stream protocol a voter that quits cleanly uses to ask
