@@ -213,8 +213,12 @@ func TestSendToUnknownChannelWithoutQuorum(t *testing.T) {
 		return err == nil && e.State == storage.OutboxSent
 	})
 
-	// Once the channel exists, retrying delivers it.
-	if err := c.nodes[1].CreateChannel(ctx, "nope"); err != nil {
+	// Once the channel exists, retrying delivers it. The team has just
+	// got its quorum back: a creation committed by a leader that lost its
+	// answer in an election is retried by Submit and refused as "channel
+	// exists" (a known gap of ops committed straight through Raft, which
+	// carry no ID to drop a repeat by); the channel is there either way.
+	if err := c.nodes[1].CreateChannel(ctx, "nope"); err != nil && !strings.Contains(err.Error(), "channel exists") {
 		t.Fatal(err)
 	}
 	if err := m2.Retry(ctx, nope); err != nil {
