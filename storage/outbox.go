@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,8 +124,13 @@ var (
 )
 
 // outboxSchemaVersion is bumped on incompatible layout changes so an old
-// binary refuses a newer file instead of misreading it.
-const outboxSchemaVersion = 1
+// binary refuses a newer file instead of misreading it. Version 2 added the
+// checksum state.db's values carry (record.go) to every value but the
+// schema version itself; OpenOutbox migrates a version 1 file.
+const (
+	outboxSchemaVersion = 2
+	outboxSchemaV1      = 1
+)
 
 // maxReasonBytes bounds a stored reason so that a verbose error cannot bloat
 // the record rewritten on every retry round.
@@ -249,34 +255,85 @@ func initOutbox(tx *bolt.Tx) error {
 		}
 	}
 	meta = tx.Bucket(bucketOutboxMeta)
-	if v := meta.Get(keyOutboxSchema); v == nil {
+	v := meta.Get(keyOutboxSchema)
+	if v == nil {
 		if err := meta.Put(keyOutboxSchema, seqKey(outboxSchemaVersion)); err != nil {
 			return err
 		}
-		if err := meta.Put(keyNextSeq, seqKey(1)); err != nil {
-			return err
-		}
-	} else {
-		ver, err := decodeUint64(v, "outbox schema version")
+		return outboxMeta(tx).put(keyNextSeq, seqKey(1))
+	}
+	ver, err := decodeUint64(v, "outbox schema version")
+	if err != nil {
+		return err
+	}
+	switch {
+	case ver == outboxSchemaV1:
+		return sealOutbox(tx)
+	case ver > outboxSchemaVersion:
+		return fmt.Errorf("%w: outbox schema version %d, this binary reads %d", ErrNewerSchema, ver, outboxSchemaVersion)
+	case ver != outboxSchemaVersion:
+		return fmt.Errorf("%w: outbox schema version %d, this binary reads %d", ErrCorrupt, ver, outboxSchemaVersion)
+	}
+	return nil
+}
+
+// The outbox's buckets, their values sealed (record.go).
+func outboxMeta(tx *bolt.Tx) bucket {
+	return newBucket(tx.Bucket(bucketOutboxMeta), string(bucketOutboxMeta))
+}
+
+func outboxEntries(tx *bolt.Tx) bucket {
+	return newBucket(tx.Bucket(bucketOutboxEntries), string(bucketOutboxEntries))
+}
+
+func outboxIDs(tx *bolt.Tx) bucket {
+	return newBucket(tx.Bucket(bucketOutboxIDs), string(bucketOutboxIDs))
+}
+
+// sealOutbox migrates a version 1 outbox to version 2: it adds a checksum
+// to every value, in the transaction that opens the file (an outbox holds
+// what is queued and the last KeepSent sent messages: small).
+func sealOutbox(tx *bolt.Tx) error {
+	for _, b := range []bucket{outboxEntries(tx), outboxIDs(tx)} {
+		type kv struct{ k, v []byte }
+		var all []kv
+		err := b.b.ForEach(func(k, v []byte) error {
+			all = append(all, kv{bytes.Clone(k), bytes.Clone(v)})
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if ver != outboxSchemaVersion {
-			return fmt.Errorf("%w: outbox schema version %d, this binary reads %d", ErrCorrupt, ver, outboxSchemaVersion)
+		for _, r := range all {
+			if err := b.put(r.k, r.v); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	meta := outboxMeta(tx)
+	next := meta.b.Get(keyNextSeq)
+	if next == nil {
+		return fmt.Errorf("%w: outbox has no next seq", ErrCorrupt)
+	}
+	if err := meta.put(keyNextSeq, bytes.Clone(next)); err != nil {
+		return err
+	}
+	return meta.b.Put(keyOutboxSchema, seqKey(outboxSchemaVersion))
 }
 
 // scanOutbox decodes every entry, so damage is found at open rather than in
 // the middle of a drain, and counts them by state.
 func scanOutbox(tx *bolt.Tx) (outboxCounts, error) {
 	var n outboxCounts
-	next, err := decodeUint64(tx.Bucket(bucketOutboxMeta).Get(keyNextSeq), "outbox next seq")
+	nv, err := outboxMeta(tx).get(keyNextSeq)
 	if err != nil {
 		return n, err
 	}
-	err = tx.Bucket(bucketOutboxEntries).ForEach(func(k, v []byte) error {
+	next, err := decodeUint64(nv, "outbox next seq")
+	if err != nil {
+		return n, err
+	}
+	err = outboxEntries(tx).forEach(func(k, v []byte) error {
 		seq, err := decodeUint64(k, "outbox entry key")
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -39,23 +40,26 @@ func (o *Outbox) Put(e Envelope, now time.Time) (OutboxEntry, error) {
 
 // putOne writes one queued entry; a duplicate ID fails only its own Put.
 func putOne(tx *bolt.Tx, d *outboxCounts, r *putReq) error {
-	ids := tx.Bucket(bucketOutboxIDs)
-	if ids.Get([]byte(r.id)) != nil {
-		return ErrDuplicate
+	ids := outboxIDs(tx)
+	if dup, err := ids.has([]byte(r.id)); dup || err != nil {
+		return cmp.Or(err, ErrDuplicate)
 	}
-	meta := tx.Bucket(bucketOutboxMeta)
-	seq, err := decodeUint64(meta.Get(keyNextSeq), "outbox next seq")
+	meta := outboxMeta(tx)
+	nv, err := meta.get(keyNextSeq)
 	if err != nil {
 		return err
 	}
-	key := seqKey(seq)
-	if err := tx.Bucket(bucketOutboxEntries).Put(key, r.rec); err != nil {
+	seq, err := decodeUint64(nv, "outbox next seq")
+	if err != nil {
 		return err
 	}
-	if err := ids.Put([]byte(r.id), key); err != nil {
+	if err := outboxEntries(tx).put(seqKey(seq), r.rec); err != nil {
 		return err
 	}
-	if err := meta.Put(keyNextSeq, seqKey(seq+1)); err != nil {
+	if err := ids.put([]byte(r.id), seqKey(seq)); err != nil {
+		return err
+	}
+	if err := meta.put(keyNextSeq, seqKey(seq+1)); err != nil {
 		return err
 	}
 	r.out.Seq = seq
@@ -117,8 +121,13 @@ func (o *Outbox) List(states ...OutboxState) ([]OutboxEntry, error) {
 func (o *Outbox) scan(match func(OutboxState) bool, limit int) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := o.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutboxEntries).Cursor()
+		entries := outboxEntries(tx)
+		c := entries.b.Cursor()
 		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			v, err := entries.open(k, v)
+			if err != nil {
+				return err
+			}
 			s, err := outboxRecordState(v)
 			if err != nil {
 				return err
@@ -335,15 +344,18 @@ func (o *Outbox) update(fn func(tx *bolt.Tx, d *outboxCounts) error) error {
 // lookupOutbox finds the record of envelope ID id. The value is only valid
 // during tx.
 func lookupOutbox(tx *bolt.Tx, id string) (uint64, []byte, error) {
-	sk := tx.Bucket(bucketOutboxIDs).Get([]byte(id))
-	if sk == nil {
-		return 0, nil, ErrNotFound
+	sk, err := outboxIDs(tx).get([]byte(id))
+	if err != nil || sk == nil {
+		return 0, nil, cmp.Or(err, ErrNotFound)
 	}
 	seq, err := decodeUint64(sk, "outbox id index")
 	if err != nil {
 		return 0, nil, err
 	}
-	v := tx.Bucket(bucketOutboxEntries).Get(sk)
+	v, err := outboxEntries(tx).get(sk)
+	if err != nil {
+		return 0, nil, err
+	}
 	if v == nil {
 		return 0, nil, fmt.Errorf("%w: outbox id %q points at missing entry %d", ErrCorrupt, id, seq)
 	}
@@ -373,7 +385,7 @@ func editOutbox(tx *bolt.Tx, id string, d *outboxCounts, edit func(*OutboxEntry)
 	}
 	rec := appendOutboxHeader(make([]byte, 0, outboxHeaderSize(&e)+len(env)), &e)
 	rec = append(rec, env...)
-	if err := tx.Bucket(bucketOutboxEntries).Put(seqKey(seq), rec); err != nil {
+	if err := outboxEntries(tx).put(seqKey(seq), rec); err != nil {
 		return true, err
 	}
 	d.move(before, e.State)
@@ -383,15 +395,19 @@ func editOutbox(tx *bolt.Tx, id string, d *outboxCounts, edit func(*OutboxEntry)
 // trimSent deletes up to n sent entries, lowest Seq first, and their ID
 // index entries. It returns how many it deleted.
 func trimSent(tx *bolt.Tx, n int) (int, error) {
-	entries, ids := tx.Bucket(bucketOutboxEntries), tx.Bucket(bucketOutboxIDs)
+	entries, ids := outboxEntries(tx), outboxIDs(tx)
 	type victim struct {
 		key []byte
 		id  string
 	}
 	var vs []victim
 	// Collect first: deleting under a bbolt cursor can skip keys.
-	c := entries.Cursor()
+	c := entries.b.Cursor()
 	for k, v := c.First(); k != nil && len(vs) < n; k, v = c.Next() {
+		v, err := entries.open(k, v)
+		if err != nil {
+			return 0, err
+		}
 		s, err := outboxRecordState(v)
 		if err != nil {
 			return 0, err
@@ -415,12 +431,16 @@ func trimSent(tx *bolt.Tx, n int) (int, error) {
 		vs = append(vs, victim{key: seqKey(seq), id: id})
 	}
 	for _, v := range vs {
-		if err := entries.Delete(v.key); err != nil {
+		if err := entries.delete(v.key); err != nil {
 			return 0, err
 		}
 		// Only drop the index entry if it points here.
-		if bytes.Equal(ids.Get([]byte(v.id)), v.key) {
-			if err := ids.Delete([]byte(v.id)); err != nil {
+		at, err := ids.get([]byte(v.id))
+		if err != nil {
+			return 0, err
+		}
+		if bytes.Equal(at, v.key) {
+			if err := ids.delete([]byte(v.id)); err != nil {
 				return 0, err
 			}
 		}
