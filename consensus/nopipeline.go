@@ -71,3 +71,12 @@ func (d *drainedPipeline) Close() error {
 	d.closeOnce.Do(func() { close(d.done) })
 	return d.AppendPipeline.Close()
 }
+
+// What raft looks for in its transport beyond raft.Transport must survive
+// the wrapping: pre-vote above all.
+var (
+	_ raft.WithPreVote = drainedTransport{}
+	_ raft.WithClose   = drainedTransport{}
+	_ raft.WithPreVote = (*voteGuard)(nil)
+	_ raft.WithClose   = (*voteGuard)(nil)
+)
