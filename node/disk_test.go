@@ -229,26 +229,8 @@ func TestFetchOnFullDisk(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(10 << 20) // below 16 MB: full
 	disk := func(string) (uint64, uint64, error) { return free.Load(), 1 << 40, nil }
-	if err := c.nodes[1].Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.nodes[1] = startNodeCfg(t, Config{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
-		DiskInterval: 10 * time.Millisecond, DiskFree: disk})
-	b := c.nodes[1]
-	data := make([]byte, 3<<20)
-	_, _ = rand.Read(data)
-	src := filepath.Join(t.TempDir(), "photo.bin")
-	if err := os.WriteFile(src, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := b.message(ctx, id)
-	if err != nil || m.File == nil {
-		t.Fatalf("message %+v, %v", m, err)
-	}
+	b, id, m, data := fileOnSecond(ctx, t, c, disk)
+	var err error
 	outDir := t.TempDir()
 	if !sameDisk(b.cfg.Dir, outDir) {
 		t.Skip("the data dir and the temp dir are on different disks: the copy would not count")
@@ -318,26 +300,8 @@ func TestFetchWriteFailureLeavesNothing(t *testing.T) {
 	// The reading says there is room (and low: no auto-fetch); the
 	// filesystems say otherwise.
 	low := func(string) (uint64, uint64, error) { return 100 << 20, 1 << 40, nil }
-	if err := c.nodes[1].Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.nodes[1] = startNodeCfg(t, Config{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
-		DiskInterval: 10 * time.Millisecond, DiskFree: low})
-	b := c.nodes[1]
-	data := make([]byte, 3<<20)
-	_, _ = rand.Read(data)
-	src := filepath.Join(t.TempDir(), "photo.bin")
-	if err := os.WriteFile(src, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := b.message(ctx, id)
-	if err != nil || m.File == nil {
-		t.Fatalf("message %+v, %v", m, err)
-	}
+	b, id, m, data := fileOnSecond(ctx, t, c, low)
+	var err error
 	blobDir := filepath.Join(b.cfg.Dir, "blobs")
 
 	// The blob does not fit on the data dir's disk.
@@ -472,4 +436,33 @@ func TestTeamChangesOnFullDisk(t *testing.T) {
 	if pins, err := a.Pins(ctx, "general"); err != nil || len(pins) != 1 || pins[0].ID != msg {
 		t.Errorf("pins once there is room: %v, %v", pins, err)
 	}
+}
+
+// fileOnSecond restarts the second member of c with disk as its free-space
+// reading and has the first attach a 3 MB file: it returns the second
+// member, the message's ID, the message as the second member has it and
+// the file's bytes.
+func fileOnSecond(ctx context.Context, t *testing.T, c *testCluster, disk func(string) (uint64, uint64, error)) (*Node, string, storage.Message, []byte) {
+	t.Helper()
+	if err := c.nodes[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = startNodeCfg(t, Config{Dir: c.dirs[1], Timing: testTiming, NTP: noNTP,
+		DiskInterval: 10 * time.Millisecond, DiskFree: disk})
+	b := c.nodes[1]
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	src := filepath.Join(t.TempDir(), "photo.bin")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.nodes[0].Attach(ctx, "general", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.message(ctx, id)
+	if err != nil || m.File == nil {
+		t.Fatalf("message %+v, %v", m, err)
+	}
+	return b, id, m, data
 }
