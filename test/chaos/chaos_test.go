@@ -116,6 +116,7 @@ func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis, su 
 		t.Fatal(err)
 	}
 	w := startWorkload(tm, tm.members, 2, fmt.Sprintf("s%d", seed))
+	tm.load = w
 	stopped := false
 	defer func() {
 		if !stopped {

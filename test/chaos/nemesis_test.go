@@ -31,6 +31,7 @@ var scenarios = []struct {
 	{name: "leader-kill-during-heal", run: nemLeaderKillDuringHeal},
 	{name: "clock-skew", run: nemSkew},
 	{name: "disk-full", run: nemDiskFull, setup: setup{smallDisk: 256 << 20}},
+	{name: "wedged-rotation", run: nemWedgedRotation, setup: wedgeSetup},
 	{name: "bit-flip", run: nemBitFlip},
 	{name: "rolling-upgrade", run: nemRollingUpgrade, image: previous},
 }

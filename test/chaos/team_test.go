@@ -41,6 +41,7 @@ type team struct {
 	network string
 	members []*member
 	events  *eventLog
+	load    *workload // the run's senders, once started (nil in the attack tests)
 
 	// What the last check saw, kept as artifacts if the test fails.
 	lastRecords  []record
@@ -220,11 +221,17 @@ type status struct {
 	Role         string   `json:"role"`
 	Leader       string   `json:"leader"`
 	Voters       []string `json:"voters"`
+	Nonvoters    []string `json:"nonvoters"`
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"`
 	Outbox       *int     `json:"outbox"`
-	Storage      struct {
-		State string `json:"state"`
+	Peers        []struct {
+		ID      string `json:"id"`
+		Healthy bool   `json:"healthy"`
+	} `json:"peers"`
+	Storage struct {
+		State  string `json:"state"`
+		Reason string `json:"reason"`
 	} `json:"storage"`
 	Disk struct {
 		State string `json:"state"`
