@@ -110,6 +110,35 @@ func (s *logStore) recoverLocked() error {
 	return nil
 }
 
+// heal is run every reopenEvery while appends fail. Raft retries an append
+// only while it sends this member entries, and a member whose log cannot
+// be written refuses the team's probes, so the leader's autopilot retires
+// it from the Raft configuration (a non-voter at once), and then it gets
+// no entries: without heal it would report the failure, and refuse
+// probes, until restarted, and never be added back. heal reopens the log
+// (at most once per reopenEvery, like an append) and, once that works and
+// the disk has room for a whole segment (the next rotation preallocates
+// one; the current one grows to at most that), clears the failure: the
+// member answers probes again, is added back, and its next append tells.
+func (s *logStore) heal() {
+	if s.Err() == nil {
+		return // the usual case: not even the writers' lock
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed || s.Err() == nil {
+		return
+	}
+	if err := s.recoverLocked(); err != nil {
+		return
+	}
+	free, _, err := s.free(s.dir)
+	if err != nil || free < uint64(s.segSize) {
+		return
+	}
+	s.setErr(nil)
+}
+
 // reopenLocked closes the WAL and opens it again. Entries found beyond
 // s.last are dropped: they were written by an append that returned an error
 // (its fsync failed), so Raft was not told they are stored and it sends

@@ -185,3 +185,49 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// A member whose log cannot be written refuses probes, so the leader may
+// retire it from the Raft configuration, and then Raft sends it no entries
+// to retry. heal must find out by itself that the log can be written once
+// space returns (seen in the chaos suite's wedged-rotation scenario with 5
+// members: the retired member reported write_failed until restarted), and
+// not while the disk is still full.
+func TestLogStoreHealsWithoutAppends(t *testing.T) {
+	dir := smallfs.Mount(t, 256<<10)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.now = clock.Now
+	s.heal() // nothing failed: nothing to do
+	appendEach(t, s, entries(1, 30, 1))
+
+	filler := filepath.Join(dir, "filler")
+	fillDisk(t, filler, 0)
+	next := uint64(31)
+	for s.StoreLogs(entries(next, next, 1)) == nil {
+		if next++; next == 1000 {
+			t.Fatal("no append failed on a full disk")
+		}
+	}
+	for range 3 {
+		clock.Add(reopenEvery)
+		s.heal()
+		if err := s.Err(); !errors.Is(err, ErrLogWrite) {
+			t.Fatalf("Err() = %v after heal on a disk still full, want ErrLogWrite", err)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(reopenEvery)
+	s.heal()
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err() = %v after heal with space back", err)
+	}
+	appendEach(t, s, entries(next, next+60, 1))
+	checkLog(t, s, 1, next+60, func(uint64) uint64 { return 1 })
+}
