@@ -212,7 +212,7 @@ func (r *Replica) open() error {
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
-	r.trans = guardVotes(serialTransport{trans}, cfg.Dir, holds(logs, snaps), r.log)
+	r.trans = guardVotes(trans, cfg.Dir, holds(logs, snaps), r.log)
 	r.fsm = newFSM(cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {

@@ -55,7 +55,7 @@ func holds(logs raft.LogStore, snaps raft.SnapshotStore) func() (uint64, error) 
 // voteGuard is the Raft transport with vote requests refused while the
 // member has not caught up after RepairLog.
 type voteGuard struct {
-	serialTransport
+	*raft.NetworkTransport
 	out       chan raft.RPC
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -72,13 +72,13 @@ type voteGuard struct {
 
 // guardVotes wraps trans when dir holds the noVoteFile mark; has says up
 // to which index the member holds the log (entries or snapshot).
-func guardVotes(trans serialTransport, dir string, has func() (uint64, error), log *slog.Logger) closingTransport {
+func guardVotes(trans *raft.NetworkTransport, dir string, has func() (uint64, error), log *slog.Logger) closingTransport {
 	mark := filepath.Join(dir, noVoteFile)
 	if _, err := os.Stat(mark); err != nil {
 		return trans
 	}
 	log.Warn("this member's Raft log was set aside after damage: it refuses to vote until it has caught up with a leader")
-	g := &voteGuard{serialTransport: trans, out: make(chan raft.RPC), done: make(chan struct{}),
+	g := &voteGuard{NetworkTransport: trans, out: make(chan raft.RPC), done: make(chan struct{}),
 		log: log, mark: mark, has: has}
 	g.wg.Add(1)
 	go g.run(trans.Consumer())
