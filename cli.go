@@ -140,7 +140,12 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := node.Config{Dir: *data, Logger: newLogger(stderr, *logLevel), Listen: []string{*listen}, NTP: splitList(*ntp)}
+	timing, err := baseTiming()
+	if err != nil {
+		return err
+	}
+	cfg := node.Config{Dir: *data, Logger: newLogger(stderr, *logLevel), Listen: []string{*listen}, NTP: splitList(*ntp),
+		Timing: timing}
 	pid, err := node.Create(ctx, cfg, *team, *name)
 	if err != nil {
 		return err
@@ -203,7 +208,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		// the same control socket once the member runs.
 		return runGUI(ctx, *data, *listen, log)
 	}
-	n, err := node.Open(ctx, node.Config{Dir: *data, Logger: log, Clock: baseClock()})
+	timing, err := baseTiming()
+	if err != nil {
+		return err
+	}
+	n, err := node.Open(ctx, node.Config{Dir: *data, Logger: log, Clock: baseClock(), Timing: timing})
 	if err != nil {
 		return err
 	}

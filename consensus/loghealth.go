@@ -1,8 +1,10 @@
 package consensus
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -13,7 +15,9 @@ import (
 // the leader cannot be written or installed (wrapping ErrSnapshotWrite).
 // Applying committed entries has its own report, Stall. Each clears by
 // itself once space returns: Raft retries appends and snapshots, and the
-// log reopens itself.
+// log reopens itself; when Raft sends nothing to retry (the member was
+// retired from the configuration), the log checks itself every second
+// (healLog).
 func (r *Replica) StorageErr() error {
 	if r.logs != nil {
 		if err := r.logs.Err(); err != nil {
@@ -31,6 +35,21 @@ func (r *Replica) StorageErr() error {
 		}
 	}
 	return nil
+}
+
+// healLog gives the Raft log a chance to find out it can be written again
+// when Raft does not try (logStore.heal), every reopenEvery.
+func (r *Replica) healLog(ctx context.Context) {
+	t := time.NewTicker(reopenEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.logs.heal()
+		}
+	}
 }
 
 // snapStore is raft's snapshot store with the last write failure noted: a

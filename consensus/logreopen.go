@@ -66,6 +66,14 @@ func (s *logStore) appendLocked(logs []*raft.Log) error {
 // DeleteRange drops entries from the head (compaction) or the tail (a
 // follower's entries that the leader never had). A failing log is
 // reopened first: its writer may be in no state to be truncated.
+//
+// A failed truncation breaks the log too: raft-wal v0.4.0 commits a
+// truncation to its meta store before it creates the new tail's segment
+// file, so when that fails (ENOSPC) its state is behind its meta store,
+// and every retry failed with "file exists" (the file of the first try)
+// until the log was reopened. The reopen adopts what the meta store
+// recorded, or, if the truncation did not get that far, drops the entries
+// then (everything from min on, when it cut the log's end).
 func (s *logStore) DeleteRange(min, max uint64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -78,7 +86,12 @@ func (s *logStore) DeleteRange(min, max uint64) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.w.deleteRange(min, max); err != nil {
-		return err
+		s.broken = true
+		if max >= s.last && min > 0 {
+			s.last = min - 1 // Raft wants the end gone: the reopen must not keep it
+		}
+		s.setErr(fmt.Errorf("delete entries %d-%d: %w", min, max, err))
+		return s.Err()
 	}
 	last, err := s.w.LastIndex()
 	if err != nil {
@@ -110,6 +123,35 @@ func (s *logStore) recoverLocked() error {
 	return nil
 }
 
+// heal is run every reopenEvery while appends fail. Raft retries an append
+// only while it sends this member entries, and a member whose log cannot
+// be written refuses the team's probes, so the leader's autopilot retires
+// it from the Raft configuration (a non-voter at once), and then it gets
+// no entries: without heal it would report the failure, and refuse
+// probes, until restarted, and never be added back. heal reopens the log
+// (at most once per reopenEvery, like an append) and, once that works and
+// the disk has room for a whole segment (the next rotation preallocates
+// one; the current one grows to at most that), clears the failure: the
+// member answers probes again, is added back, and its next append tells.
+func (s *logStore) heal() {
+	if s.Err() == nil {
+		return // the usual case: not even the writers' lock
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed || s.Err() == nil {
+		return
+	}
+	if err := s.recoverLocked(); err != nil {
+		return
+	}
+	free, _, err := s.free(s.dir)
+	if err != nil || free < uint64(s.segSize) {
+		return
+	}
+	s.setErr(nil)
+}
+
 // reopenLocked closes the WAL and opens it again. Entries found beyond
 // s.last are dropped: they were written by an append that returned an error
 // (its fsync failed), so Raft was not told they are stored and it sends
@@ -137,9 +179,9 @@ func (s *logStore) reopenLocked() error {
 	}
 	switch {
 	case last > s.last:
-		s.log.Warn("dropping raft log entries whose append failed", "index", s.last+1, "last_index", last)
+		s.log.Warn("dropping raft log entries whose append or truncation failed", "index", s.last+1, "last_index", last)
 		if err := w.deleteRange(s.last+1, last); err != nil {
-			return fmt.Errorf("drop entries %d-%d of a failed append: %w", s.last+1, last, err)
+			return fmt.Errorf("drop entries %d-%d of a failed append or truncation: %w", s.last+1, last, err)
 		}
 	case last < s.last:
 		return fmt.Errorf("the reopened log ends at %d, but entries up to %d were stored", last, s.last)

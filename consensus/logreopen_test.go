@@ -185,3 +185,104 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// A member whose log cannot be written refuses probes, so the leader may
+// retire it from the Raft configuration, and then Raft sends it no entries
+// to retry. heal must find out by itself that the log can be written once
+// space returns (seen in the chaos suite's wedged-rotation scenario with 5
+// members: the retired member reported write_failed until restarted), and
+// not while the disk is still full.
+func TestLogStoreHealsWithoutAppends(t *testing.T) {
+	dir := smallfs.Mount(t, 256<<10)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.now = clock.Now
+	s.heal() // nothing failed: nothing to do
+	appendEach(t, s, entries(1, 30, 1))
+
+	filler := filepath.Join(dir, "filler")
+	fillDisk(t, filler, 0)
+	next := uint64(31)
+	for s.StoreLogs(entries(next, next, 1)) == nil {
+		if next++; next == 1000 {
+			t.Fatal("no append failed on a full disk")
+		}
+	}
+	for range 3 {
+		clock.Add(reopenEvery)
+		s.heal()
+		if err := s.Err(); !errors.Is(err, ErrLogWrite) {
+			t.Fatalf("Err() = %v after heal on a disk still full, want ErrLogWrite", err)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(reopenEvery)
+	s.heal()
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err() = %v after heal with space back", err)
+	}
+	appendEach(t, s, entries(next, next+60, 1))
+	checkLog(t, s, 1, next+60, func(uint64) uint64 { return 1 })
+}
+
+// raft-wal commits a tail truncation to its meta store before it creates
+// the new tail's segment file, and a failed creation (a full disk) leaves
+// that file behind: every retry then failed with "file exists", so a
+// follower could not drop the uncommitted entries it had written as a
+// leader and took no entries until the leader sent it a snapshot (seen in
+// the chaos suite's wedged-rotation scenario: minutes). A failed truncation
+// now reopens the log at the next call, which adopts what the meta store
+// recorded, and Raft's retry goes through.
+func TestLogStoreTruncatesAfterFullDisk(t *testing.T) {
+	dir := smallfs.Mount(t, 256<<10)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.now = clock.Now
+	appendEach(t, s, entries(1, 40, 1)) // a few segments
+
+	filler := filepath.Join(dir, "filler")
+	fillDisk(t, filler, 0)
+	if err := s.DeleteRange(38, 40); err == nil {
+		t.Fatal("a tail truncation needs a new segment, but it worked on a full disk")
+	} else {
+		t.Logf("truncation on a full disk: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(reopenEvery)
+	if err := s.DeleteRange(38, 40); err != nil {
+		t.Fatalf("the truncation retried once space returned: %v", err)
+	}
+	if err := s.StoreLogs(entries(38, 45, 2)); err != nil {
+		t.Fatalf("append after the truncation: %v", err)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err() = %v after a successful append", err)
+	}
+	termOf := func(i uint64) uint64 {
+		if i >= 38 {
+			return 2
+		}
+		return 1
+	}
+	checkLog(t, s, 1, 45, termOf)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = openLogStore(dir, testSegment, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("reopen from scratch: %v", err)
+	}
+	checkLog(t, s, 1, 45, termOf)
+}

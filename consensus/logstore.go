@@ -13,6 +13,8 @@ import (
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
+
+	"concord/diskspace"
 )
 
 // defaultWALSegment is the size of one Raft log segment file. raft-wal
@@ -31,7 +33,8 @@ type logStore struct {
 	dir     string
 	segSize int
 	log     *slog.Logger
-	now     func() time.Time // injected by tests
+	now     func() time.Time                                 // injected by tests
+	free    func(dir string) (free, total uint64, err error) // the disk's free space (heal)
 
 	// wmu serialises the writers (appends, truncations, reopens): raft-wal
 	// runs one at a time anyway, and a reopen must know which entries Raft
@@ -204,7 +207,7 @@ func openWAL(dir string, segSize int, log *slog.Logger) (*logStore, error) {
 		_ = w.close()
 		return nil, err
 	}
-	return &logStore{dir: dir, segSize: segSize, log: log, now: time.Now, w: w, last: last}, nil
+	return &logStore{dir: dir, segSize: segSize, log: log, now: time.Now, free: diskspace.Free, w: w, last: last}, nil
 }
 
 // openWALFiles opens the log in dir, first finishing a segment rotation

@@ -178,6 +178,7 @@ func New(cfg Config) (*Replica, error) {
 	r.goRun(func() { r.local.run(ctx) })
 	r.goRun(func() { r.fwd.run(ctx) })
 	r.goRun(func() { r.watch(ctx) })
+	r.goRun(func() { r.healLog(ctx) })
 	return r, nil
 }
 

@@ -59,9 +59,11 @@ func Fill(t testing.TB, dir string, leave int64) *Filler {
 		t.Fatal(err)
 	}
 	defer file.Close()
-	buf := make([]byte, 4096)
-	for Free(t, dir) > leave {
-		n := min(int64(len(buf)), Free(t, dir)-leave)
+	// Large writes while far from leave: a chaos nemesis fills a disk under
+	// load and must be done before the member writes much more.
+	buf := make([]byte, 1<<20)
+	for free := Free(t, dir); free > leave; free = Free(t, dir) {
+		n := min(int64(len(buf)), free-leave)
 		if _, err := file.Write(buf[:n]); err != nil {
 			if errors.Is(err, syscall.ENOSPC) {
 				break

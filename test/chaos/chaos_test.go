@@ -72,7 +72,7 @@ func TestChaos(t *testing.T) {
 					if sc.image != nil {
 						image = sc.image(t)
 					}
-					res := runScenario(t, image, n, s, sc.run, sc.smallDisk)
+					res := runScenario(t, image, n, s, sc.run, sc.setup)
 					res.Scenario = sc.name
 					saveResult(t, res)
 					if !res.verdict.ok() {
@@ -108,14 +108,15 @@ type result struct {
 // runScenario forms a team of n from image, loads it from every member,
 // runs the nemesis drawn from seed, heals, checks that the team commits
 // again, drains and judges every channel on every member.
-func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis, smallDisk int64) result {
+func runScenario(t *testing.T, image string, n int, seed int64, nem nemesis, su setup) result {
 	t.Logf("seed %d, %d members", seed, n)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x636f6e636f7264))
-	tm := newTeamOn(t, n, image, smallDisk)
+	tm := newTeamOn(t, n, image, su)
 	if _, err := tm.cli(tm.members[0], "channels", "--create", "chaos"); err != nil {
 		t.Fatal(err)
 	}
 	w := startWorkload(tm, tm.members, 2, fmt.Sprintf("s%d", seed))
+	tm.load = w
 	stopped := false
 	defer func() {
 		if !stopped {

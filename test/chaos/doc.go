@@ -3,9 +3,11 @@
 // Docker network, the team is formed and driven only through the CLI, and
 // seeded nemeses kill, pause, partition (also into a bridge: iptables rules
 // in the members' network namespaces, so the suite needs root, nsenter and
-// /usr/sbin/iptables on the host) and skew members while senders on every
-// member record each attempt. After healing and a full drain the
-// shared checker (internal/check) reads every channel on every member.
+// /usr/sbin/iptables on the host), skew members, fill their disks (also
+// just as a member's Raft log must start a new segment) and flip bits in
+// their stores while senders on every member record each attempt. After
+// healing and a full drain the shared checker (internal/check) reads every
+// channel on every member.
 //
 // The tests run only with CHAOS=1 (so `go test ./...` starts no
 // containers) and skip when no Docker engine answers and under -short. `make

@@ -16,10 +16,10 @@ type nemesis func(tm *team, rng *rand.Rand) error
 
 // scenarios are the suite's nemeses, by name (the order of `make chaos`).
 var scenarios = []struct {
-	name      string
-	run       nemesis
-	smallDisk int64                     // each member's data dir on a filesystem of this size
-	image     func(t *testing.T) string // the members' image (nil: this tree's)
+	name  string
+	run   nemesis
+	setup setup                     // how its team differs from the default one
+	image func(t *testing.T) string // the members' image (nil: this tree's)
 }{
 	{name: "kill-restart", run: nemKill},
 	{name: "pause", run: nemPause},
@@ -30,9 +30,16 @@ var scenarios = []struct {
 	{name: "kill-all", run: nemKillAll},
 	{name: "leader-kill-during-heal", run: nemLeaderKillDuringHeal},
 	{name: "clock-skew", run: nemSkew},
-	{name: "disk-full", run: nemDiskFull, smallDisk: 256 << 20},
+	{name: "disk-full", run: nemDiskFull, setup: setup{smallDisk: 256 << 20}},
+	{name: "wedged-rotation", run: nemWedgedRotation, setup: wedgeSetup},
 	{name: "bit-flip", run: nemBitFlip},
 	{name: "rolling-upgrade", run: nemRollingUpgrade, image: previous},
+}
+
+// setup is how a scenario's team differs from the default one.
+type setup struct {
+	smallDisk int64    // each member's data dir on a filesystem of this size (0: the host's disk)
+	env       []string // the member containers' extra environment (KEY=VALUE)
 }
 
 // between returns a duration in [lo, hi) drawn from rng.

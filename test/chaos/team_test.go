@@ -37,9 +37,11 @@ type team struct {
 	t       *testing.T
 	ctx     context.Context
 	image   string
+	env     []string // the containers' extra environment
 	network string
 	members []*member
 	events  *eventLog
+	load    *workload // the run's senders, once started (nil in the attack tests)
 
 	// What the last check saw, kept as artifacts if the test fails.
 	lastRecords  []record
@@ -58,17 +60,18 @@ type team struct {
 // Everything it creates is removed when the test ends.
 func newTeam(t *testing.T, n int, image string) *team {
 	t.Helper()
-	return newTeamOn(t, n, image, 0)
+	return newTeamOn(t, n, image, setup{})
 }
 
-// newTeamOn is newTeam with each member's data dir on a filesystem of its
-// own of smallDisk bytes (a tmpfs mounted on the host, seen by the
-// container through its bind mount), so a nemesis can fill one member's
-// disk; 0: the host's disk.
-func newTeamOn(t *testing.T, n int, image string, smallDisk int64) *team {
+// newTeamOn is newTeam set up as su says: with su.smallDisk, each member's
+// data dir is on a filesystem of its own of that many bytes (a tmpfs
+// mounted on the host, seen by the container through its bind mount), so a
+// nemesis can fill one member's disk; su.env is added to every container's
+// environment (init, join and run).
+func newTeamOn(t *testing.T, n int, image string, su setup) *team {
 	t.Helper()
 	ctx := t.Context()
-	tm := &team{t: t, ctx: context.WithoutCancel(ctx), image: image, events: newEventLog(),
+	tm := &team{t: t, ctx: context.WithoutCancel(ctx), image: image, env: su.env, events: newEventLog(),
 		paused: map[*member]bool{}, cut: map[*member]bool{}, stopped: map[*member]bool{}}
 	run := fmt.Sprintf("cc%06x", rand.Uint32()&0xffffff)
 	prefix := tm.createNetwork(run)
@@ -77,8 +80,8 @@ func newTeamOn(t *testing.T, n int, image string, smallDisk int64) *team {
 	for i := range n {
 		m := &member{name: fmt.Sprintf("m%d", i+1), ip: fmt.Sprintf("%s.%d", prefix, 11+i)}
 		m.container, m.dir = run+"-"+m.name, filepath.Join(root, m.name)
-		if smallDisk > 0 {
-			smallfs.MountAt(t, m.dir, smallDisk)
+		if su.smallDisk > 0 {
+			smallfs.MountAt(t, m.dir, su.smallDisk)
 		}
 		tm.members = append(tm.members, m)
 	}
@@ -98,8 +101,7 @@ func newTeamOn(t *testing.T, n int, image string, smallDisk int64) *team {
 			t.Fatalf("%s %s: %v", args[0], m.name, err)
 		}
 		m.id = id
-		if _, err := docker(tm.ctx, "run", "-d", "--name", m.container, "--network", tm.network, "--ip", m.ip,
-			"--label", label(), "-v", m.dir+":/data", image, "run", "--data", "/data", "--log-level", "info"); err != nil {
+		if _, err := docker(tm.ctx, tm.runArgs(m, image)...); err != nil {
 			t.Fatal(err)
 		}
 		tm.waitReady(m)
@@ -140,8 +142,27 @@ func (tm *team) createNetwork(run string) string {
 func (tm *team) oneShot(m *member, args ...string) (string, error) {
 	name := m.container + "-" + args[0]
 	defer docker(tm.ctx, "rm", "-f", name) //nolint:errcheck // best effort; remove() also sweeps
-	return docker(tm.ctx, append([]string{"run", "--name", name, "--network", tm.network, "--ip", m.ip,
-		"--label", label(), "-v", m.dir + ":/data", tm.image}, args...)...)
+	cmd := []string{"run", "--name", name, "--network", tm.network, "--ip", m.ip, "--label", label(), "-v", m.dir + ":/data"}
+	cmd = append(append(cmd, tm.envArgs()...), tm.image)
+	return docker(tm.ctx, append(cmd, args...)...)
+}
+
+// runArgs is the docker command that starts m's container from image:
+// `concord run` at its address on its data dir.
+func (tm *team) runArgs(m *member, image string) []string {
+	args := []string{"run", "-d", "--name", m.container, "--network", tm.network, "--ip", m.ip,
+		"--label", label(), "-v", m.dir + ":/data"}
+	args = append(args, tm.envArgs()...)
+	return append(args, image, "run", "--data", "/data", "--log-level", "info")
+}
+
+// envArgs is the team's extra environment as docker run's flags.
+func (tm *team) envArgs() []string {
+	var out []string
+	for _, e := range tm.env {
+		out = append(out, "-e", e)
+	}
+	return out
 }
 
 // remove deletes the run's containers and network, also after a failure.
@@ -200,11 +221,17 @@ type status struct {
 	Role         string   `json:"role"`
 	Leader       string   `json:"leader"`
 	Voters       []string `json:"voters"`
+	Nonvoters    []string `json:"nonvoters"`
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"`
 	Outbox       *int     `json:"outbox"`
-	Storage      struct {
-		State string `json:"state"`
+	Peers        []struct {
+		ID      string `json:"id"`
+		Healthy bool   `json:"healthy"`
+	} `json:"peers"`
+	Storage struct {
+		State  string `json:"state"`
+		Reason string `json:"reason"`
 	} `json:"storage"`
 	Disk struct {
 		State string `json:"state"`

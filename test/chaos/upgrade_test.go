@@ -52,8 +52,7 @@ func (tm *team) upgrade(m *member) error {
 	if _, err := docker(tm.ctx, "rm", "-f", m.container); err != nil {
 		return err
 	}
-	if _, err := docker(tm.ctx, "run", "-d", "--name", m.container, "--network", tm.network, "--ip", m.ip,
-		"--label", label(), "-v", m.dir+":/data", imageTag, "run", "--data", "/data", "--log-level", "info"); err != nil {
+	if _, err := docker(tm.ctx, tm.runArgs(m, imageTag)...); err != nil {
 		return err
 	}
 	tm.mark(tm.stopped, m, false)

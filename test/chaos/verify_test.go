@@ -215,6 +215,7 @@ func (tm *team) keepArtifactsIfFailed() {
 		b, _ := json.MarshalIndent(tm.lastSnapshot, "", " ")
 		write("histories.json", b)
 	}
+	tm.dumpGoroutines()
 	for _, m := range tm.members {
 		out, err := dockerLogs(tm.ctx, m.container)
 		if err != nil {
@@ -223,6 +224,25 @@ func (tm *team) keepArtifactsIfFailed() {
 		write(m.name+".log", []byte(out))
 	}
 	tm.t.Logf("artifacts of the failed run kept in %s", dir)
+}
+
+// dumpGoroutines has every running member print its goroutines and exit
+// (SIGQUIT: Go's runtime writes every goroutine's stack to stderr, which
+// lands in the container's log), so that the artifacts of a run where a
+// member hung show where. The run has failed and its containers are
+// removed next.
+func (tm *team) dumpGoroutines() {
+	for _, m := range tm.members {
+		if _, err := docker(tm.ctx, "kill", "-s", "QUIT", m.container); err != nil {
+			continue // not running
+		}
+		if err := poll(tm.ctx, 10*time.Second, func() (bool, string) {
+			out, err := docker(tm.ctx, "inspect", "-f", "{{.State.Running}}", m.container)
+			return err == nil && out == "false", out
+		}); err != nil {
+			tm.t.Logf("artifacts: %s did not exit after SIGQUIT: %v", m.name, err)
+		}
+	}
 }
 
 // checkDigests has every member compare its state digest chain with its

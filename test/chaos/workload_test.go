@@ -118,6 +118,20 @@ func (w *workload) stop() []record {
 	return append([]record(nil), w.records...)
 }
 
+// during returns the attempts made through member m that started at or
+// after from and ended by to.
+func (w *workload) during(m *member, from, to time.Time) []record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []record
+	for _, r := range w.records {
+		if r.Member == m.name && !r.Start.Before(from) && !r.End.After(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // acked counts the acknowledged sends so far.
 func (w *workload) acked() int {
 	w.mu.Lock()
