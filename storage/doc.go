@@ -27,10 +27,15 @@
 // From schema 2 on every value but the schema version ends with a 4-byte
 // CRC32C over the bucket path, the key and the value (record.go), verified
 // on every read: damage is an error wrapping ErrCorrupt that names the
-// bucket and key, never different data. Open migrates a schema 1 file in
-// resumable batches (migrate.go), and checks the whole file when it is
-// small or Config.CheckOnOpen asks; Store.Check does the same on demand. A
-// panic inside bbolt on a damaged page is recovered as ErrCorrupt.
+// bucket and key, never different data. Before bbolt opens a file for
+// writing, its whole tree and every record's checksum are checked from the
+// file (pagecheck.go): the damage record checksums cannot see (a hidden
+// record, an older copy of a bucket, a page that names itself as its
+// child) is refused too. Open migrates a schema 1 file in resumable batches
+// (migrate.go), and cross-checks channels against their messages when the
+// file is small or Config.CheckOnOpen asks; Store.Check does all of it on
+// demand. A panic inside bbolt on a damaged page is recovered as
+// ErrCorrupt. outbox.db's values carry the same checksum (outbox schema 2).
 //
 // The applied index is written in the same transaction as the state it
 // covers, so after a crash the store knows exactly which entries it already
