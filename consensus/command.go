@@ -321,15 +321,11 @@ func readOps(r *storage.Reader, proto int) ([]storage.Op, error) {
 			op.By, op.Target = r.String(), r.String()
 		case storage.OpReact:
 			op.By, op.Target, op.Text = r.String(), r.String(), r.String()
-			switch r.Byte() {
-			case 0:
-			case 1:
-				op.Remove = true
-			default:
-				if r.Err() == nil {
-					return nil, fmt.Errorf("%w: op %d: bad remove flag", ErrBadCommand, i)
-				}
+			remove, err := readFlag(r, i, "remove")
+			if err != nil {
+				return nil, err
 			}
+			op.Remove = remove
 		case opSetTeamVersion:
 			if proto < 2 {
 				return nil, fmt.Errorf("%w: op %d: a team version raise in a version 2 command", ErrBadCommand, i)
@@ -340,15 +336,11 @@ func readOps(r *storage.Reader, proto int) ([]storage.Op, error) {
 				return nil, fmt.Errorf("%w: op %d: a pin below protocol 3", ErrBadCommand, i)
 			}
 			op.By, op.Target = r.String(), r.String()
-			switch r.Byte() {
-			case 0:
-			case 1:
-				op.Remove = true
-			default:
-				if r.Err() == nil {
-					return nil, fmt.Errorf("%w: op %d: bad unpin flag", ErrBadCommand, i)
-				}
+			remove, err := readFlag(r, i, "unpin")
+			if err != nil {
+				return nil, err
 			}
+			op.Remove = remove
 		default:
 			if r.Err() == nil {
 				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
@@ -402,4 +394,16 @@ func checkOpShape(op storage.Op) error {
 		return fmt.Errorf("unknown op kind %d", op.Kind)
 	}
 	return nil
+}
+
+// readFlag reads op i's one-byte flag (0 or 1; boolByte writes it). A
+// reader already past its end reports that itself.
+func readFlag(r *storage.Reader, i uint64, what string) (bool, error) {
+	switch b := r.Byte(); {
+	case b <= 1:
+		return b == 1, nil
+	case r.Err() != nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: op %d: bad %s flag", ErrBadCommand, i, what)
 }

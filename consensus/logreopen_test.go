@@ -108,14 +108,7 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := smallfs.Mount(t, 256<<10)
-			clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-			s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			s.now = clock.Now
+			s, dir, clock := smallLogStore(t)
 			if err := s.SetUint64([]byte("CurrentTerm"), 1); err != nil {
 				t.Fatal(err)
 			}
@@ -177,10 +170,11 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s, err = openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+			s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatalf("reopen from scratch: %v", err)
 			}
+			t.Cleanup(func() { s.Close() })
 			checkLog(t, s, 1, last, func(uint64) uint64 { return 1 })
 		})
 	}
@@ -193,14 +187,7 @@ func TestLogStoreRecoversFromFullDisk(t *testing.T) {
 // members: the retired member reported write_failed until restarted), and
 // not while the disk is still full.
 func TestLogStoreHealsWithoutAppends(t *testing.T) {
-	dir := smallfs.Mount(t, 256<<10)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	s.now = clock.Now
+	s, dir, clock := smallLogStore(t)
 	s.heal() // nothing failed: nothing to do
 	appendEach(t, s, entries(1, 30, 1))
 
@@ -241,14 +228,7 @@ func TestLogStoreHealsWithoutAppends(t *testing.T) {
 // now reopens the log at the next call, which adopts what the meta store
 // recorded, and Raft's retry goes through.
 func TestLogStoreTruncatesAfterFullDisk(t *testing.T) {
-	dir := smallfs.Mount(t, 256<<10)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	s.now = clock.Now
+	s, dir, clock := smallLogStore(t)
 	appendEach(t, s, entries(1, 40, 1)) // a few segments
 
 	filler := filepath.Join(dir, "filler")
@@ -281,8 +261,32 @@ func TestLogStoreTruncatesAfterFullDisk(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = openLogStore(dir, testSegment, slog.New(slog.DiscardHandler)); err != nil {
+	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatalf("reopen from scratch: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
 	checkLog(t, s, 1, 45, termOf)
+}
+
+// smallLogStore opens a log store on a 256 KiB filesystem of its own, with
+// a fake clock for its reopen pacing; closed at the end of the test.
+func smallLogStore(t *testing.T) (*logStore, string, *fakeClock) {
+	t.Helper()
+	dir := smallfs.Mount(t, 256<<10)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := openLogStore(dir, testSegment, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.mu.RLock()
+		closed := s.closed
+		s.mu.RUnlock()
+		if !closed { // a test may close it itself
+			s.Close()
+		}
+	})
+	s.now = clock.Now
+	return s, dir, clock
 }
