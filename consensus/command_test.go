@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"reflect"
@@ -180,5 +181,10 @@ func TestPinNeedsTeamVersion3(t *testing.T) {
 	out, err := decodeCommand(b)
 	if err != nil || out.Ops[0].Kind != storage.OpPin || out.Ops[0].Target != "m" || out.Ops[0].Remove {
 		t.Fatalf("decode: %v %+v", err, out)
+	}
+	bad := bytes.Clone(b)
+	bad[len(bad)-1] = 7 // the unpin flag is 0 or 1
+	if _, err := decodeCommand(bad); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("a pin with a bad unpin flag: %v, want ErrBadCommand", err)
 	}
 }
