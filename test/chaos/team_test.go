@@ -301,8 +301,15 @@ func (tm *team) waitHealthy(voters int) {
 
 // leader returns the member the first answering member names as leader,
 // or nil when none does.
-func (tm *team) leader() *member {
+func (tm *team) leader() *member { return tm.leaderSeenBy(nil) }
+
+// leaderSeenBy returns the leader as the first answering member other than
+// m (nil: any) names it, or nil.
+func (tm *team) leaderSeenBy(not *member) *member {
 	for _, m := range tm.members {
+		if m == not {
+			continue
+		}
 		st, err := tm.status(m)
 		if err != nil || st.Leader == "" {
 			continue

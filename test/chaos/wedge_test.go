@@ -324,25 +324,6 @@ func rotateFailure(logs string) string {
 	return ""
 }
 
-// leaderSeenBy returns the leader as the first answering member other than
-// m names it, or nil.
-func (tm *team) leaderSeenBy(m *member) *member {
-	for _, o := range tm.members {
-		if o == m {
-			continue
-		}
-		st, err := tm.status(o)
-		if err != nil || st.Leader == "" {
-			continue
-		}
-		for _, l := range tm.members {
-			if l.id == st.Leader {
-				return l
-			}
-		}
-	}
-	return nil
-}
 
 // peerHealthy says whether st reports the member id healthy, and whether
 // it lists it at all.
