@@ -324,7 +324,6 @@ func rotateFailure(logs string) string {
 	return ""
 }
 
-
 // peerHealthy says whether st reports the member id healthy, and whether
 // it lists it at all.
 func peerHealthy(st status, id string) (healthy, known bool) {
