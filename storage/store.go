@@ -174,7 +174,7 @@ func (s *Store) prepare(db *bolt.DB, full bool) (metaState, error) {
 	if err := s.migrate(db, ver); err != nil {
 		return metaState{}, err
 	}
-	if err := s.checkRecordsOnOpen(db, full); err != nil {
+	if err := s.crossCheckOnOpen(db, full); err != nil {
 		return metaState{}, err
 	}
 	var st metaState
