@@ -103,7 +103,7 @@ func cmdRepair(args []string, stdout, stderr io.Writer) error {
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "checking state.db (every record's checksum, key order and bbolt's meta pages)…")
+	fmt.Fprintln(stdout, "checking state.db (bbolt's pages and tree, every record's checksum, channels against their messages)…")
 	start := time.Now()
 	damage := node.CheckState(context.Background(), *data, log, func(done, total int) {
 		fmt.Fprintf(stdout, "\r  %d of %d records", done, total)
