@@ -70,6 +70,8 @@ test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	# The checker must catch a planted bug: a build whose FSM keeps duplicates.
 	$(GO) test -count=1 -tags concord_nodedup -run TestPlanted ./node
+	# A leader built to forge ops in other members' names: every member must refuse them.
+	$(GO) test -count=1 -tags concord_forge -run TestForgingLeader ./node
 
 test-short:
 	$(GO) test -short -count=1 ./...

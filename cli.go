@@ -56,6 +56,7 @@ var commands = map[string]command{
 	"unpin":        pinCmd("unpin", "/v1/unpin"),
 	"pins":         cmdPins,
 	"team-version": cmdTeamVersion,
+	"verify":       cmdVerify,
 }
 
 // errUsage means the flag package already told the user what was wrong.

@@ -43,6 +43,7 @@ commands:
   outbox    list messages not yet delivered (queued, failed)
   time      print the clock correction in use (ntp, peer, system)
   repair    check a stopped member's files and rebuild what is damaged
+  verify    check every signed op this member stores (--json; exit 1 on a failure)
   pin       pin a message in its channel (unpin takes it off)
   pins      list a channel's pinned messages
   version   print this release

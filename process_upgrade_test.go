@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"concord/control"
+	"concord/internal/releases"
 	"concord/internal/testutil"
 	"concord/version"
 )
 
-// The previous release (v0.2.0, built from its tag) beside this tree's
+// The previous release (built from its tag) beside this tree's
 // (docs/operations.md, "Upgrading a team"): they chat together while the
 // team version is the old one; a rolling upgrade under load loses nothing;
 // the team version rises by itself once the last member runs this release,
-// and pins (new in this release) work everywhere.
+// and signed ops (new in this release) are checked on every member.
 func TestRollingUpgrade(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the previous release and runs processes")
@@ -33,7 +34,7 @@ func TestRollingUpgrade(t *testing.T) {
 
 func rollingUpgrade(t *testing.T, old string, names []string) {
 	tm := newProcTeamOf(t, old, names...)
-	requireTeamVersion(t, tm.procs, 2)
+	requireTeamVersion(t, tm.procs, prevProtocol)
 
 	// Mixed: ann on this release, the others on the previous one.
 	upgrade(t, tm.procs[0])
@@ -44,7 +45,7 @@ func rollingUpgrade(t *testing.T, old string, names []string) {
 	if !r.OK() || r.Acked != len(attempts) {
 		t.Fatalf("old and new members chatting together: %v", r)
 	}
-	requireTeamVersion(t, tm.procs, 2)
+	requireTeamVersion(t, tm.procs, prevProtocol)
 
 	// Rolling upgrade of the others under load from every member.
 	var wg sync.WaitGroup
@@ -73,7 +74,7 @@ func rollingUpgrade(t *testing.T, old string, names []string) {
 	requireTeamVersion(t, tm.procs, version.Protocol)
 	t.Logf("team version %d on every member %v after the last member's upgrade", version.Protocol, time.Since(last).Round(time.Millisecond))
 
-	// Pins work everywhere.
+	// Every member signs what it sends now, and checks what others sent.
 	id := strings.TrimSpace(mustCLI(t, "send", "--data", tm.procs[1].dir, "pin me"))
 	mustCLI(t, "pin", "--data", tm.procs[2].dir, id)
 	for _, p := range tm.procs {
@@ -81,7 +82,30 @@ func rollingUpgrade(t *testing.T, old string, names []string) {
 			out, err := cli(t, "pins", "--data", p.dir, "--json")
 			return err == nil && strings.Contains(out, id)
 		})
+		requireVerified(t, p, 2)
 	}
+}
+
+// prevProtocol is the newest protocol of the previous release.
+const prevProtocol = version.Protocol - 1
+
+// prevRelease is the previous release's name ("0.3.0").
+var prevRelease = strings.TrimPrefix(releases.Previous.Tag, "v")
+
+// requireVerified runs `concord verify --json` on p: at least min signed
+// ops checked, none failed.
+func requireVerified(t *testing.T, p *proc, min int) {
+	t.Helper()
+	out, err := cli(t, "verify", "--data", p.dir, "--json")
+	var v struct {
+		Checked  int      `json:"checked"`
+		Unsigned int      `json:"unsigned_messages"`
+		Failed   []string `json:"failed"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.Checked < min || len(v.Failed) != 0 {
+		t.Fatalf("verify on %s: %v\n%s", p.name, err, out)
+	}
+	t.Logf("verify on %s: %d signed ops checked, %d messages from before the team signed", p.name, v.Checked, v.Unsigned)
 }
 
 // TestOldMemberBlocksThenUpgrades: a member of the previous release that
@@ -119,14 +143,14 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 		}
 		return false
 	})
-	if tv.TeamVersion != 2 {
-		t.Fatalf("team version %d with cat behind, want 2", tv.TeamVersion)
+	if tv.TeamVersion != prevProtocol {
+		t.Fatalf("team version %d with cat behind, want %d", tv.TeamVersion, prevProtocol)
 	}
 	out, err := cli(t, "team-version", "--data", ann.dir)
 	if err != nil || !strings.Contains(out, "held back by cat") {
 		t.Fatalf("team-version: %v\n%s", err, out)
 	}
-	// The admin forces it; pins work at once.
+	// The admin forces it; ops are signed at once.
 	mustCLI(t, "team-version", "--data", ann.dir, "--raise")
 	pinned := strings.TrimSpace(mustCLI(t, "send", "--data", bob.dir, "pinned while cat is away"))
 	mustCLI(t, "pin", "--data", ann.dir, pinned)
@@ -135,7 +159,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	code := strings.TrimSpace(mustCLI(t, "invite", "--data", ann.dir))
 	_, err = runCLI(t, old, "", "join", "--data", filepath.Join(tm.root, "eve"), "--name", "eve", "--invite", code,
 		"--listen", loopback, "--ntp", noNTP[0])
-	needs := "this team needs Concord " + version.Release + " or later; you have 0.2.0"
+	needs := "this team needs Concord " + version.Release + " or later; you have " + prevRelease
 	if ce := (*cliError)(nil); !errors.As(err, &ce) || !strings.Contains(ce.stderr, needs) {
 		t.Fatalf("join from the previous release: %v, want %q", err, needs)
 	} else {
@@ -154,7 +178,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 		t.Fatalf("cat is blocked on %q, want %q", *st.BlockedOnUpgrade, version.Release)
 	}
 	_, err = runCLI(t, old, "", "send", "--data", cat.dir, "typed on the old release")
-	sentence := "this team now needs Concord " + version.Release + " or later; you have 0.2.0"
+	sentence := "this team now needs Concord " + version.Release + " or later; you have " + prevRelease
 	var ce *cliError
 	if !errors.As(err, &ce) || ce.code == 0 || !strings.Contains(ce.stderr, sentence) {
 		t.Fatalf("send on the blocked member: %v, want a non-zero exit saying %q", err, sentence)
@@ -193,6 +217,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	if err != nil || !strings.Contains(out, pinned) {
 		t.Fatalf("cat's pins after its upgrade: %v %q", err, out)
 	}
+	requireVerified(t, cat, 2) // the raise, the message and the pin, signed while cat was away
 
 	// Back to the previous release on the upgraded data dir: refused.
 	if err := cat.stop(); err != nil {
@@ -203,7 +228,7 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 		t.Fatal("status answered with cat stopped")
 	}
 	cat.bin = old
-	refused := fmt.Sprintf("this data dir was used by Concord %s; this is 0.2.0", version.Release)
+	refused := fmt.Sprintf("this data dir was used by Concord %s; this is %s", version.Release, prevRelease)
 	if out, err := runCLI(t, old, "", "run", "--headless", "--data", cat.dir); !errors.As(err, &ce) || !strings.Contains(ce.stderr, refused) {
 		t.Fatalf("the previous release on an upgraded data dir: %v\n%s, want %q", err, out, refused)
 	}

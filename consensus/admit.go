@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -53,6 +54,9 @@ func (r *Replica) admit(from peer.ID, op storage.Op) error {
 	if err := checkOpShape(op); err != nil {
 		return err
 	}
+	if op.Sig != nil && op.Sig.Signer != from.String() {
+		return fmt.Errorf("ops signed by %q sent by %s", op.Sig.Signer, from)
+	}
 	if op.Kind != storage.OpMessage {
 		if op.By != from.String() {
 			return fmt.Errorf("op proposed as %q by %s", op.By, from)
@@ -65,4 +69,28 @@ func (r *Replica) admit(from peer.ID, op storage.Op) error {
 	// Validated before it is proposed: a committed message is acknowledged
 	// without waiting for the FSM, so it must not be refused there.
 	return storage.ValidateEnvelope(*op.Message)
+}
+
+// admitAll admits each op; an op of a signed group is refused with the
+// first refusal of its group, since its signature covers the whole group.
+func (r *Replica) admitAll(from peer.ID, ops []storage.Op) []error {
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		errs[i] = r.admit(from, op)
+	}
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for j < len(ops) && ops[i].Sig != nil && ops[j].Sig == ops[i].Sig {
+			j++
+		}
+		if first := slices.IndexFunc(errs[i:j], func(e error) bool { return e != nil }); first >= 0 {
+			for k := i; k < j; k++ {
+				if errs[k] == nil {
+					errs[k] = fmt.Errorf("signed together with a refused op: %w", errs[i+first])
+				}
+			}
+		}
+		i = j
+	}
+	return errs
 }

@@ -22,7 +22,7 @@ func TestNewRefusesNilAllow(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	dir := filepath.Join(t.TempDir(), "raft")
 	// The host is never used: New must fail before it touches it.
-	cfg := Config{Host: struct{ host.Host }{}, Dir: dir, Store: st, MaxVoters: 3}
+	cfg := Config{TeamID: "t", Host: struct{ host.Host }{}, Dir: dir, Store: st, MaxVoters: 3}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "Allow") {
 		t.Errorf("Validate without Allow = %v, want an error naming Allow", err)
 	}

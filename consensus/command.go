@@ -113,23 +113,9 @@ type command struct {
 // teamVersion is the team version the command is written for; an op that
 // needs more (a raise) makes the command say so.
 func encodeCommand(c command, teamVersion int) ([]byte, error) {
-	proto := max(teamVersion, 1)
-	for _, op := range c.Ops {
-		if op.Kind == storage.OpSetTeamVersion {
-			if op.Version < 2 || op.Version > version.Protocol {
-				return nil, fmt.Errorf("%w: team version %d: this release writes 2 to %d", ErrBadCommand, op.Version, version.Protocol)
-			}
-			proto = max(proto, op.Version)
-		}
-	}
-	for _, op := range c.Ops {
-		if n := needs(op.Kind); n > proto {
-			return nil, fmt.Errorf("%w: it needs team version %d (Concord %s on every member); the team is at %d",
-				ErrTeamVersion, n, version.ReleaseFor(n), proto)
-		}
-	}
-	if proto > version.Protocol {
-		return nil, fmt.Errorf("%w: the team version is %d, this release writes at most %d", ErrBadCommand, proto, version.Protocol)
+	proto, err := commandProto(teamVersion, c.Ops)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, 64+len(c.Ops)*320)
 	if proto == 1 {
@@ -140,85 +126,117 @@ func encodeCommand(c command, teamVersion int) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(proto))
 	}
 	b = storage.AppendTime(b, c.CommittedAt)
-	b = appendOps(b, c.Ops)
-	return b, nil
+	if proto >= SignProtocol {
+		return appendGroups(b, c.Ops), nil
+	}
+	return appendOps(b, c.Ops), nil
+}
+
+// commandProto is the protocol a command carrying ops is written in at
+// team version teamVersion: the team version, or the one a raise in it
+// sets.
+func commandProto(teamVersion int, ops []storage.Op) (int, error) {
+	proto := max(teamVersion, 1)
+	for _, op := range ops {
+		if op.Kind == storage.OpSetTeamVersion {
+			if op.Version < 2 || op.Version > version.Protocol {
+				return 0, fmt.Errorf("%w: team version %d: this release writes 2 to %d", ErrBadCommand, op.Version, version.Protocol)
+			}
+			proto = max(proto, op.Version)
+		}
+	}
+	for _, op := range ops {
+		if n := needs(op.Kind); n > proto {
+			return 0, fmt.Errorf("%w: it needs team version %d (Concord %s on every member); the team is at %d",
+				ErrTeamVersion, n, version.ReleaseFor(n), proto)
+		}
+	}
+	if proto > version.Protocol {
+		return 0, fmt.Errorf("%w: the team version is %d, this release writes at most %d", ErrBadCommand, proto, version.Protocol)
+	}
+	return proto, nil
 }
 
 func appendOps(b []byte, ops []storage.Op) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
-		if op.Kind == storage.OpMessage && op.Message.File != nil {
-			b = append(b, byte(opFile))
-			b = storage.AppendEnvelope(b, op.Message)
-			b = storage.AppendString(b, op.Message.ReplyTo)
-			b = storage.AppendFile(b, op.Message.File)
-			continue
+		b = appendOp(b, op)
+	}
+	return b
+}
+
+// appendOp appends one op: its kind and payload (after an ID prefix for an
+// edit, deletion or reaction with an ID).
+func appendOp(b []byte, op storage.Op) []byte {
+	if op.Kind == storage.OpMessage && op.Message.File != nil {
+		b = append(b, byte(opFile))
+		b = storage.AppendEnvelope(b, op.Message)
+		b = storage.AppendString(b, op.Message.ReplyTo)
+		return storage.AppendFile(b, op.Message.File)
+	}
+	if op.Kind == storage.OpMessage && op.Message.ReplyTo != "" {
+		b = append(b, byte(opReply))
+		b = storage.AppendEnvelope(b, op.Message)
+		return storage.AppendString(b, op.Message.ReplyTo)
+	}
+	if op.ID != "" && hasID(op.Kind) {
+		b = storage.AppendString(append(b, byte(opWithID)), op.ID)
+	}
+	b = append(b, byte(op.Kind))
+	switch op.Kind {
+	case storage.OpMessage:
+		b = storage.AppendEnvelope(b, op.Message)
+	case storage.OpCreateChannel:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Channel)
+		b = binary.AppendUvarint(b, uint64(len(op.Participants)))
+		for _, p := range op.Participants {
+			b = storage.AppendString(b, p)
 		}
-		if op.Kind == storage.OpMessage && op.Message.ReplyTo != "" {
-			b = append(b, byte(opReply))
-			b = storage.AppendEnvelope(b, op.Message)
-			b = storage.AppendString(b, op.Message.ReplyTo)
-			continue
+	case storage.OpAddMember:
+		m := op.Member
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Token)
+		b = storage.AppendString(b, m.ID)
+		b = storage.AppendString(b, m.Name)
+		b = storage.AppendString(b, m.Role)
+		b = binary.AppendUvarint(b, uint64(len(m.Addrs)))
+		for _, a := range m.Addrs {
+			b = storage.AppendString(b, a)
 		}
-		if op.ID != "" && hasID(op.Kind) {
-			b = storage.AppendString(append(b, byte(opWithID)), op.ID)
-		}
-		b = append(b, byte(op.Kind))
-		switch op.Kind {
-		case storage.OpMessage:
-			b = storage.AppendEnvelope(b, op.Message)
-		case storage.OpCreateChannel:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Channel)
-			b = binary.AppendUvarint(b, uint64(len(op.Participants)))
-			for _, p := range op.Participants {
-				b = storage.AppendString(b, p)
-			}
-		case storage.OpAddMember:
-			m := op.Member
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Token)
-			b = storage.AppendString(b, m.ID)
-			b = storage.AppendString(b, m.Name)
-			b = storage.AppendString(b, m.Role)
-			b = binary.AppendUvarint(b, uint64(len(m.Addrs)))
-			for _, a := range m.Addrs {
-				b = storage.AppendString(b, a)
-			}
-			b = storage.AppendTime(b, m.JoinedAt)
-			b = storage.AppendString(b, m.BoxKey)
-		case storage.OpRemoveMember:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-		case storage.OpSetRole:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-			b = storage.AppendString(b, op.Role)
-		case storage.OpInvite:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Invite.ID)
-			b = storage.AppendString(b, op.Invite.Key)
-			b = storage.AppendTime(b, op.Invite.Expires)
-		case storage.OpEdit:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-			b = storage.AppendString(b, op.Text)
-		case storage.OpDelete:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-		case storage.OpReact:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-			b = storage.AppendString(b, op.Text)
-			b = append(b, boolByte(op.Remove))
-		case opSetTeamVersion:
-			b = storage.AppendString(b, op.By)
-			b = binary.AppendUvarint(b, uint64(op.Version))
-		case storage.OpPin:
-			b = storage.AppendString(b, op.By)
-			b = storage.AppendString(b, op.Target)
-			b = append(b, boolByte(op.Remove))
-		}
+		b = storage.AppendTime(b, m.JoinedAt)
+		b = storage.AppendString(b, m.BoxKey)
+	case storage.OpRemoveMember:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+	case storage.OpSetRole:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+		b = storage.AppendString(b, op.Role)
+	case storage.OpInvite:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Invite.ID)
+		b = storage.AppendString(b, op.Invite.Key)
+		b = storage.AppendTime(b, op.Invite.Expires)
+	case storage.OpEdit:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+		b = storage.AppendString(b, op.Text)
+	case storage.OpDelete:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+	case storage.OpReact:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+		b = storage.AppendString(b, op.Text)
+		b = append(b, boolByte(op.Remove))
+	case opSetTeamVersion:
+		b = storage.AppendString(b, op.By)
+		b = binary.AppendUvarint(b, uint64(op.Version))
+	case storage.OpPin:
+		b = storage.AppendString(b, op.By)
+		b = storage.AppendString(b, op.Target)
+		b = append(b, boolByte(op.Remove))
 	}
 	return b
 }
@@ -248,7 +266,11 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("%w: unknown version %d", ErrBadCommand, b[0])
 	}
 	c.CommittedAt = r.Time()
-	ops, err := readOps(r, proto)
+	read := readOps
+	if proto >= SignProtocol {
+		read = func(r *storage.Reader, proto int) ([]storage.Op, error) { return readGroups(r, b[1:], proto) }
+	}
+	ops, err := read(r, proto)
 	if err != nil {
 		return c, err
 	}
@@ -263,103 +285,118 @@ func readOps(r *storage.Reader, proto int) ([]storage.Op, error) {
 	}
 	ops := make([]storage.Op, 0, n)
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
-		op := storage.Op{Kind: storage.OpKind(r.Byte())}
-		if op.Kind == opWithID {
-			op.ID, op.Kind = r.String(), storage.OpKind(r.Byte())
-			if r.Err() == nil && (op.ID == "" || !hasID(op.Kind)) {
-				return nil, fmt.Errorf("%w: op %d: an ID on an op of kind %d", ErrBadCommand, i, op.Kind)
-			}
-		}
-		switch op.Kind {
-		case storage.OpMessage:
-			e := r.Envelope()
-			op.Message = &e
-		case opFile:
-			e := r.Envelope()
-			e.ReplyTo = r.String()
-			e.File = r.File()
-			op.Kind, op.Message = storage.OpMessage, &e
-		case opReply:
-			e := r.Envelope()
-			e.ReplyTo = r.String()
-			op.Kind, op.Message = storage.OpMessage, &e
-			if r.Err() == nil && e.ReplyTo == "" {
-				return nil, fmt.Errorf("%w: op %d: reply without a parent", ErrBadCommand, i)
-			}
-		case storage.OpCreateChannel:
-			op.By, op.Channel = r.String(), r.String()
-			np := r.Uvarint()
-			if np > 64 {
-				return nil, fmt.Errorf("%w: op %d: %d participants", ErrBadCommand, i, np)
-			}
-			for j := uint64(0); j < np; j++ {
-				op.Participants = append(op.Participants, r.String())
-			}
-		case storage.OpAddMember:
-			op.By, op.Token = r.String(), r.String()
-			m := storage.Member{ID: r.String(), Name: r.String(), Role: r.String()}
-			na := r.Uvarint()
-			if na > 64 {
-				return nil, fmt.Errorf("%w: op %d: %d addresses", ErrBadCommand, i, na)
-			}
-			for j := uint64(0); j < na; j++ {
-				m.Addrs = append(m.Addrs, r.String())
-			}
-			m.JoinedAt = r.Time()
-			m.BoxKey = r.String()
-			op.Member = &m
-		case storage.OpRemoveMember:
-			op.By, op.Target = r.String(), r.String()
-		case storage.OpSetRole:
-			op.By, op.Target, op.Role = r.String(), r.String(), r.String()
-		case storage.OpInvite:
-			op.By = r.String()
-			op.Invite = &storage.Invite{ID: r.String(), Key: r.String(), Expires: r.Time()}
-		case storage.OpEdit:
-			op.By, op.Target, op.Text = r.String(), r.String(), r.String()
-		case storage.OpDelete:
-			op.By, op.Target = r.String(), r.String()
-		case storage.OpReact:
-			op.By, op.Target, op.Text = r.String(), r.String(), r.String()
-			remove, err := readFlag(r, i, "remove")
-			if err != nil {
-				return nil, err
-			}
-			op.Remove = remove
-		case opSetTeamVersion:
-			if proto < 2 {
-				return nil, fmt.Errorf("%w: op %d: a team version raise in a version 2 command", ErrBadCommand, i)
-			}
-			op.By, op.Version = r.String(), int(min(r.Uvarint(), 1<<16))
-		case storage.OpPin:
-			if proto < 3 {
-				return nil, fmt.Errorf("%w: op %d: a pin below protocol 3", ErrBadCommand, i)
-			}
-			op.By, op.Target = r.String(), r.String()
-			remove, err := readFlag(r, i, "unpin")
-			if err != nil {
-				return nil, err
-			}
-			op.Remove = remove
-		default:
-			if r.Err() == nil {
-				return nil, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
-			}
-		}
-		if r.Err() == nil {
-			if err := checkOpShape(op); err != nil {
-				return nil, fmt.Errorf("%w: op %d: %v", ErrBadCommand, i, err)
-			}
+		op, err := readOp(r, proto, i)
+		if err != nil {
+			return nil, err
 		}
 		ops = append(ops, op)
 	}
+	return ops, readEnd(r)
+}
+
+// readEnd checks that r was read to its end without an error.
+func readEnd(r *storage.Reader) error {
 	if r.Err() != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadCommand, r.Err())
+		return fmt.Errorf("%w: %v", ErrBadCommand, r.Err())
 	}
 	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, r.Len())
+		return fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, r.Len())
 	}
-	return ops, nil
+	return nil
+}
+
+// readOp reads op i (appendOp's form). A reader past its end reports that
+// itself, through r.Err.
+func readOp(r *storage.Reader, proto int, i uint64) (storage.Op, error) {
+	op := storage.Op{Kind: storage.OpKind(r.Byte())}
+	if op.Kind == opWithID {
+		op.ID, op.Kind = r.String(), storage.OpKind(r.Byte())
+		if r.Err() == nil && (op.ID == "" || !hasID(op.Kind)) {
+			return op, fmt.Errorf("%w: op %d: an ID on an op of kind %d", ErrBadCommand, i, op.Kind)
+		}
+	}
+	switch op.Kind {
+	case storage.OpMessage:
+		e := r.Envelope()
+		op.Message = &e
+	case opFile:
+		e := r.Envelope()
+		e.ReplyTo = r.String()
+		e.File = r.File()
+		op.Kind, op.Message = storage.OpMessage, &e
+	case opReply:
+		e := r.Envelope()
+		e.ReplyTo = r.String()
+		op.Kind, op.Message = storage.OpMessage, &e
+		if r.Err() == nil && e.ReplyTo == "" {
+			return op, fmt.Errorf("%w: op %d: reply without a parent", ErrBadCommand, i)
+		}
+	case storage.OpCreateChannel:
+		op.By, op.Channel = r.String(), r.String()
+		np := r.Uvarint()
+		if np > 64 {
+			return op, fmt.Errorf("%w: op %d: %d participants", ErrBadCommand, i, np)
+		}
+		for j := uint64(0); j < np; j++ {
+			op.Participants = append(op.Participants, r.String())
+		}
+	case storage.OpAddMember:
+		op.By, op.Token = r.String(), r.String()
+		m := storage.Member{ID: r.String(), Name: r.String(), Role: r.String()}
+		na := r.Uvarint()
+		if na > 64 {
+			return op, fmt.Errorf("%w: op %d: %d addresses", ErrBadCommand, i, na)
+		}
+		for j := uint64(0); j < na; j++ {
+			m.Addrs = append(m.Addrs, r.String())
+		}
+		m.JoinedAt = r.Time()
+		m.BoxKey = r.String()
+		op.Member = &m
+	case storage.OpRemoveMember:
+		op.By, op.Target = r.String(), r.String()
+	case storage.OpSetRole:
+		op.By, op.Target, op.Role = r.String(), r.String(), r.String()
+	case storage.OpInvite:
+		op.By = r.String()
+		op.Invite = &storage.Invite{ID: r.String(), Key: r.String(), Expires: r.Time()}
+	case storage.OpEdit:
+		op.By, op.Target, op.Text = r.String(), r.String(), r.String()
+	case storage.OpDelete:
+		op.By, op.Target = r.String(), r.String()
+	case storage.OpReact:
+		op.By, op.Target, op.Text = r.String(), r.String(), r.String()
+		remove, err := readFlag(r, i, "remove")
+		if err != nil {
+			return op, err
+		}
+		op.Remove = remove
+	case opSetTeamVersion:
+		if proto < 2 {
+			return op, fmt.Errorf("%w: op %d: a team version raise in a version 2 command", ErrBadCommand, i)
+		}
+		op.By, op.Version = r.String(), int(min(r.Uvarint(), 1<<16))
+	case storage.OpPin:
+		if proto < 3 {
+			return op, fmt.Errorf("%w: op %d: a pin below protocol 3", ErrBadCommand, i)
+		}
+		op.By, op.Target = r.String(), r.String()
+		remove, err := readFlag(r, i, "unpin")
+		if err != nil {
+			return op, err
+		}
+		op.Remove = remove
+	default:
+		if r.Err() == nil {
+			return op, fmt.Errorf("%w: op %d: unknown kind %d", ErrBadCommand, i, op.Kind)
+		}
+	}
+	if r.Err() == nil {
+		if err := checkOpShape(op); err != nil {
+			return op, fmt.Errorf("%w: op %d: %v", ErrBadCommand, i, err)
+		}
+	}
+	return op, nil
 }
 
 // checkOpShape verifies an op carries the payload its kind needs. The values

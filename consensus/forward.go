@@ -35,17 +35,29 @@ type forwardResult struct {
 	Code  string         `json:"code,omitempty"`
 }
 
-const forwardVersion byte = 2
+// Forward requests: version 2 carries ops as version 2 commands do;
+// version 3, sent once the team signs its ops (protocol 4), carries them
+// in signed groups (sign.go).
+const (
+	forwardVersion       byte = 2
+	forwardVersionSigned byte = 3
+)
 
-func encodeForward(ops []storage.Op) []byte {
+func encodeForward(ops []storage.Op, signed bool) []byte {
+	if signed {
+		return appendGroups([]byte{forwardVersionSigned}, ops)
+	}
 	return appendOps([]byte{forwardVersion}, ops)
 }
 
 func decodeForward(b []byte) ([]storage.Op, error) {
-	if len(b) == 0 || b[0] != forwardVersion {
-		return nil, fmt.Errorf("%w: unknown forward request version", ErrBadCommand)
+	switch {
+	case len(b) > 0 && b[0] == forwardVersion:
+		return readOps(storage.NewReader(b[1:]), version.Protocol)
+	case len(b) > 0 && b[0] == forwardVersionSigned:
+		return readGroups(storage.NewReader(b[1:]), b[1:], version.Protocol)
 	}
-	return readOps(storage.NewReader(b[1:]), version.Protocol)
+	return nil, fmt.Errorf("%w: unknown forward request version", ErrBadCommand)
 }
 
 // startForward sends a batch to the current leader. The forward batcher keeps
@@ -75,7 +87,13 @@ func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 			case <-fctx.Done():
 			}
 		}()
-		resp, err := r.forward(fctx, leader, encodeForward(ops))
+		body, err := r.forwardBody(ops)
+		if err != nil {
+			cancel()
+			<-watched
+			return failAll(len(ops), err)()
+		}
+		resp, err := r.forward(fctx, leader, body)
 		cancel()
 		<-watched
 		if err != nil {
@@ -157,6 +175,19 @@ func errCode(err error) string {
 // pipelined appends, and a snapshot takes another; autopilot asks each
 // member for its stats one at a time; a voter asks once to hand over its
 // seat.
+// forwardBody encodes a forward request for ops, signed (as one group) when
+// the command they will ride in is written at protocol 4 or later.
+func (r *Replica) forwardBody(ops []storage.Op) ([]byte, error) {
+	proto, err := commandProto(r.fsm.teamVersion(), ops)
+	if err != nil || proto < SignProtocol {
+		return encodeForward(ops, false), nil // the leader reports err
+	}
+	if err := r.sign.sign(ops); err != nil {
+		return nil, err
+	}
+	return encodeForward(ops, true), nil
+}
+
 const (
 	maxForwardStreams = 8
 	maxRaftStreams    = 64
@@ -202,13 +233,13 @@ func (r *Replica) serveForward(s network.Stream) {
 	results := make([]forwardResult, len(ops))
 	var accepted []storage.Op
 	var where []int
-	for i, op := range ops {
-		if err := r.admit(from, op); err != nil {
+	for i, err := range r.admitAll(from, ops) {
+		if err != nil {
 			r.log.Warn("refused forwarded op", "peer", from, "err", err)
 			results[i] = forwardResult{Err: err.Error(), Code: "refused"}
 			continue
 		}
-		accepted = append(accepted, op)
+		accepted = append(accepted, ops[i])
 		where = append(where, i)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)

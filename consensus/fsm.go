@@ -30,6 +30,10 @@ import (
 // is only taken once the queue is drained; a restart replays what the store
 // had not yet written. Apply never reads a clock or the network.
 type fsm struct {
+	verify *verifier // checks signed ops before they are applied
+	// raised is the highest team version a raise committed or proposed
+	// here asks for, known before the store applies it (teamVersion).
+	raised    atomic.Int64
 	store     *storage.Store
 	logs      raft.LogStore // re-read after a stall: the entries not applied
 	log       *slog.Logger
@@ -104,8 +108,8 @@ func (p *pendingApply) wait(ctx context.Context) ([]storage.Result, error) {
 	return p.job.results[p.i], nil
 }
 
-func newFSM(store *storage.Store, logs raft.LogStore, log *slog.Logger, onStall func(error), onMembers func()) *fsm {
-	f := &fsm{store: store, logs: logs, log: log, onStall: onStall, onMembers: onMembers,
+func newFSM(team string, store *storage.Store, logs raft.LogStore, log *slog.Logger, onStall func(error), onMembers func()) *fsm {
+	f := &fsm{verify: newVerifier(team), store: store, logs: logs, log: log, onStall: onStall, onMembers: onMembers,
 		queue: make(chan *applyJob, applyQueue), urgent: make(chan struct{}, 1)}
 	f.wg.Add(1)
 	go f.applier()
@@ -295,6 +299,10 @@ func (f *fsm) write(jobs []*applyJob) error {
 func (f *fsm) logRefusals(entries []storage.Entry, results [][]storage.Result) {
 	for i, e := range entries {
 		for j, res := range results[i] {
+			if op := e.Ops[j]; op.Refused != "" {
+				f.log.Warn("committed op refused: "+op.Refused, "index", e.Index, "op", j, "kind", op.Kind, "for", op.Author(), "signer", op.Sig.Signer)
+				continue
+			}
 			if res.Err != "" && e.Ops[j].Kind == storage.OpMessage {
 				f.log.Warn("committed message refused", "index", e.Index, "id", e.Ops[j].Message.ID, "err", res.Err)
 			}
@@ -351,3 +359,21 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *fsmSnapshot) Release() { s.s.Release() }
+
+// noteRaise records a raise to v, committed or proposed by this member.
+func (f *fsm) noteRaise(v int) {
+	for {
+		cur := f.raised.Load()
+		if int64(v) <= cur || f.raised.CompareAndSwap(cur, int64(v)) {
+			return
+		}
+	}
+}
+
+// teamVersion is the team version to write commands for: the applied one,
+// or a raise this member has proposed or seen committed but not applied
+// yet. Writing at the applied version until then would put unsigned ops
+// after a raise to a signing version, and every member refuses those.
+func (f *fsm) teamVersion() int {
+	return max(f.store.TeamVersion(), int(f.raised.Load()))
+}

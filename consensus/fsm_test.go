@@ -29,7 +29,7 @@ func TestReplayDoesNotDecodeApplied(t *testing.T) {
 	if _, err := st.Apply([]storage.Entry{{Index: 5, CommittedAt: at}}); err != nil {
 		t.Fatal(err)
 	}
-	f := newFSM(st, raft.NewInmemStore(), slog.New(slog.DiscardHandler), func(err error) { t.Error(err) }, func() {})
+	f := newFSM("test-team", st, raft.NewInmemStore(), slog.New(slog.DiscardHandler), func(err error) { t.Error(err) }, func() {})
 	defer f.close()
 	out := f.ApplyBatch([]*raft.Log{
 		{Index: 4, Type: raft.LogCommand, Data: []byte("not a command")},

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -19,6 +20,9 @@ import (
 // it has already applied. An error other than ErrRefused means the outcome is
 // unknown: the op may or may not have committed.
 func (r *Replica) Submit(ctx context.Context, op storage.Op) (storage.Result, uint64, error) {
+	if op.Kind != storage.OpMessage && op.ID == "" {
+		op.ID = newOpID() // every attempt carries the same ID
+	}
 	backoff := 10 * time.Millisecond
 	var last error
 	for {
@@ -67,12 +71,79 @@ func orErr(a, b error) error {
 	return b
 }
 
-// startLocal appends a batch to the Raft log on this (leading) member.
+// errSignAgain refuses, for now, an op forwarded unsigned that would ride in
+// a signed command (the team began signing meanwhile): its sender's retry
+// sends it signed.
+var errSignAgain = errors.New("consensus: the team signs its ops now; send it again, signed")
+
+// startLocal appends a batch to the Raft log on this (leading) member. In a
+// command written at protocol 4 or later this member signs its own ops.
 func (r *Replica) startLocal(ctx context.Context, ops []storage.Op) waitFunc {
-	cmd, err := encodeCommand(command{CommittedAt: r.hlc.Stamp(), Ops: ops}, r.fsm.store.TeamVersion())
+	tv := r.fsm.teamVersion()
+	if proto, err := commandProto(tv, ops); err == nil && proto >= SignProtocol {
+		if keep, where := r.ownOrSigned(ops); where != nil {
+			return spread(len(ops), where, r.startSigned(ctx, keep, tv))
+		}
+	}
+	return r.startSigned(ctx, ops, tv)
+}
+
+// ownOrSigned keeps the ops that are signed or this member's own; where
+// (nil when every op is kept) gives each kept op's position in ops.
+func (r *Replica) ownOrSigned(ops []storage.Op) (keep []storage.Op, where []int) {
+	self := r.cfg.Host.ID().String()
+	for i, op := range ops {
+		if op.Sig == nil && op.Author() != self {
+			if where == nil {
+				keep = slices.Clone(ops[:i])
+				where = make([]int, i)
+				for j := range where {
+					where[j] = j
+				}
+			}
+			continue
+		}
+		if where != nil {
+			keep = append(keep, op)
+			where = append(where, i)
+		}
+	}
+	if where == nil {
+		return ops, nil
+	}
+	return keep, where
+}
+
+// spread maps the outcomes of the kept ops back to the n ops of a batch;
+// the others are refused, for now, with errSignAgain.
+func spread(n int, where []int, wait waitFunc) waitFunc {
+	return func() []outcome {
+		outs := make([]outcome, n)
+		for i := range outs {
+			outs[i].err = errSignAgain
+		}
+		for j, o := range wait() {
+			outs[where[j]] = o
+		}
+		return outs
+	}
+}
+
+func (r *Replica) startSigned(ctx context.Context, ops []storage.Op, tv int) waitFunc {
+	if len(ops) == 0 {
+		return func() []outcome { return nil }
+	}
+	if proto, err := commandProto(tv, ops); err == nil && proto >= SignProtocol {
+		if err := r.sign.signUnsigned(ops); err != nil {
+			return failAll(len(ops), err)
+		}
+		r.fsm.noteRaise(proto) // the batches after this one are written for it too
+	}
+	cmd, err := encodeCommand(command{CommittedAt: r.hlc.Stamp(), Ops: ops}, tv)
 	if err != nil {
 		return failAll(len(ops), err)
 	}
+	r.forge(tv)
 	enqueue := flushTimeout
 	if d, ok := ctx.Deadline(); ok {
 		enqueue = time.Until(d)
@@ -208,6 +279,7 @@ type Outcome struct {
 // attempt (no retries: the caller, which keeps the ops durably, retries with
 // the same IDs). Ops keep their order in the log.
 func (r *Replica) SubmitBatch(ctx context.Context, ops []storage.Op) []Outcome {
+	withIDs(ops)
 	var outs []outcome
 	switch leader := r.Leader(); {
 	case leader == r.cfg.Host.ID():

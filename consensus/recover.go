@@ -29,7 +29,7 @@ func Recover(cfg Config) error {
 		return err
 	}
 	var fatal error
-	f := newFSM(cfg.Store, logs, log, func(err error) { fatal = err }, func() {}) // nil once resumed
+	f := newFSM(cfg.TeamID, cfg.Store, logs, log, func(err error) { fatal = err }, func() {}) // nil once resumed
 	rc := raftConfig(cfg, log)
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(rc.LocalID))
 	conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(rc.LocalID), Suffrage: raft.Voter}}}

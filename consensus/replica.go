@@ -23,6 +23,9 @@ import (
 
 // Config configures a member's consensus engine.
 type Config struct {
+	// TeamID is the team's ID: every signed op binds it (sign.go), so a
+	// signature made for one team means nothing in another. Required.
+	TeamID    string
 	Host      host.Host      // the member's libp2p host; Raft and forwarding run over it
 	Dir       string         // the Raft log, stable store and snapshots live here
 	Store     *storage.Store // the chat state the FSM applies entries to
@@ -108,6 +111,8 @@ func (c *Config) Validate() error {
 		return errors.New("consensus: Config.Dir is required")
 	case c.Store == nil:
 		return errors.New("consensus: Config.Store is required")
+	case c.TeamID == "":
+		return errors.New("consensus: Config.TeamID is required (signed ops bind it)")
 	case c.Allow == nil:
 		return errors.New("consensus: Config.Allow is required (no default: say which peers are the team's members)")
 	case c.MaxVoters < 1:
@@ -143,6 +148,7 @@ type Replica struct {
 	// engine's CPU under load.
 	leaderID atomic.Pointer[decodedID]
 	hlc      *timesync.HLC // commit times stamped while leading
+	sign     signer        // signs this member's ops (protocol 4)
 	nudge    chan struct{} // membership changed: reconcile the Raft configuration
 	pilot    *pilot        // autopilot, running while this member leads
 
@@ -161,7 +167,8 @@ func New(cfg Config) (*Replica, error) {
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "consensus"),
 		leader: newNotifier(), nudge: make(chan struct{}, 1), done: make(chan struct{}),
-		hlc: &timesync.HLC{Clock: cfg.Clock}}
+		hlc:  &timesync.HLC{Clock: cfg.Clock},
+		sign: signer{team: cfg.TeamID, id: cfg.Host.ID().String(), key: cfg.Host.Peerstore().PrivKey(cfg.Host.ID())}}
 	if err := r.open(); err != nil {
 		return nil, errors.Join(err, r.closeParts())
 	}
@@ -213,7 +220,7 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
 	r.trans = guardVotes(drainedTransport{trans}, cfg.Dir, holds(logs, snaps), r.log)
-	r.fsm = newFSM(cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
+	r.fsm = newFSM(cfg.TeamID, cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)

@@ -193,7 +193,11 @@ func (f *fsm) entry(l *raft.Log) (e storage.Entry, members bool, err error) {
 		return e, false, err
 	}
 	e.CommittedAt, e.Ops = c.CommittedAt, c.Ops
+	f.verify.check(e.Ops)
 	for _, op := range c.Ops {
+		if op.Kind == storage.OpSetTeamVersion && op.Refused == "" {
+			f.noteRaise(op.Version)
+		}
 		members = members || op.Kind.ChangesTeam()
 	}
 	return e, members, nil

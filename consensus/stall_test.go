@@ -91,7 +91,7 @@ func TestApplyIsAllOrStop(t *testing.T) {
 			logs, all := stallLog(t, entries, msgs)
 			filler := smallfs.Fill(t, dir, room)
 			var ev stallEvents
-			f := newFSM(st, logs, slog.New(slog.DiscardHandler), ev.on, func() {})
+			f := newFSM("test-team", st, logs, slog.New(slog.DiscardHandler), ev.on, func() {})
 			t.Cleanup(f.close)
 
 			// Raft hands committed entries over in batches of varied

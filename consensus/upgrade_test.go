@@ -37,7 +37,7 @@ func TestStopsAtEntryForNewerRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev stallEvents
-		f := newFSM(st, logs, slog.New(slog.DiscardHandler), ev.on, func() {})
+		f := newFSM("test-team", st, logs, slog.New(slog.DiscardHandler), ev.on, func() {})
 		t.Cleanup(f.close)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

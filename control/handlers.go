@@ -267,3 +267,8 @@ func (cs *Server) pins(w http.ResponseWriter, r *http.Request) {
 	}
 	cs.writeRows(w, msgs)
 }
+
+// verify checks the member's signed history (`concord verify`).
+func (cs *Server) verify(w http.ResponseWriter, r *http.Request) {
+	serveJSON(cs, w, r, cs.node.Verify)
+}

@@ -87,6 +87,7 @@ func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("POST /v1/pin", cs.pin)
 	mux.HandleFunc("POST /v1/unpin", cs.pin)
 	mux.HandleFunc("GET /v1/pins", cs.pins)
+	mux.HandleFunc("GET /v1/verify", cs.verify)
 	mux.HandleFunc("POST /v1/team-version", cs.teamVersion)
 	for _, add := range extraRoutes {
 		add(mux, cs)

@@ -177,6 +177,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.replica, err = consensus.New(consensus.Config{
+		TeamID:    conf.TeamID,
 		Host:      n.host.Host(),
 		Dir:       filepath.Join(cfg.Dir, "raft"),
 		Store:     n.store,

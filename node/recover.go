@@ -31,5 +31,5 @@ func Recover(ctx context.Context, dir string, log *slog.Logger) error {
 	}
 	defer h.Close()
 	log.Info("recovering", "member", h.ID(), "team", conf.TeamName)
-	return consensus.Recover(consensus.Config{Host: h.Host(), Dir: filepath.Join(dir, "raft"), Store: store, Logger: log})
+	return consensus.Recover(consensus.Config{TeamID: conf.TeamID, Host: h.Host(), Dir: filepath.Join(dir, "raft"), Store: store, Logger: log})
 }

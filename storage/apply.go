@@ -86,6 +86,9 @@ func (s *Store) apply(entries []Entry) ([][]Result, error) {
 			if res[j], err = a.op(e, op); err != nil {
 				return nil, fmt.Errorf("storage: apply entry %d op %d: %w", e.Index, j, err)
 			}
+			if err := a.keepSigned(e, j, op, res[j]); err != nil {
+				return nil, fmt.Errorf("storage: apply entry %d op %d: signed history: %w", e.Index, j, err)
+			}
 		}
 		results[i] = res
 		ch.add(e, res)
@@ -126,8 +129,11 @@ type applier struct {
 	opids    bucket
 	ids      bucket
 	messages bucket
-	chans    map[string]*Channel // nil value: known not to exist
-	dirty    map[string]bool     // channels to write back in flush
+	signed   bucket // created by the first signed op (signed.go)
+	// groupStart is the position of the current signed group's first op.
+	groupStart int
+	chans      map[string]*Channel // nil value: known not to exist
+	dirty      map[string]bool     // channels to write back in flush
 }
 
 func newApplier(tx *bolt.Tx) (*applier, error) {
@@ -157,8 +163,26 @@ func newApplier(tx *bolt.Tx) (*applier, error) {
 }
 
 // op applies one op. Refusals are returned as Result.Err; the error return is
-// for storage failures only.
+// for storage failures only. A signed op (protocol 4) of any kind but a
+// message is applied once per ID, so that a replayed copy of it (a leader
+// committing an old signed op again) changes nothing.
 func (a *applier) op(e Entry, op Op) (Result, error) {
+	if op.Refused != "" {
+		return Result{Err: op.Refused}, nil
+	}
+	if op.Sig == nil && a.st.teamVersion >= SignedTeamVersion {
+		return Result{Err: RefusedUnsigned}, nil
+	}
+	if op.Sig != nil && op.Kind != OpMessage && !onceKinds(op.Kind) {
+		return a.once(op, func() (Result, error) { return a.do(e, op) })
+	}
+	return a.do(e, op)
+}
+
+// onceKinds are the kinds that are applied once per ID even unsigned.
+func onceKinds(k OpKind) bool { return k == OpEdit || k == OpDelete || k == OpReact }
+
+func (a *applier) do(e Entry, op Op) (Result, error) {
 	switch op.Kind {
 	case OpMessage:
 		return a.message(e, op.Message)

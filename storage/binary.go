@@ -178,18 +178,29 @@ func (r *Reader) Varint() int64 {
 	return v
 }
 
-// String reads a string.
-func (r *Reader) String() string {
+// Bytes reads what AppendString wrote, as bytes that need not be UTF-8 (a
+// signature); the result aliases the buffer.
+func (r *Reader) Bytes() []byte {
 	n := r.Uvarint()
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	if n > maxString || n > uint64(len(r.b)) {
 		r.fail(fmt.Errorf("%w: string of %d bytes", ErrShortBuffer, n))
+		return nil
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
+// String reads a string.
+func (r *Reader) String() string {
+	b := r.Bytes()
+	if r.err != nil {
 		return ""
 	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
+	s := string(b)
 	if !utf8.ValidString(s) {
 		r.fail(fmt.Errorf("%w: string is not UTF-8", ErrBadEncoding))
 		return ""

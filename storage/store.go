@@ -198,7 +198,7 @@ func checkBucketNames(tx *bolt.Tx) error {
 	if meta == nil || meta.Get(keySchemaCopy) == nil {
 		return nil // a new file, or schema 1: no checksums to go by
 	}
-	known := append(slices.Clone(stateBuckets), bucketPins)
+	known := append(slices.Clone(stateBuckets), bucketPins, bucketSigned)
 	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		if slices.ContainsFunc(known, func(k []byte) bool { return bytes.Equal(k, name) }) {
 			return nil

@@ -151,6 +151,35 @@ type Op struct {
 	Participants []string `json:"pp,omitempty"`
 	Remove       bool     `json:"rm,omitempty"` // OpReact: take the reaction back
 	Version      int      `json:"v,omitempty"`  // OpSetTeamVersion: the new team version
+
+	// Sig is the author's signature over the group of its ops this op
+	// rides in (protocol 4; nil before): ops of one group share it.
+	Sig *SignedGroup `json:"-"`
+	// Canon is the op's canonical form, whose SHA-256 Sig lists.
+	Canon []byte `json:"-"`
+	// Refused, set by consensus before Apply when the signature does not
+	// check, makes Apply refuse the op with this reason.
+	Refused string `json:"-"`
+}
+
+// SignedGroup is one author's Ed25519 signature (its libp2p identity key)
+// over a run of its ops in a log entry (protocol 4): over the team ID, the
+// signer and the SHA-256 of each op's canonical form, in order. The store
+// keeps it, and each applied op's canonical form, so that the history can
+// be checked again later (Store.WalkSigned).
+type SignedGroup struct {
+	Signer string
+	Sig    []byte
+	Hashes [][]byte
+}
+
+// Author is the member an op speaks for: a message's author, any other
+// op's proposer.
+func (op Op) Author() string {
+	if op.Kind == OpMessage && op.Message != nil {
+		return op.Message.Author
+	}
+	return op.By
 }
 
 // Invite is an invitation an admin issued. The invite code carries the

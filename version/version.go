@@ -20,18 +20,18 @@ import (
 )
 
 // Release is this build's release.
-const Release = "0.3.0"
+const Release = "0.4.0"
 
 // Protocol is the newest replicated protocol this release speaks;
 // MinProtocol the oldest team version it can still work in.
 const (
-	Protocol    = 3
+	Protocol    = 4
 	MinProtocol = 1
 )
 
 // releases names, for each protocol, the first release that speaks it: what
 // a member that meets a newer protocol is told to install.
-var releases = map[int]string{1: "0.1.0", 2: "0.2.0", 3: "0.3.0"}
+var releases = map[int]string{1: "0.1.0", 2: "0.2.0", 3: "0.3.0", 4: "0.4.0"}
 
 // ReleaseFor is the first release that speaks protocol p ("" if unknown to
 // this build: p is newer than Protocol).

@@ -20,7 +20,7 @@ type Release struct {
 }
 
 // Previous is the release before this one.
-var Previous = Release{Tag: "v0.2.0", Commit: "5663572096035c0389ff1fb0c807616dd5af0b0a"}
+var Previous = Release{Tag: "v0.3.0", Commit: "c9c78c9585696293251a7873eda2394323c5cdc5"}
 
 // ErrNoHistory says the clone lacks the release's commit (a shallow clone):
 // tests that need the previous release skip rather than fail.

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -28,9 +29,11 @@ import (
 // was replaced by hostile code. It speaks the wire protocol of
 // docs/protocol.md directly.
 type attacker struct {
-	t  *testing.T
-	tm *team
-	h  host.Host
+	t    *testing.T
+	tm   *team
+	h    host.Host
+	key  crypto.PrivKey // the member's identity: it signs what it proposes
+	team string         // the team ID signatures bind
 }
 
 func newAttacker(t *testing.T, tm *team, as *member) *attacker {
@@ -39,7 +42,9 @@ func newAttacker(t *testing.T, tm *team, as *member) *attacker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHost(t, tm, key, networkKey(t, as))
+	a := newHost(t, tm, key, networkKey(t, as))
+	a.key, a.team = key, memberConfig(t, as).TeamID
+	return a
 }
 
 // newHost is a bare libp2p host with the given identity and, if psk is not
@@ -64,21 +69,27 @@ func newHost(t *testing.T, tm *team, key crypto.PrivKey, psk []byte) *attacker {
 // config.json (network_key, hex).
 func networkKey(t *testing.T, m *member) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(m.dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conf struct {
-		NetworkKey string `json:"network_key"`
-	}
-	if err := json.Unmarshal(b, &conf); err != nil {
-		t.Fatal(err)
-	}
-	k, err := hex.DecodeString(conf.NetworkKey)
+	k, err := hex.DecodeString(memberConfig(t, m).NetworkKey)
 	if err != nil || len(k) != p2p.PSKSize {
 		t.Fatalf("network key in %s: %v", m.name, err)
 	}
 	return k
+}
+
+// memberConfig reads what the attacks need of a member's config.json.
+func memberConfig(t *testing.T, m *member) (conf struct {
+	NetworkKey string `json:"network_key"`
+	TeamID     string `json:"team_id"`
+}) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(m.dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }
 
 // target connects to a member container at its address on the run's network.
@@ -113,17 +124,32 @@ type forwardAnswer struct {
 	} `json:"results"`
 }
 
-// forwardVersion is the forward request's version byte (docs/protocol.md).
-const forwardVersion = 2
+// forwardVersion is the forward request's version byte once the team signs
+// its ops (docs/protocol.md, "Signed ops").
+const forwardVersion = 3
 
-// propose forwards envelopes the way a follower does: one frame holding the
-// version byte, a uvarint op count and each op (kind byte, envelope).
+// propose forwards envelopes the way a follower of a signing team does: one
+// frame holding the version byte and one group of ops signed with the
+// member's key (signer, signature, op count, each op's canonical form:
+// empty ID, kind byte, envelope).
 func (a *attacker) propose(ctx context.Context, to peer.ID, envs ...storage.Envelope) (forwardAnswer, error) {
-	body := binary.AppendUvarint([]byte{forwardVersion}, uint64(len(envs)))
+	signer := a.h.ID().String()
+	var canons []byte
+	signed := storage.AppendString([]byte("concord/signed-ops/1\x00"), a.team)
+	signed = binary.AppendUvarint(storage.AppendString(signed, signer), uint64(len(envs)))
 	for i := range envs {
-		body = append(body, byte(storage.OpMessage))
-		body = storage.AppendEnvelope(body, &envs[i])
+		canon := storage.AppendEnvelope(append(storage.AppendString(nil, ""), byte(storage.OpMessage)), &envs[i])
+		h := sha256.Sum256(canon)
+		signed = append(signed, h[:]...)
+		canons = append(canons, canon...)
 	}
+	sig, err := a.key.Sign(signed)
+	if err != nil {
+		return forwardAnswer{}, err
+	}
+	body := binary.AppendUvarint([]byte{forwardVersion}, 1)
+	body = storage.AppendString(storage.AppendString(body, signer), string(sig))
+	body = append(binary.AppendUvarint(body, uint64(len(envs))), canons...)
 	return a.send(ctx, to, body)
 }
 
