@@ -168,7 +168,7 @@ func New(cfg Config) (*Replica, error) {
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("component", "consensus"),
 		leader: newNotifier(), nudge: make(chan struct{}, 1), done: make(chan struct{}),
 		hlc:  &timesync.HLC{Clock: cfg.Clock},
-		sign: signer{team: cfg.TeamID, id: cfg.Host.ID().String(), key: cfg.Host.Peerstore().PrivKey(cfg.Host.ID())}}
+		sign: signer{team: cfg.TeamID, id: cfg.Host.ID().String(), key: cfg.Host.Peerstore().PrivKey(cfg.Host.ID()), made: newMadeSigs()}}
 	if err := r.open(); err != nil {
 		return nil, errors.Join(err, r.closeParts())
 	}
@@ -221,6 +221,7 @@ func (r *Replica) open() error {
 	}
 	r.trans = guardVotes(drainedTransport{trans}, cfg.Dir, holds(logs, snaps), r.log)
 	r.fsm = newFSM(cfg.TeamID, cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
+	r.fsm.verify.made = r.sign.made // its own signatures need no second check
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)

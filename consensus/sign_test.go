@@ -213,26 +213,60 @@ func TestSignedHistoryVerifiesLater(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// The raise, then 3 groups.
-	if len(recs) != 4 || checked != 5 {
-		t.Fatalf("%d groups, %d ops checked; want 4 groups and 5 ops (the raise, a1, b1, its edit, the deletion; a2's text dropped)", len(recs), checked)
+	// The raise, then 3 groups: a1 checks, a2 was deleted, b1 was edited
+	// (its edit checks), and the deletion checks.
+	if len(recs) != 4 || checked != 4 {
+		t.Fatalf("%d groups, %d ops checked; want 4 groups and 4 ops (the raise, a1, b1's edit, the deletion)", len(recs), checked)
 	}
 	recs = recs[1:]
-	if recs[0].Canons[1] != nil {
-		t.Errorf("the deleted message's canonical form (its text) is still kept")
+	if recs[0].Ops[0].Message == nil || recs[0].Ops[1].Kept() || recs[1].Ops[0].Kept() || recs[1].Ops[1].Canon == nil {
+		t.Errorf("kept: a1 %v, a2 %v, b1 %v, b1's edit %v; want a1 and the edit only",
+			recs[0].Ops[0].Kept(), recs[0].Ops[1].Kept(), recs[1].Ops[0].Kept(), recs[1].Ops[1].Kept())
 	}
-	total, unsigned, err := tm.st.UnsignedMessages()
-	if err != nil || total != 3 || unsigned != 0 {
-		t.Errorf("UnsignedMessages = %d, %d, %v; want 3 messages, all signed", total, unsigned, err)
+	total, signed, err := tm.st.SignedMessages()
+	if err != nil || total != 3 || signed != 3 {
+		t.Errorf("SignedMessages = %d, %d, %v; want 3 messages, all signed", total, signed, err)
 	}
 
 	bad := recs[1]
-	bad.Canons = [][]byte{append([]byte(nil), bad.Canons[0]...), bad.Canons[1]}
-	bad.Canons[0][len(bad.Canons[0])-1] ^= 1
+	bad.Ops = []storage.SignedOp{{}, {Canon: append([]byte(nil), bad.Ops[1].Canon...)}}
+	bad.Ops[1].Canon[len(bad.Ops[1].Canon)-1] ^= 1
 	if _, failed := CheckSigned(testTeam, bad); len(failed) != 1 {
 		t.Errorf("a changed byte in a kept op: failures %q, want one", failed)
 	}
+	changed := recs[0]
+	env := *changed.Ops[0].Message
+	env.Text = "first, but changed in state.db"
+	changed.Ops = []storage.SignedOp{{Message: &env}, {}}
+	if _, failed := CheckSigned(testTeam, changed); len(failed) != 1 {
+		t.Errorf("a stored message whose text changed: failures %q, want one", failed)
+	}
 	if _, failed := CheckSigned("team-2", recs[1]); len(failed) != 1 {
 		t.Errorf("checked under another team's ID: failures %q, want one", failed)
+	}
+}
+
+// TestOwnSignaturesSkipTheCheckOnlyForWhatWasSigned: a member's FSM takes
+// the signatures it made itself without checking them again, and nothing
+// else: the same signature over other hashes is refused.
+func TestOwnSignaturesSkipTheCheckOnlyForWhatWasSigned(t *testing.T) {
+	ann := newSigner(t, testTeam)
+	ann.made = newMadeSigs()
+	v := newVerifier(testTeam)
+	v.made = ann.made
+	ops := []storage.Op{msg(ann.id, "x1", "hello")}
+	if err := ann.sign(ops); err != nil {
+		t.Fatal(err)
+	}
+	if !ann.made.has(groupBytes(testTeam, ann.id, ops[0].Sig.Hashes), ops[0].Sig.Sig) {
+		t.Fatal("the signature made is not remembered")
+	}
+	if err := v.verify(ops[0].Sig); err != nil {
+		t.Fatalf("own signature: %v", err)
+	}
+	other := *ops[0].Sig
+	other.Hashes = [][]byte{sum([]byte("something else"))}
+	if err := v.verify(&other); err == nil {
+		t.Fatal("own signature over other hashes was taken")
 	}
 }

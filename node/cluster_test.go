@@ -28,6 +28,8 @@ type testCluster struct {
 	// wrapOutbox and removalWatch go to every member's Config.
 	wrapOutbox   func(failover.Outbox) failover.Outbox
 	removalWatch time.Duration
+	// teamVersion caps the team version (Config.MaxTeamVersion; 0: none).
+	teamVersion int
 	// small puts a member's data dir on a filesystem of that many bytes
 	// (member index → size), to run it out of space.
 	small map[int]int64
@@ -116,7 +118,7 @@ func newTestClusterOf(t testing.TB, size int, c *testCluster) *testCluster {
 			if err := SaveConfig(dir, conf); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := initMember(ctx, Config{Dir: dir, Timing: c.timing, NTP: noNTP}, conf); err != nil {
+			if _, err := initMember(ctx, Config{Dir: dir, Timing: c.timing, NTP: noNTP, MaxTeamVersion: c.teamVersion}, conf); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -431,7 +433,7 @@ func latestSnapshot(t testing.TB, dir string) uint64 {
 func (c *testCluster) start(dir string) *Node {
 	c.t.Helper()
 	return startNodeCfg(c.t, Config{Dir: dir, Timing: c.timing, NTP: noNTP, NoSearch: c.noSearch,
-		WrapOutbox: c.wrapOutbox, RemovalWatch: c.removalWatch})
+		WrapOutbox: c.wrapOutbox, RemovalWatch: c.removalWatch, MaxTeamVersion: c.teamVersion})
 }
 
 // crash stops member i the way a power cut or SIGKILL would: its network

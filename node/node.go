@@ -24,7 +24,6 @@ import (
 	"concord/search"
 	"concord/storage"
 	"concord/timesync"
-	"concord/version"
 )
 
 // Config says how to open a member. Only Dir is required.
@@ -40,6 +39,11 @@ type Config struct {
 	// NoSearch leaves the full-text index unfed (benchmarks: the
 	// replication engine measured without the index's CPU beside it).
 	NoSearch bool
+	// MaxTeamVersion caps the team version this member raises the team to
+	// by itself, when it creates the team or once every member reads a
+	// newer one (0: the newest this release writes). Benchmarks use it to
+	// measure a team that does not sign its ops yet.
+	MaxTeamVersion int
 	// DiskInterval is how often the free space is read (0: every 5 s).
 	DiskInterval time.Duration
 	// DiskFree replaces the free-space reading (nil: the real one).
@@ -468,7 +472,7 @@ func (n *Node) initTeam(ctx context.Context) error {
 		return err
 	}
 	// A new team has only this member: it starts at the newest protocol.
-	_, err := n.raiseTeamVersion(ctx, version.Protocol, n.commitAuto)
+	_, err := n.raiseTeamVersion(ctx, n.maxTeamVersion(), n.commitAuto)
 	return err
 }
 

@@ -94,10 +94,11 @@ func (n *Node) maybeRaiseTeamVersion(ctx context.Context) {
 		return
 	}
 	cur := n.store.TeamVersion()
-	if cur >= version.Protocol {
+	if cur >= n.maxTeamVersion() {
 		return
 	}
 	target, _ := n.upgradeTarget()
+	target = min(target, n.maxTeamVersion())
 	if target <= cur {
 		return
 	}
@@ -135,4 +136,13 @@ func (n *Node) raiseTeamVersion(ctx context.Context, v int, commit func(context.
 		return n.store.TeamVersion(), err
 	}
 	return n.store.TeamVersion(), nil
+}
+
+// maxTeamVersion is the newest team version this member raises to by
+// itself (Config.MaxTeamVersion).
+func (n *Node) maxTeamVersion() int {
+	if v := n.cfg.MaxTeamVersion; v > 0 {
+		return min(v, version.Protocol)
+	}
+	return version.Protocol
 }

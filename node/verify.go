@@ -19,8 +19,9 @@ type Verified struct {
 	// ops at once).
 	Groups int `json:"groups"`
 	// NotKept counts signed ops whose content the store does not keep:
-	// refused, duplicates, or messages deleted since (their hashes are
-	// still covered by the signature).
+	// refused, duplicates, messages edited or deleted since, edits
+	// replaced by a later one (their hashes are still covered by the
+	// signature).
 	NotKept int `json:"not_kept"`
 	// Messages counts the stored messages; Unsigned those committed before
 	// the team signed its ops (team version 4), which no signature covers.
@@ -58,8 +59,8 @@ func verifyStore(ctx context.Context, team string, st *storage.Store) (Verified,
 		checked, failed := consensus.CheckSigned(team, rec)
 		v.Groups++
 		v.Checked += checked
-		for _, c := range rec.Canons {
-			if c == nil {
+		for _, op := range rec.Ops {
+			if !op.Kept() {
 				v.NotKept++
 			}
 		}
@@ -69,6 +70,8 @@ func verifyStore(ctx context.Context, team string, st *storage.Store) (Verified,
 	if err != nil {
 		return v, err
 	}
-	v.Messages, v.Unsigned, err = st.UnsignedMessages()
+	var signed int
+	v.Messages, signed, err = st.SignedMessages()
+	v.Unsigned = v.Messages - signed
 	return v, err
 }

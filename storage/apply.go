@@ -129,11 +129,9 @@ type applier struct {
 	opids    bucket
 	ids      bucket
 	messages bucket
-	signed   bucket // created by the first signed op (signed.go)
-	// groupStart is the position of the current signed group's first op.
-	groupStart int
-	chans      map[string]*Channel // nil value: known not to exist
-	dirty      map[string]bool     // channels to write back in flush
+	signed   bucket              // created by the first signed op (signed.go)
+	chans    map[string]*Channel // nil value: known not to exist
+	dirty    map[string]bool     // channels to write back in flush
 }
 
 func newApplier(tx *bolt.Tx) (*applier, error) {

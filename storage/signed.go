@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,16 +27,20 @@ const (
 const SignedTeamVersion = 4
 
 // bucketSigned keeps the signed history (protocol 4; the first signed op
-// creates it, older files have none):
+// creates it, older files have none). Keys grow with the log, so writing
+// them appends:
 //
 //	"g" + 8-byte index + 4-byte position of the group's first op in the entry
 //	    → string signer, string signature, uvarint n, SHA-256 × n
-//	"h" + SHA-256 → the canonical form of an op that took effect
-//	"m" + message ID → the hash of the op that carried the message
-//	"e" + uvarint length + message ID + edit ID → the hash of an edit
+//	"o" + 8-byte index + 4-byte position → an op that took effect:
+//	    'M' + message ID for a message (its canonical form is rebuilt from
+//	    the stored message while it is neither edited nor deleted), or
+//	    'C' + the op's canonical form for any other op
+//	"e" + uvarint length + message ID + 8-byte index + 4-byte position
+//	    → empty: an edit of that message, whose record a deletion drops
 //
-// Deleting a message drops the canonical forms of the message and of its
-// edits (their text); the group records keep only their hashes.
+// Deleting or editing a message thus drops its text from the signed
+// history; the group records keep its hash.
 var bucketSigned = []byte("signed")
 
 // keepSigned records op j of entry e, as applied with result res, in the
@@ -50,9 +55,8 @@ func (a *applier) keepSigned(e Entry, j int, op Op, res Result) error {
 		return nil
 	}
 	if j == 0 || e.Ops[j-1].Sig != op.Sig {
-		a.groupStart = j
 		if op.Refused != RefusedBadSignature {
-			if err := a.putSigned(groupKey(e.Index, j), encodeGroup(op.Sig)); err != nil {
+			if err := a.putSigned(opKey('g', e.Index, j), encodeGroup(op.Sig)); err != nil {
 				return err
 			}
 		}
@@ -60,25 +64,24 @@ func (a *applier) keepSigned(e Entry, j int, op Op, res Result) error {
 	if op.Refused != "" || res.Err != "" || res.Dup {
 		return nil
 	}
-	pos := j - a.groupStart
-	if pos >= len(op.Sig.Hashes) {
-		return fmt.Errorf("%w: op %d of entry %d is outside its signed group", ErrCorrupt, j, e.Index)
-	}
-	h := op.Sig.Hashes[pos]
-	if err := a.putSigned(append([]byte{'h'}, h...), op.Canon); err != nil {
-		return err
-	}
+	k := opKey('o', e.Index, j)
 	switch op.Kind {
 	case OpMessage:
-		return a.putSigned(append([]byte{'m'}, op.Message.ID...), h)
+		return a.putSigned(k, append([]byte{'M'}, op.Message.ID...))
 	case OpEdit:
-		return a.putSigned(append(editPrefix(op.Target), op.ID...), h)
+		// Only the latest text is kept, as in the message itself.
+		if err := a.redact(op.Target); err != nil {
+			return err
+		}
+		if err := a.putSigned(append(editPrefix(op.Target), k[1:]...), nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return a.putSigned(k, append([]byte{'C'}, op.Canon...))
 }
 
-func groupKey(index uint64, pos int) []byte {
-	k := binary.BigEndian.AppendUint64([]byte{'g'}, index)
+func opKey(kind byte, index uint64, pos int) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{kind}, index)
 	return binary.BigEndian.AppendUint32(k, uint32(pos))
 }
 
@@ -116,6 +119,7 @@ func (a *applier) signedBucket() (bucket, error) {
 		if err != nil {
 			return bucket{}, err
 		}
+		b.FillPercent = 0.95 // keys only grow (but for edits')
 		a.signed = newBucket(b, string(bucketSigned))
 	}
 	return a.signed, nil
@@ -129,32 +133,25 @@ func (a *applier) putSigned(k, v []byte) error {
 	return b.put(k, v[:len(v):len(v)]) // v may alias a log entry: never seal into its spare capacity
 }
 
-// redact drops the canonical forms of message msg and of its edits.
+// redact drops the records of message msg's edits (their text); the
+// message's own record holds no text, and rebuilding its canonical form
+// stops once the message is edited or deleted.
 func (a *applier) redact(msg string) error {
 	b := a.tx.Bucket(bucketSigned)
 	if b == nil {
 		return nil
 	}
-	sb := newBucket(b, string(bucketSigned))
-	var hashes [][]byte
-	if k := append([]byte{'m'}, msg...); b.Get(k) != nil {
-		h, err := sb.get(k)
-		if err != nil {
-			return err
-		}
-		hashes = append(hashes, h)
-	}
 	prefix := editPrefix(msg)
+	var keys [][]byte
 	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		h, err := sb.open(k, v)
-		if err != nil {
-			return err
-		}
-		hashes = append(hashes, h)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
 	}
-	for _, h := range hashes {
-		if err := sb.delete(append([]byte{'h'}, h...)); err != nil {
+	for _, k := range keys {
+		if len(k) != len(prefix)+12 {
+			return fmt.Errorf("%w: signed edit key %x", ErrCorrupt, k)
+		}
+		if err := errors.Join(b.Delete(append([]byte{'o'}, k[len(prefix):]...)), b.Delete(k)); err != nil {
 			return err
 		}
 	}
@@ -162,15 +159,25 @@ func (a *applier) redact(msg string) error {
 }
 
 // SignedRecord is one signed group of the history: the entry that carried
-// it, the signature, and each op's canonical form (nil when the store did
-// not keep it: the op was refused or a duplicate, or its message was
-// deleted).
+// it, the signature, and what the store kept of each op.
 type SignedRecord struct {
-	Index  uint64
-	Pos    int // the group's first op in the entry
-	Group  SignedGroup
-	Canons [][]byte
+	Index uint64
+	Pos   int // the group's first op in the entry
+	Group SignedGroup
+	Ops   []SignedOp // one per hash
 }
+
+// SignedOp is what the store kept of one op of a signed group: its
+// canonical form, or the message it carried (whose canonical form the
+// checker rebuilds), or neither (refused, a duplicate, or a message
+// edited or deleted since).
+type SignedOp struct {
+	Canon   []byte
+	Message *Envelope
+}
+
+// Kept reports whether anything of the op is kept.
+func (o SignedOp) Kept() bool { return o.Canon != nil || o.Message != nil }
 
 // WalkSigned calls fn for every signed group, in log order.
 func (s *Store) WalkSigned(fn func(SignedRecord) error) error {
@@ -180,6 +187,14 @@ func (s *Store) WalkSigned(fn func(SignedRecord) error) error {
 			return nil
 		}
 		sb := newBucket(b, string(bucketSigned))
+		ids, err := topBucket(tx, bucketIDs)
+		if err != nil {
+			return err
+		}
+		messages, err := topBucket(tx, bucketMessages)
+		if err != nil {
+			return err
+		}
 		c := b.Cursor()
 		for k, v := c.Seek([]byte{'g'}); k != nil && k[0] == 'g'; k, v = c.Next() {
 			if len(k) != 13 {
@@ -194,12 +209,12 @@ func (s *Store) WalkSigned(fn func(SignedRecord) error) error {
 				return err
 			}
 			rec := SignedRecord{Index: binary.BigEndian.Uint64(k[1:9]), Pos: int(binary.BigEndian.Uint32(k[9:])), Group: g}
-			for _, h := range g.Hashes {
-				canon, err := sb.get(append([]byte{'h'}, h...))
+			for i := range g.Hashes {
+				op, err := keptOp(sb, ids, messages, opKey('o', rec.Index, rec.Pos+i))
 				if err != nil {
 					return err
 				}
-				rec.Canons = append(rec.Canons, canon)
+				rec.Ops = append(rec.Ops, op)
 			}
 			if err := fn(rec); err != nil {
 				return err
@@ -209,21 +224,51 @@ func (s *Store) WalkSigned(fn func(SignedRecord) error) error {
 	})
 }
 
-// UnsignedMessages counts the stored messages and those that no signed op
-// carried (committed before the team signed its ops).
-func (s *Store) UnsignedMessages() (total, unsigned int, err error) {
+func keptOp(sb, ids, messages bucket, k []byte) (SignedOp, error) {
+	v, err := sb.get(k)
+	switch {
+	case err != nil || v == nil:
+		return SignedOp{}, err
+	case v[0] == 'C':
+		return SignedOp{Canon: v[1:]}, nil
+	case v[0] != 'M':
+		return SignedOp{}, fmt.Errorf("%w: signed op record %x", ErrCorrupt, k)
+	}
+	iv, err := ids.get(v[1:])
+	if err != nil || iv == nil {
+		return SignedOp{}, err
+	}
+	name, seq, err := decodeIDValue(iv)
+	if err != nil {
+		return SignedOp{}, err
+	}
+	m, err := getMessage(messages, name, seq)
+	if err != nil || m.Deleted || !m.EditedAt.IsZero() {
+		return SignedOp{}, err
+	}
+	return SignedOp{Message: &m.Envelope}, nil
+}
+
+// SignedMessages counts the stored messages and those a signed op
+// carried (the others were committed before the team signed its ops).
+func (s *Store) SignedMessages() (total, signed int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		ids, signed := tx.Bucket(bucketIDs), tx.Bucket(bucketSigned)
-		if ids == nil {
-			return fmt.Errorf("%w: no ids bucket", ErrCorrupt)
+		ids, err := topBucket(tx, bucketIDs)
+		if err != nil {
+			return err
 		}
-		return ids.ForEach(func(k, _ []byte) error {
-			total++
-			if signed == nil || signed.Get(append([]byte{'m'}, k...)) == nil {
-				unsigned++
-			}
+		total = ids.b.Stats().KeyN
+		b := tx.Bucket(bucketSigned)
+		if b == nil {
 			return nil
-		})
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte{'o'}); k != nil && k[0] == 'o'; k, v = c.Next() {
+			if len(v) > 0 && v[0] == 'M' {
+				signed++
+			}
+		}
+		return nil
 	})
-	return total, unsigned, err
+	return total, signed, err
 }
