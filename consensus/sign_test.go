@@ -198,6 +198,7 @@ func TestSignedHistoryVerifiesLater(t *testing.T) {
 	tm.commit(SignProtocol, tm.signed(tm.ann, msg(ann, "a1", "first"), msg(ann, "a2", "second"))...)
 	tm.commit(SignProtocol, tm.signed(tm.bob, msg(bob, "b1", "bob here"),
 		storage.Op{Kind: storage.OpEdit, By: bob, Target: "b1", Text: "bob was here"})...)
+	tm.commit(SignProtocol, tm.signed(tm.bob, storage.Op{Kind: storage.OpEdit, By: bob, Target: "b1", Text: "bob was here twice"})...)
 	tm.commit(SignProtocol, tm.signed(tm.ann, storage.Op{Kind: storage.OpDelete, By: ann, Target: "a2"})...)
 
 	var recs []storage.SignedRecord
@@ -213,24 +214,25 @@ func TestSignedHistoryVerifiesLater(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// The raise, then 3 groups: a1 checks, a2 was deleted, b1 was edited
-	// (its edit checks), and the deletion checks.
-	if len(recs) != 4 || checked != 4 {
-		t.Fatalf("%d groups, %d ops checked; want 4 groups and 4 ops (the raise, a1, b1's edit, the deletion)", len(recs), checked)
+	// The raise, then 4 groups: a1 checks, a2 was deleted, b1 was edited
+	// twice (only its latest edit is kept, and checks), and the deletion
+	// checks.
+	if len(recs) != 5 || checked != 4 {
+		t.Fatalf("%d groups, %d ops checked; want 5 groups and 4 ops (the raise, a1, b1's latest edit, the deletion)", len(recs), checked)
 	}
 	recs = recs[1:]
-	if recs[0].Ops[0].Message == nil || recs[0].Ops[1].Kept() || recs[1].Ops[0].Kept() || recs[1].Ops[1].Canon == nil {
-		t.Errorf("kept: a1 %v, a2 %v, b1 %v, b1's edit %v; want a1 and the edit only",
-			recs[0].Ops[0].Kept(), recs[0].Ops[1].Kept(), recs[1].Ops[0].Kept(), recs[1].Ops[1].Kept())
+	if recs[0].Ops[0].Message == nil || recs[0].Ops[1].Kept() || recs[1].Ops[0].Kept() || recs[1].Ops[1].Kept() || recs[2].Ops[0].Canon == nil {
+		t.Errorf("kept: a1 %v, a2 %v, b1 %v, b1's first edit %v, its second %v; want a1 and the second edit only",
+			recs[0].Ops[0].Kept(), recs[0].Ops[1].Kept(), recs[1].Ops[0].Kept(), recs[1].Ops[1].Kept(), recs[2].Ops[0].Kept())
 	}
 	total, signed, err := tm.st.SignedMessages()
 	if err != nil || total != 3 || signed != 3 {
 		t.Errorf("SignedMessages = %d, %d, %v; want 3 messages, all signed", total, signed, err)
 	}
 
-	bad := recs[1]
-	bad.Ops = []storage.SignedOp{{}, {Canon: append([]byte(nil), bad.Ops[1].Canon...)}}
-	bad.Ops[1].Canon[len(bad.Ops[1].Canon)-1] ^= 1
+	bad := recs[2]
+	bad.Ops = []storage.SignedOp{{Canon: append([]byte(nil), bad.Ops[0].Canon...)}}
+	bad.Ops[0].Canon[len(bad.Ops[0].Canon)-1] ^= 1
 	if _, failed := CheckSigned(testTeam, bad); len(failed) != 1 {
 		t.Errorf("a changed byte in a kept op: failures %q, want one", failed)
 	}
@@ -241,7 +243,7 @@ func TestSignedHistoryVerifiesLater(t *testing.T) {
 	if _, failed := CheckSigned(testTeam, changed); len(failed) != 1 {
 		t.Errorf("a stored message whose text changed: failures %q, want one", failed)
 	}
-	if _, failed := CheckSigned("team-2", recs[1]); len(failed) != 1 {
+	if _, failed := CheckSigned("team-2", recs[2]); len(failed) != 1 {
 		t.Errorf("checked under another team's ID: failures %q, want one", failed)
 	}
 }

@@ -46,13 +46,7 @@ func TestAttackMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	att := newAttacker(t, tm, m3)
-	w := startWorkload(tm, []*member{m1, m2}, 2, "atk")
-	stopped := false
-	defer func() {
-		if !stopped {
-			tm.lastRecords = w.stop()
-		}
-	}()
+	w, finish := tm.attackLoad([]*member{m1, m2}, 2, "atk")
 	tm.waitFor(60*time.Second, "20 acknowledged sends", func() (bool, string) {
 		return w.acked() >= 20, ""
 	})
@@ -144,18 +138,7 @@ func TestAttackMember(t *testing.T) {
 		t.Error(err)
 	}
 	tm.heal()
-	records := w.stop()
-	stopped = true
-	records = append(records, own)
-	tm.lastRecords = records
-	snap := tm.waitDrained()
-	tm.lastSnapshot = snap
-	v := judge(records, snap)
-	t.Logf("events:\n%s", tm.events)
-	t.Logf("checker: %v", v)
-	if !v.ok() {
-		t.Errorf("checker: %v", v)
-	}
+	records := finish(own)
 	var quiet, flood []time.Duration
 	for i := range quietWin {
 		quiet = append(quiet, sendLatencies(records, quietWin[i][0], quietWin[i][1])...)

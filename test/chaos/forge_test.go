@@ -60,13 +60,7 @@ func TestAttackForgingLeader(t *testing.T) {
 	tm.waitReady(m3)
 	tm.events.add("m3 runs the forging build")
 
-	w := startWorkload(tm, []*member{m1, m2}, 2, "forge")
-	stopped := false
-	defer func() {
-		if !stopped {
-			tm.lastRecords = w.stop()
-		}
-	}()
+	_, finish := tm.attackLoad([]*member{m1, m2}, 2, "forge")
 	// Pause whoever leads until m3 wins an election.
 	tm.waitFor(2*time.Minute, "m3 to lead", func() (bool, string) {
 		l := tm.waitLeader()
@@ -99,17 +93,7 @@ func TestAttackForgingLeader(t *testing.T) {
 		}
 		return len(missing) == 0, fmt.Sprintf("not yet refused: %v", missing)
 	})
-	records := w.stop()
-	stopped = true
-	tm.lastRecords = records
-	snap := tm.waitDrained()
-	tm.lastSnapshot = snap
-	v := judge(records, snap)
-	t.Logf("events:\n%s", tm.events)
-	t.Logf("checker: %v", v)
-	if !v.ok() {
-		t.Errorf("checker: %v", v)
-	}
+	finish()
 	if bad := tm.checkDigests(); bad > 0 {
 		t.Errorf("%d members' state digests disagree", bad)
 	}

@@ -21,13 +21,7 @@ import (
 func TestAttackOutsiders(t *testing.T) {
 	requireDocker(t)
 	tm := newTeam(t, 3, imageTag)
-	w := startWorkload(tm, tm.members, 1, "out")
-	stopped := false
-	defer func() {
-		if !stopped {
-			tm.lastRecords = w.stop()
-		}
-	}()
+	w, finish := tm.attackLoad(tm.members, 1, "out")
 	tm.waitFor(60*time.Second, "20 acknowledged sends", func() (bool, string) {
 		return w.acked() >= 20, ""
 	})
@@ -65,14 +59,5 @@ func TestAttackOutsiders(t *testing.T) {
 			cancel()
 		}
 	}
-	records := w.stop()
-	stopped, tm.lastRecords = true, records
-	snap := tm.waitDrained()
-	tm.lastSnapshot = snap
-	v := judge(records, snap)
-	t.Logf("events:\n%s", tm.events)
-	t.Logf("checker: %v", v)
-	if !v.ok() {
-		t.Errorf("checker: %v", v)
-	}
+	finish()
 }

@@ -269,3 +269,30 @@ func (tm *team) checkDigests() int {
 	}
 	return bad
 }
+
+// attackLoad starts senders on members for an attack test. finish stops
+// them, waits for the team to drain, judges every history against what was
+// sent (and extra), reports a failed check and returns the records; a test
+// that ends before finish still stops them.
+func (tm *team) attackLoad(members []*member, per int, tag string) (w *workload, finish func(extra ...record) []record) {
+	w = startWorkload(tm, members, per, tag)
+	stopped := false
+	tm.t.Cleanup(func() {
+		if !stopped {
+			tm.lastRecords = w.stop()
+		}
+	})
+	return w, func(extra ...record) []record {
+		records := append(w.stop(), extra...)
+		stopped, tm.lastRecords = true, records
+		snap := tm.waitDrained()
+		tm.lastSnapshot = snap
+		v := judge(records, snap)
+		tm.t.Logf("events:\n%s", tm.events)
+		tm.t.Logf("checker: %v", v)
+		if !v.ok() {
+			tm.t.Errorf("checker: %v", v)
+		}
+		return records
+	}
+}
