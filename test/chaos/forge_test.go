@@ -81,7 +81,7 @@ func TestAttackForgingLeader(t *testing.T) {
 	tm.waitFor(2*time.Minute, "every member to refuse forged ops of every kind", func() (bool, string) {
 		var missing []string
 		for _, m := range tm.members {
-			logs, err := docker(tm.ctx, "logs", m.container)
+			logs, err := dockerLogs(tm.ctx, m.container)
 			if err != nil {
 				return false, err.Error()
 			}
