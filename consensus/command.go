@@ -160,14 +160,15 @@ func commandProto(teamVersion int, ops []storage.Op) (int, error) {
 func appendOps(b []byte, ops []storage.Op) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ops)))
 	for _, op := range ops {
-		b = appendOp(b, op)
+		b = appendOp(b, op, false)
 	}
 	return b
 }
 
 // appendOp appends one op: its kind and payload (after an ID prefix for an
-// edit, deletion or reaction with an ID).
-func appendOp(b []byte, op storage.Op) []byte {
+// edit, deletion or reaction with an ID). signed is the canonical form of
+// protocol 4, in which an admission carries its invite proof.
+func appendOp(b []byte, op storage.Op, signed bool) []byte {
 	if op.Kind == storage.OpMessage && op.Message.File != nil {
 		b = append(b, byte(opFile))
 		b = storage.AppendEnvelope(b, op.Message)
@@ -206,6 +207,10 @@ func appendOp(b []byte, op storage.Op) []byte {
 		}
 		b = storage.AppendTime(b, m.JoinedAt)
 		b = storage.AppendString(b, m.BoxKey)
+		if signed {
+			b = storage.AppendString(b, op.Invitee)
+			b = storage.AppendString(b, string(op.Admission))
+		}
 	case storage.OpRemoveMember:
 		b = storage.AppendString(b, op.By)
 		b = storage.AppendString(b, op.Target)
@@ -353,6 +358,9 @@ func readOp(r *storage.Reader, proto int, i uint64) (storage.Op, error) {
 		m.JoinedAt = r.Time()
 		m.BoxKey = r.String()
 		op.Member = &m
+		if proto >= SignProtocol {
+			op.Invitee, op.Admission = r.String(), r.Bytes()
+		}
 	case storage.OpRemoveMember:
 		op.By, op.Target = r.String(), r.String()
 	case storage.OpSetRole:

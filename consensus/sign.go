@@ -44,7 +44,7 @@ func canonOp(op storage.Op) []byte {
 		id = ""
 	}
 	op.ID = ""
-	return appendOp(storage.AppendString(nil, id), op)
+	return appendOp(storage.AppendString(nil, id), op, true)
 }
 
 // groupBytes is what a group's signature covers.
@@ -274,6 +274,8 @@ func (v *verifier) check(ops []storage.Op) {
 			op.Refused = storage.RefusedNotSigner
 		case op.Kind != storage.OpMessage && op.ID == "":
 			op.Refused = storage.RefusedNoID
+		case op.Kind == storage.OpAddMember && op.Token != "" && !v.admitted(*op):
+			op.Refused = storage.RefusedAdmission
 		}
 	}
 }
@@ -296,6 +298,25 @@ func (v *verifier) verify(g *storage.SignedGroup) error {
 		return errors.New(storage.RefusedBadSignature)
 	}
 	return nil
+}
+
+// AdmissionBytes is what an invite's key signs to admit member with the
+// invite token (the joiner signs it; every member checks it).
+func AdmissionBytes(team, token, member string) []byte {
+	b := storage.AppendString([]byte("concord/admission/1\x00"), team)
+	return storage.AppendString(storage.AppendString(b, token), member)
+}
+
+// admitted checks an admission's proof: the invite key named in the op
+// signed it. That the key is the invite's is checked against the state
+// when the op is applied.
+func (v *verifier) admitted(op storage.Op) bool {
+	pub, err := v.key(op.Invitee)
+	if err != nil || op.Member == nil {
+		return false
+	}
+	ok, err := pub.Verify(AdmissionBytes(v.team, op.Token, op.Member.ID), op.Admission)
+	return err == nil && ok
 }
 
 // maxKeys bounds the cache of public keys (a team has far fewer members).

@@ -272,3 +272,33 @@ func TestOwnSignaturesSkipTheCheckOnlyForWhatWasSigned(t *testing.T) {
 		t.Fatal("own signature over other hashes was taken")
 	}
 }
+
+// TestAdmissionNeedsTheInviteKey: in a signing team a member admitted with
+// an invite must be admitted by the invite's key (which only the invite
+// code's holder has), not only by the member that served the join, so a
+// member cannot redeem another's open invite for an identity of its own.
+func TestAdmissionNeedsTheInviteKey(t *testing.T) {
+	tm := newSignTeam(t)
+	ann := tm.ann.id
+	invKey, newcomer := newSigner(t, testTeam), newSigner(t, testTeam)
+	inv := storage.Op{Kind: storage.OpInvite, By: ann, Invite: &storage.Invite{ID: "inv2", Key: invKey.id, Expires: tm.at.Add(time.Hour)}}
+	wantErr(t, "the invite", tm.commit(SignProtocol, tm.signed(tm.ann, inv)...)[0], "")
+	admit := func(invitee signer) storage.Op {
+		op := storage.Op{Kind: storage.OpAddMember, By: ann, Token: "inv2", Member: &storage.Member{ID: newcomer.id, Name: "dan"},
+			Invitee: invitee.id}
+		sig, err := invitee.key.Sign(AdmissionBytes(testTeam, "inv2", newcomer.id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.Admission = sig
+		return op
+	}
+	noProof := admit(invKey)
+	noProof.Admission = nil
+	wantErr(t, "an admission without the invite key's signature", tm.commit(SignProtocol, tm.signed(tm.ann, noProof)...)[0], storage.RefusedAdmission)
+	wantErr(t, "an admission signed by the serving member's key", tm.commit(SignProtocol, tm.signed(tm.ann, admit(tm.ann))...)[0], storage.RefusedAdmission)
+	wantErr(t, "an admission signed by the invite's key", tm.commit(SignProtocol, tm.signed(tm.ann, admit(invKey))...)[0], "")
+	if m, err := tm.st.Member(newcomer.id); err != nil || m.Name != "dan" {
+		t.Fatalf("the newcomer: %+v, %v", m, err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"concord/consensus"
 	"concord/dm"
 	"concord/p2p"
 	"concord/storage"
@@ -36,6 +37,11 @@ type joinRequest struct {
 	Token  inviteToken `json:"token"`
 	Proof  []byte      `json:"proof"`
 	BoxKey string      `json:"box_key"` // X25519 public key for private messages
+	// Admission is the invite key's signature admitting ID
+	// (consensus.AdmissionBytes): in a team that signs its ops every
+	// member checks it, so only the holder of an invite code can redeem
+	// it (absent from releases before 0.4.0).
+	Admission []byte `json:"admission,omitempty"`
 	// Release and Protocol say which Concord the joiner runs (absent
 	// from releases before 0.2.0: protocol 1); a joiner that cannot read
 	// the team's log is refused, naming the release it needs.
@@ -100,6 +106,12 @@ func (n *Node) checkJoin(req joinRequest, from peer.ID) (already bool, err error
 	}
 	if err := req.Token.verify(req.Team, from); err != nil {
 		return false, errors.New("the invite's signature is not valid (forged or altered)")
+	}
+	if n.store.TeamVersion() >= consensus.SignProtocol {
+		pub, err := from.ExtractPublicKey()
+		if ok, verr := verifySig(pub, err, consensus.AdmissionBytes(req.Team, req.Token.ID, req.ID), req.Admission); !ok || verr != nil {
+			return false, errors.New("the invite's key did not sign this admission")
+		}
 	}
 	inv, err := n.store.Invite(req.Token.ID)
 	switch {
@@ -169,7 +181,8 @@ func (n *Node) serveJoin(s network.Stream) {
 		ctx, cancel := context.WithTimeout(n.ctx, joinTimeout-2*time.Second)
 		defer cancel()
 		m := storage.Member{ID: req.ID, Name: req.Name, Addrs: req.Addrs, BoxKey: req.BoxKey}
-		op := storage.Op{Kind: storage.OpAddMember, By: n.ID().String(), Token: req.Token.ID, Member: &m}
+		op := storage.Op{Kind: storage.OpAddMember, By: n.ID().String(), Token: req.Token.ID, Member: &m,
+			Invitee: from.String(), Admission: req.Admission}
 		if _, err := n.commitAuto(ctx, op); err != nil {
 			n.log.Warn("join failed", "member", req.ID, "err", err)
 			reply(joinResponse{Err: "the team could not admit you: " + err.Error()})
@@ -276,9 +289,13 @@ func redeem(ctx context.Context, dir string, inv inviteCode, key crypto.PrivKey,
 	if err != nil {
 		return resp, err
 	}
+	admission, err := key.Sign(consensus.AdmissionBytes(inv.Team, inv.Token.ID, perm.ID().String()))
+	if err != nil {
+		return resp, err
+	}
 	req := joinRequest{V: 2, Team: inv.Team, Name: name, ID: perm.ID().String(), Addrs: perm.Addrs(),
 		Release: version.Release, Protocol: version.Protocol,
-		Token: inv.Token, Proof: proof, BoxKey: boxKey}
+		Token: inv.Token, Proof: proof, BoxKey: boxKey, Admission: admission}
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	var lastErr error

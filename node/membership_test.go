@@ -101,9 +101,10 @@ func TestCheckJoinRefusals(t *testing.T) {
 		jid, _ := peer.IDFromPrivateKey(joiner)
 		kid, _ := peer.IDFromPrivateKey(key)
 		proof, _ := joiner.Sign(proofBytes(team, tok.ID, kid))
+		admission, _ := key.Sign(consensus.AdmissionBytes(team, tok.ID, jid.String()))
 		box, _ := dm.LoadKey(t.TempDir())
 		return joinRequest{V: 2, Team: team, Name: "zed", ID: jid.String(), Token: tok, Proof: proof, BoxKey: box.PublicString(),
-			Release: version.Release, Protocol: version.Protocol}, kid
+			Release: version.Release, Protocol: version.Protocol, Admission: admission}, kid
 	}
 	team := n.conf.TeamID
 	good, goodKey := issue(time.Time{})
@@ -152,6 +153,11 @@ func TestCheckJoinRefusals(t *testing.T) {
 			req.Proof = []byte("x")
 			return req, kid
 		}, "identity"},
+		{"admission not signed by the invite's key", func() (joinRequest, peer.ID) {
+			req, kid := request(good, goodKey, team)
+			req.Admission, _ = otherKey.Sign(consensus.AdmissionBytes(team, good.ID, req.ID))
+			return req, kid
+		}, "did not sign this admission"},
 		{"bad name", func() (joinRequest, peer.ID) {
 			req, kid := request(good, goodKey, team)
 			req.Name = ""

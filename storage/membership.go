@@ -154,6 +154,10 @@ func (a *applier) addMember(e Entry, op Op) (Result, error) {
 		return Result{Err: refExpiredInv}, nil
 	case old != nil:
 		return Result{Err: refAlready}, nil
+	case op.Sig != nil && op.Invitee != inv.Key:
+		// Signed (protocol 4): the admission must be signed by the
+		// invite's key, which only the invite code's holder has.
+		return Result{Err: RefusedAdmission}, nil
 	}
 	if r, err := a.role(inv.Issuer); err != nil || r != RoleAdmin {
 		return Result{Err: refIssuerGone}, err

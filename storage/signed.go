@@ -18,6 +18,7 @@ const (
 	RefusedBadSignature = "its signature does not verify"
 	RefusedNotSigner    = "it is not signed by its author"
 	RefusedNoID         = "a signed op without an ID"
+	RefusedAdmission    = "the invite's key did not sign this admission"
 )
 
 // SignedTeamVersion is the team version from which every op must be

@@ -151,6 +151,12 @@ type Op struct {
 	Participants []string `json:"pp,omitempty"`
 	Remove       bool     `json:"rm,omitempty"` // OpReact: take the reaction back
 	Version      int      `json:"v,omitempty"`  // OpSetTeamVersion: the new team version
+	// Invitee and Admission, on an OpAddMember that redeems an invite in a
+	// signing team (protocol 4): the invite's key the joiner connected
+	// with, and that key's signature admitting Member (consensus checks
+	// the signature, Apply that the key is the invite's).
+	Invitee   string `json:"ik,omitempty"`
+	Admission []byte `json:"ia,omitempty"`
 
 	// Sig is the author's signature over the group of its ops this op
 	// rides in (protocol 4; nil before): ops of one group share it.
