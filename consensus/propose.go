@@ -218,7 +218,29 @@ func (r *Replica) Handed() uint64 { return r.fsm.handed.Load() }
 // Settled reports whether everything this member knows to be committed is
 // written to its store.
 func (r *Replica) Settled() bool {
-	return r.raft.AppliedIndex() >= r.raft.CommitIndex() && r.cfg.Store.AppliedIndex() >= r.fsm.handed.Load()
+	applied, handed, stored := r.raft.AppliedIndex(), r.fsm.handed.Load(), r.cfg.Store.AppliedIndex()
+	return applied >= r.raft.CommitIndex() && stored >= handed && r.nothingToHand(stored, applied)
+}
+
+// nothingToHand reports whether the log entries after the store's applied
+// index, up to raft's, carry no command. Raft moves its applied index when
+// it queues a batch for the FSM, before the FSM has it (a restarted member
+// catching up shows thousands queued), and counts the entries it never
+// hands over (no-ops, configurations): only those may lie between.
+func (r *Replica) nothingToHand(stored, applied uint64) bool {
+	if applied <= stored {
+		return true
+	}
+	if applied-stored > 64 {
+		return false
+	}
+	for i := stored + 1; i <= applied; i++ {
+		var l raft.Log
+		if err := r.logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand {
+			return false
+		}
+	}
+	return true
 }
 
 // FirstIndex is the oldest entry still in the Raft log: a member further
