@@ -81,7 +81,8 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("concord "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "", "the member's data directory (required)")
+	def, _ := defaultDataDir() // "" without a home: then --data is required
+	data := fs.String("data", def, "the member's data directory (default: the window's, "+defaultDataDirName+")")
 	return fs, data
 }
 
@@ -102,7 +103,7 @@ func splitList(s string) []string {
 
 func requireData(data string) error {
 	if data == "" {
-		return errors.New("--data DIR is required")
+		return errors.New("--data DIR is required (no home directory to default to)")
 	}
 	return nil
 }
@@ -244,9 +245,21 @@ func hasDisplay() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// defaultDataDir is where a member started without --data keeps its data:
-// ~/.concord, as `make run` uses.
+// defaultDataDirName names defaultDataDir's answer for flag help.
+var defaultDataDirName = map[bool]string{true: `%APPDATA%\Concord`, false: "~/.concord"}[runtime.GOOS == "windows"]
+
+// defaultDataDir is where a member started without --data keeps its data,
+// the window and the CLI alike: ~/.concord, as `make run` uses; on Windows
+// %APPDATA%\Concord, where Windows programs keep a user's data (roaming
+// profiles carry it; a dot-directory in the profile is a Unix habit).
 func defaultDataDir() (string, error) {
+	if runtime.GOOS == "windows" {
+		dir, err := os.UserConfigDir() // %AppData%
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, "Concord"), nil
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", err

@@ -1,5 +1,5 @@
 // Package control is a member's control API: HTTP+JSON on the data dir's
-// socket (DATA/concord.sock), served over a *node.Node (Listen) and called
+// socket (DATA/concord.sock; on Windows a named pipe, see Address), served over a *node.Node (Listen) and called
 // through the typed Client. api.go declares every request and answer once;
 // their JSON fields are the CLI's `--json` output. Only processes that can
 // open the data dir can reach the socket.
@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -21,11 +20,22 @@ import (
 	"concord/storage"
 )
 
-// SocketPath is the control socket of the member in dir.
+// SocketPath is the unix control socket of the member in dir (not on
+// Windows, which uses a named pipe: Address).
 func SocketPath(dir string) string { return filepath.Join(dir, "concord.sock") }
 
-// maxSocketPath is the longest unix socket path Linux accepts (sun_path).
-const maxSocketPath = 107
+// Running reports whether a member answers on dir's control socket (or,
+// on Windows, its pipe) within a second.
+func Running(dir string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := dial(ctx, dir)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
 
 // extraRoutes are endpoints a build tag adds (concord_chaos: chaos.go).
 var extraRoutes []func(*http.ServeMux, *Server)
@@ -45,23 +55,12 @@ func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	path := SocketPath(dir)
-	abs, _ := filepath.Abs(path)
-	if len(abs) > maxSocketPath {
-		return nil, fmt.Errorf("data dir path too long for the control socket (%d > %d bytes): use a shorter --data", len(abs), maxSocketPath)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+	if Running(dir) {
 		return nil, fmt.Errorf("another concord is already running on %s", dir)
 	}
-	_ = os.Remove(path) // a socket left by a crash
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(dir)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
 	}
 	cs := &Server{node: n, log: log.With("component", "control"), ln: ln, done: make(chan error, 1)}
 	mux := http.NewServeMux()
