@@ -9,12 +9,15 @@
 # With the argument "package" (make package) also:
 #   gcc-mingw-w64-x86-64: the cgo cross-compiler for the Windows .exe
 #   xz-utils: the Linux .tar.xz
+# With "wine" (make test-windows): the packages for package, and
+#   wine, wine64: running the Windows build (mingw builds its test-only ProcessPrng shim)
 set -euo pipefail
 pkgs=(make gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
   libxi-dev libxxf86vm-dev chrony xvfb xdotool x11-apps imagemagick iproute2 iptables)
-if [ "${1:-}" = package ]; then
-  pkgs+=(gcc-mingw-w64-x86-64 xz-utils)
-fi
+case "${1:-}" in
+package) pkgs+=(gcc-mingw-w64-x86-64 xz-utils) ;;
+wine) pkgs+=(gcc-mingw-w64-x86-64 xz-utils wine wine64) ;;
+esac
 need=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
