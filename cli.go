@@ -381,8 +381,8 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 
 func printStatus(w io.Writer, st control.Status) {
 	leader := cmp.Or(st.Leader, "none (no quorum?)")
-	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
-		st.Name, st.ID, st.Team, st.Role, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
+	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nraft     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
+		st.Name, st.ID, st.Team, cmp.Or(st.Role, "(joining)"), st.RaftState, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
 	for _, p := range st.Peers {
 		state := "offline"
 		if p.Healthy {

@@ -66,14 +66,14 @@ func TestControlAPI(t *testing.T) {
 	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"id", "name", "team", "team_id", "role", "leader", "voters", "nonvoters", "commit_index",
+	for _, k := range []string{"id", "name", "team", "team_id", "role", "raft_state", "leader", "voters", "nonvoters", "commit_index",
 		"applied_index", "peers", "outbox", "clock", "storage", "disk", "consistency", "release", "team_version", "blocked_on_upgrade"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("status has no %q: %s", k, raw)
 		}
 	}
 	var st control.Status
-	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.Role != "leader" ||
+	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.RaftState != "leader" || st.Role != "admin" ||
 		st.Storage.State != "ok" || st.Storage.Reason != nil || st.Outbox == nil || st.Disk.State == "" {
 		t.Fatalf("status: %v %+v", err, st)
 	}
@@ -109,6 +109,9 @@ func TestControlAPI(t *testing.T) {
 		{"/v1/edit", control.ChatOpRequest{ID: "no-such-message", Text: "x"}, "no message has the ID"},
 		{"/v1/send", "not an object", "invalid request"},
 		{"/v1/members/role", control.MemberRequest{Member: "ann", Role: "king"}, "a role is"},
+		// Over the request limit: the limit in a sentence, not "http:
+		// request body too large".
+		{"/v1/send", control.SendRequest{Text: strings.Repeat("x", 2<<20)}, "at most 32 KiB (send a longer text as a file"},
 	} {
 		resp, err := c.Do(ctx, http.MethodPost, bad.path, nil, bad.body)
 		if err == nil {

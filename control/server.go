@@ -175,6 +175,11 @@ func (cs *Server) writeRows(w http.ResponseWriter, msgs []storage.Message) {
 // is answered 400 (ErrInvalid) and decode reports false.
 func (cs *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			// Say what the limit is, not "http: request body too large".
+			err = fmt.Errorf("too long: a message's text may be at most %d KiB (send a longer text as a file with attach)", storage.MaxTextBytes>>10)
+		}
 		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
 		return false
 	}
