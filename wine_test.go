@@ -2,11 +2,13 @@
 
 package main
 
-// The Windows build under Wine (make test-windows): dist/Concord.exe, the
-// .exe `make package` builds, started the way the Start menu starts it (no
+// The Windows build under Wine (make test-windows): dist/Concord.msi, the
+// installer `make package` builds, installs Concord.exe with its Start-menu
+// entries; the .exe, started the way the Start menu starts it (no
 // arguments), joins a Linux member's team through its welcome window with
 // an invite code, chats both ways, and the same .exe's CLI talks to it
-// over its control pipe. Wine 8.0 (Debian 12) lacks two things Windows
+// over its control pipe; uninstalling takes the program and its Start-menu
+// entries away and leaves the user's data. Wine 8.0 (Debian 12) lacks two things Windows
 // has, each worked around here and only here:
 //   - bcryptprimitives.dll (ProcessPrng, which Go >= 1.22's runtime needs):
 //     a shim built from tools/wine/processprng.c goes into the test's own
@@ -20,6 +22,7 @@ import (
 	"cmp"
 	"concord/control"
 	"concord/internal/testutil"
+	"concord/version"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,12 +49,12 @@ type wine struct {
 }
 
 func TestWindowsBuildUnderWine(t *testing.T) {
-	exe, err := filepath.Abs(cmp.Or(os.Getenv("CONCORD_EXE"), "dist/Concord.exe"))
+	msi, err := filepath.Abs(cmp.Or(os.Getenv("CONCORD_MSI"), "dist/Concord.msi"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(exe); err != nil {
-		t.Fatalf("%v: build it with make package (make test-windows does)", err)
+	if _, err := os.Stat(msi); err != nil {
+		t.Fatalf("%v: build it with make package-windows (make test-windows does)", err)
 	}
 	for _, tool := range []string{"wine", "wineserver", "x86_64-w64-mingw32-gcc", "Xvfb", "xdotool", "import"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -60,7 +63,8 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	}
 	root := t.TempDir()
 	xenv := startXvfb(t)
-	w := newWine(t, root, xenv, exe)
+	w := newWine(t, root, xenv)
+	w.install(msi)
 
 	// The Linux member: the static headless build, run as a process on
 	// 127.0.0.1, driven by its CLI.
@@ -194,6 +198,53 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	if err := win.stop(); err != nil {
 		t.Error(err)
 	}
+
+	// Uninstalled (Start menu › Uninstall Concord runs msiexec /x): the
+	// program and its menu entries go, the user's chats stay.
+	if out, err := w.run(2*time.Minute, "wine", "msiexec", "/x", msi, "/qn"); err != nil {
+		t.Fatalf("msiexec /x: %v\n%s", err, out)
+	}
+	for _, gone := range []string{w.exe, w.menuDir()} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after uninstalling, %s: %v (want gone)", gone, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dirW, "config.json")); err != nil {
+		t.Errorf("uninstalling took the user's data: %v", err)
+	}
+}
+
+// install installs msi quietly, as an administrator double-clicking it
+// would, and checks what it put where.
+func (w *wine) install(msi string) {
+	t := w.t
+	t.Helper()
+	if out, err := w.run(2*time.Minute, "wine", "msiexec", "/i", msi, "/qn"); err != nil {
+		t.Fatalf("msiexec /i: %v\n%s", err, out)
+	}
+	w.exe = filepath.Join(w.prefix, "drive_c", "Program Files", "Concord", "Concord.exe")
+	if _, err := os.Stat(w.exe); err != nil {
+		t.Fatalf("the MSI did not install Concord.exe: %v", err)
+	}
+	for _, lnk := range []string{"Concord.lnk", "Uninstall Concord.lnk"} {
+		if _, err := os.Stat(filepath.Join(w.menuDir(), lnk)); err != nil {
+			t.Errorf("the MSI's Start-menu entry: %v", err)
+		}
+	}
+	out, err := w.run(wineTimeout, "wine", "reg", "query", `HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall`, "/s")
+	if err != nil || !strings.Contains(out, "DisplayName    REG_SZ    Concord") || !strings.Contains(out, "DisplayVersion    REG_SZ    "+version.Release) {
+		t.Errorf("Apps & features has no Concord %s: %v\n%s", version.Release, err, out)
+	}
+}
+
+// menuDir is the Start-menu folder the MSI makes (Wine puts it in the
+// user's profile).
+func (w *wine) menuDir() string {
+	m, _ := filepath.Glob(filepath.Join(w.prefix, "drive_c", "users", "*", "AppData", "Roaming", "Microsoft", "Windows", "Start Menu", "Programs", "Concord"))
+	if len(m) == 0 {
+		return filepath.Join(w.prefix, "drive_c", "users", "no-start-menu-folder")
+	}
+	return m[0]
 }
 
 // historyOf reports whether #general of the member in dir holds text,
@@ -238,10 +289,9 @@ func buildHeadless(t *testing.T, dir string) string {
 	return bin
 }
 
-// newWine makes a Wine prefix in root with the ProcessPrng shim and
-// Concord.exe copied into it, and returns it; Wine's server is stopped when
-// the test ends.
-func newWine(t *testing.T, root string, xenv []string, exe string) *wine {
+// newWine makes a Wine prefix in root with the ProcessPrng shim, and
+// returns it; Wine's server is stopped when the test ends.
+func newWine(t *testing.T, root string, xenv []string) *wine {
 	t.Helper()
 	w := &wine{t: t, prefix: filepath.Join(root, "wineprefix")}
 	// No Mono or Gecko install prompts; no debug chatter.
@@ -266,19 +316,6 @@ func newWine(t *testing.T, root string, xenv []string, exe string) *wine {
 	if out, err := exec.Command("x86_64-w64-mingw32-gcc", "-shared", "-O2", "-o", shim,
 		"tools/wine/processprng.c", "-ladvapi32").CombinedOutput(); err != nil {
 		t.Fatalf("building the ProcessPrng shim: %v\n%s", err, out)
-	}
-	// Installed like the MSI installs it: into Program Files.
-	dir := filepath.Join(w.prefix, "drive_c", "Program Files", "Concord")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	w.exe = filepath.Join(dir, "Concord.exe")
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(w.exe, b, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	return w
 }
