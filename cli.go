@@ -151,8 +151,34 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, pid)
+	fmt.Fprintln(stdout, pid) // stdout stays the peer ID alone, for scripts
+	d := dataArg(*data)
+	fmt.Fprintf(stderr, "Team %q created in %s; you are its first member and admin.\nNext:\n", cmp.Or(*team, *name+"'s team"), *data)
+	printSteps(stderr, [][2]string{
+		{"concord run" + d, "start the member (keep it running: the other commands talk to it)"},
+		{"concord invite" + d, "print an invite code for a teammate (single use, valid 24 h)"},
+		{"concord join --name NAME --invite CODE", "on the teammate's computer; then concord run there"},
+	})
 	return nil
+}
+
+// printSteps prints commands and what they do, aligned.
+func printSteps(w io.Writer, steps [][2]string) {
+	width := 0
+	for _, s := range steps {
+		width = max(width, len(s[0]))
+	}
+	for _, s := range steps {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, s[0], s[1])
+	}
+}
+
+// dataArg is " --data DIR" for a hint, or "" for the default data dir.
+func dataArg(dir string) string {
+	if def, err := defaultDataDir(); err == nil && def == dir {
+		return ""
+	}
+	return " --data " + dir
 }
 
 func cmdJoin(args []string, stdout, stderr io.Writer) error {
@@ -177,6 +203,12 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, id)
+	d := dataArg(*data)
+	fmt.Fprintf(stderr, "Joined; this member's data is in %s.\nNext:\n", *data)
+	printSteps(stderr, [][2]string{
+		{"concord run" + d, "start the member (keep it running: the other commands talk to it)"},
+		{"concord send" + d + ` "hello"`, "say hello to the team"},
+	})
 	return nil
 }
 
@@ -185,6 +217,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	headless := fs.Bool("headless", false, "run without a window (the default when there is no display or the build has no GUI)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "in the window, on first run: multiaddr a new member listens on (on loopback only, no LAN teams are looked for)")
+	name := fs.String("name", "", "in the window, on first run: your name, filled in the form")
 	ntp := ntpFlag(fs)
 	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
@@ -207,7 +240,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if gui {
 		// The window handles first run (create or join a team) and serves
 		// the same control socket once the member runs.
-		return runGUI(ctx, *data, *listen, log)
+		return runGUI(ctx, *data, *listen, *name, log)
 	}
 	timing, err := baseTiming()
 	if err != nil {

@@ -40,7 +40,7 @@ var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 // ends (SIGINT/SIGTERM) or the member is removed from the team. It serves the
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
-func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
+func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) error {
 	// A soft limit on the Go heap: a desktop app lives for days, and with
 	// the default GOGC alone the heap drifts to twice its live size between
 	// collections (tens of MB of garbage counted in RSS; docs/benchmarks.md).
@@ -87,6 +87,7 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	ui, err := app.New(app.Config{
 		Backend: b,
 		Window:  w,
+		Name:    name,
 		Logger:  log,
 		Do:      fyne.Do,
 		// Starting parses fonts and replays the Raft log (after the first

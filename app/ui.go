@@ -45,6 +45,10 @@ type Config struct {
 	// session).
 	Preferences fyne.Preferences
 
+	// Name, if set, fills the "Your name" fields of the first-run form
+	// (`concord run --name`, `make run NAME=`).
+	Name string
+
 	// Shown, if set, is called once on the UI thread when the first
 	// channel's newest messages are on screen: start-up is over.
 	Shown func()

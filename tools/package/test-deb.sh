@@ -18,7 +18,7 @@ command -v docker >/dev/null || { echo "test-deb needs docker" >&2; exit 1; }
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
   mirror=${mirror:-http://deb.debian.org/debian}
-  echo "== making $image with debootstrap from $mirror (~3 min, once)"
+  echo "== making $image with debootstrap from $mirror (~30 s, once)"
   rootfs=$(mktemp -d)
   trap 'rm -rf "$rootfs"' EXIT
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
