@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"concord/control"
 	"concord/node"
+	"concord/storage"
 	"concord/version"
 	"context"
 	"encoding/json"
@@ -319,6 +320,10 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	}
 	if text == "" {
 		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
+	}
+	if len(text) > storage.MaxTextBytes {
+		return fmt.Errorf("the message is %d KiB; a message's text may be at most %d KiB: send a longer text as a file (concord attach FILE)",
+			(len(text)+1023)>>10, storage.MaxTextBytes>>10)
 	}
 	return postID(*data, "/v1/send", control.SendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},
 		*timeout+5*time.Second, stdout)

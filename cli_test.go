@@ -137,3 +137,12 @@ func TestCLIDefaultsToTheWindowsDataDir(t *testing.T) {
 		t.Fatalf("status with no --data and no member in %s: %v, want an error naming %s", want, err, want)
 	}
 }
+
+// TestCLISendTooLong: a text over the limit gets the limit in a sentence
+// and the way to send it, before anything reaches the member.
+func TestCLISendTooLong(t *testing.T) {
+	err := commands["send"]([]string{"--data", t.TempDir(), strings.Repeat("x", 40<<10)}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "at most 32 KiB") || !strings.Contains(err.Error(), "concord attach") {
+		t.Fatalf("send of 40 KiB: %v", err)
+	}
+}
