@@ -6,11 +6,14 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"concord/backend"
 
@@ -20,6 +23,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"concord/app"
+	"concord/control"
 	"concord/node"
 )
 
@@ -47,6 +51,11 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 	// GOMEMLIMIT, when set, wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(guiMemoryLimit)
+	}
+	// One instance per data dir: started again (a second click on the
+	// launcher), the app brings the running window to the front and exits.
+	if control.Running(dir) {
+		return showRunning(dir, log)
 	}
 	a := fyneapp.NewWithID("org.concord.chat")
 	var foreground atomic.Bool
@@ -76,7 +85,13 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 	}
 	a.SetIcon(appIcon)
 
-	b := backend.New(backend.Config{Dir: dir, Logger: log, Control: true, Listen: []string{listen}})
+	b := backend.New(backend.Config{Dir: dir, Logger: log, Control: true, Listen: []string{listen},
+		Show: func() {
+			fyne.Do(func() {
+				w.Show()
+				w.RequestFocus()
+			})
+		}})
 	existing := b.HasMember()
 	if existing {
 		if err := b.Start(); err != nil {
@@ -153,4 +168,20 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 	close(stop)
 	<-watchDone
 	return errors.Join(ui.Close(), b.Close())
+}
+
+// showRunning asks the window already running on dir to come to the front.
+func showRunning(dir string, log *slog.Logger) error {
+	c, err := control.NewClient(dir)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var ok struct{ OK bool }
+		err = c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok)
+	}
+	if err != nil {
+		return fmt.Errorf("a member already runs on %s without a window (stop it first, or use the CLI): %w", dir, err)
+	}
+	log.Info("Concord is already running on this data dir: brought its window to the front", "data", dir)
+	return nil
 }

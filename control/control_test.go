@@ -136,3 +136,45 @@ func TestClientWithoutMember(t *testing.T) {
 		t.Fatalf("client of an empty dir: %v, want ErrNoDataDir", err)
 	}
 }
+
+// TestShowHook: POST /v1/show reaches the window's hook; a member without
+// one (headless) answers 404.
+func TestShowHook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "m")
+	if _, err := node.Create(ctx, node.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NTP: []string{"127.0.0.1:9"}}, "show", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Config{Dir: dir, NTP: []string{"127.0.0.1:9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	srv, err := control.Listen(n, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	c, err := control.NewClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok struct{ OK bool }
+	if err := c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok); err == nil {
+		t.Fatal("show without a window: succeeded")
+	}
+	shown := make(chan struct{}, 1)
+	srv.OnShow(func() { shown <- struct{}{} })
+	if err := c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok); err != nil || !ok.OK {
+		t.Fatalf("show: %v %+v", err, ok)
+	}
+	select {
+	case <-shown:
+	default:
+		t.Fatal("the hook was not called")
+	}
+}

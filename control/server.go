@@ -46,7 +46,18 @@ type Server struct {
 	log  *slog.Logger
 	srv  *http.Server
 	ln   net.Listener
+	mux  *http.ServeMux
 	done chan error
+}
+
+// OnShow makes POST /v1/show call show: the window's member brings its
+// window to the front when the app is started again on the same data dir
+// (one instance per data dir). A headless member answers 404.
+func (cs *Server) OnShow(show func()) {
+	cs.mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
+		show()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
 }
 
 // Listen serves n's control API on dir's socket until Close; it refuses
@@ -64,6 +75,7 @@ func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
 	}
 	cs := &Server{node: n, log: log.With("component", "control"), ln: ln, done: make(chan error, 1)}
 	mux := http.NewServeMux()
+	cs.mux = mux
 	mux.HandleFunc("POST /v1/send", cs.send)
 	mux.HandleFunc("GET /v1/history", cs.history)
 	mux.HandleFunc("GET /v1/channels", cs.channels)
