@@ -219,6 +219,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "in the window, on first run: multiaddr a new member listens on (on loopback only, no LAN teams are looked for)")
 	name := fs.String("name", "", "in the window, on first run: your name, filled in the form")
+	minimized := fs.Bool("minimized", false, "start in the tray, the window hidden (as the start-at-login entry does); where there is no tray, the window opens")
 	ntp := ntpFlag(fs)
 	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
@@ -241,7 +242,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if gui {
 		// The window handles first run (create or join a team) and serves
 		// the same control socket once the member runs.
-		return runGUI(ctx, *data, *listen, *name, log)
+		return runGUI(ctx, *data, *listen, *name, *minimized, log)
 	}
 	timing, err := baseTiming()
 	if err != nil {
@@ -322,7 +323,7 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
 	}
 	if len(text) > storage.MaxTextBytes {
-		return fmt.Errorf("the message is %d KiB; a message's text may be at most %d KiB: send a longer text as a file (concord attach FILE)",
+		return fmt.Errorf("the message is %d KiB, longer than the %d KiB a message's text may have: send a longer text as a file (concord attach FILE)",
 			(len(text)+1023)>>10, storage.MaxTextBytes>>10)
 	}
 	return postID(*data, "/v1/send", control.SendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},

@@ -142,7 +142,7 @@ func TestCLIDefaultsToTheWindowsDataDir(t *testing.T) {
 // and the way to send it, before anything reaches the member.
 func TestCLISendTooLong(t *testing.T) {
 	err := commands["send"]([]string{"--data", t.TempDir(), strings.Repeat("x", 40<<10)}, &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "at most 32 KiB") || !strings.Contains(err.Error(), "concord attach") {
+	if err == nil || !strings.Contains(err.Error(), "longer than the 32 KiB") || !strings.Contains(err.Error(), "concord attach") {
 		t.Fatalf("send of 40 KiB: %v", err)
 	}
 }

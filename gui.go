@@ -44,7 +44,7 @@ var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 // ends (SIGINT/SIGTERM) or the member is removed from the team. It serves the
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
-func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) error {
+func runGUI(ctx context.Context, dir, listen, name string, minimized bool, log *slog.Logger) error {
 	// A soft limit on the Go heap: a desktop app lives for days, and with
 	// the default GOGC alone the heap drifts to twice its live size between
 	// collections (tens of MB of garbage counted in RSS; docs/benchmarks.md).
@@ -76,7 +76,9 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 	// A tray entry brings the window back (Fyne adds Quit to the menu). On
 	// Linux the tray talks D-Bus; without a session bus (a bare X server)
 	// fyne.io/systray crashes on quit, so there is no tray there.
+	tray := false
 	if desk, ok := a.(desktop.App); ok && (runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "") {
+		tray = true
 		desk.SetSystemTrayMenu(fyne.NewMenu("Concord", fyne.NewMenuItem("Show Concord", func() {
 			w.Show()
 			w.RequestFocus()
@@ -100,11 +102,12 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 		b.WaitTeamState(ctx)
 	}
 	ui, err := app.New(app.Config{
-		Backend: b,
-		Window:  w,
-		Name:    name,
-		Logger:  log,
-		Do:      fyne.Do,
+		Backend:   b,
+		Window:    w,
+		Name:      name,
+		Autostart: newAutostart(),
+		Logger:    log,
+		Do:        fyne.Do,
 		// Starting parses fonts and replays the Raft log (after the first
 		// election, often after the window shows): tens of MB of garbage
 		// that Go hands back to the OS only slowly. Hand it back once both
@@ -164,7 +167,12 @@ func runGUI(ctx context.Context, dir, listen, name string, log *slog.Logger) err
 		}
 	}()
 
-	w.ShowAndRun()
+	if minimized && tray && existing {
+		// Started at login: in the tray until the user opens the window.
+		a.Run()
+	} else {
+		w.ShowAndRun()
+	}
 	close(stop)
 	<-watchDone
 	return errors.Join(ui.Close(), b.Close())
