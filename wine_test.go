@@ -180,6 +180,17 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	w.screenshot(winID, shot)
 	t.Logf("screenshot: %s", shot)
 
+	// Started again (a second click on the Start-menu entry), Concord.exe
+	// finds the running one on its pipe, brings its window forward and
+	// exits; the first runs on.
+	if out, err := w.run(wineTimeout, "wine", w.exe); err != nil || !strings.Contains(out, "already running") {
+		t.Fatalf("second start: %v: %s", err, out)
+	}
+	win.alive()
+	if _, err := w.cli("status"); err != nil {
+		t.Fatalf("the first instance after a second start: %v", err)
+	}
+
 	// LAN discovery: Go's UDP sockets fail under Wine 8 (net.netFD.init's
 	// WSAIoctl SIO_UDP_NETRESET, which Wine does not implement: error 10045),
 	// so mDNS (and NTP) cannot work here. The member must say so and carry
