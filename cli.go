@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"concord/control"
 	"concord/node"
+	"concord/storage"
 	"concord/version"
 	"context"
 	"encoding/json"
@@ -82,7 +83,8 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("concord "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "", "the member's data directory (required)")
+	def, _ := defaultDataDir() // "" without a home: then --data is required
+	data := fs.String("data", def, "the member's data directory (default: the window's, "+defaultDataDirName+")")
 	return fs, data
 }
 
@@ -103,7 +105,7 @@ func splitList(s string) []string {
 
 func requireData(data string) error {
 	if data == "" {
-		return errors.New("--data DIR is required")
+		return errors.New("--data DIR is required (no home directory to default to)")
 	}
 	return nil
 }
@@ -151,8 +153,34 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, pid)
+	fmt.Fprintln(stdout, pid) // stdout stays the peer ID alone, for scripts
+	d := dataArg(*data)
+	fmt.Fprintf(stderr, "Team %q created in %s; you are its first member and admin.\nNext:\n", cmp.Or(*team, *name+"'s team"), *data)
+	printSteps(stderr, [][2]string{
+		{"concord run" + d, "start the member (keep it running: the other commands talk to it)"},
+		{"concord invite" + d, "print an invite code for a teammate (single use, valid 24 h)"},
+		{"concord join --name NAME --invite CODE", "on the teammate's computer; then concord run there"},
+	})
 	return nil
+}
+
+// printSteps prints commands and what they do, aligned.
+func printSteps(w io.Writer, steps [][2]string) {
+	width := 0
+	for _, s := range steps {
+		width = max(width, len(s[0]))
+	}
+	for _, s := range steps {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, s[0], s[1])
+	}
+}
+
+// dataArg is " --data DIR" for a hint, or "" for the default data dir.
+func dataArg(dir string) string {
+	if def, err := defaultDataDir(); err == nil && def == dir {
+		return ""
+	}
+	return " --data " + dir
 }
 
 func cmdJoin(args []string, stdout, stderr io.Writer) error {
@@ -177,6 +205,12 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, id)
+	d := dataArg(*data)
+	fmt.Fprintf(stderr, "Joined; this member's data is in %s.\nNext:\n", *data)
+	printSteps(stderr, [][2]string{
+		{"concord run" + d, "start the member (keep it running: the other commands talk to it)"},
+		{"concord send" + d + ` "hello"`, "say hello to the team"},
+	})
 	return nil
 }
 
@@ -185,6 +219,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	headless := fs.Bool("headless", false, "run without a window (the default when there is no display or the build has no GUI)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "in the window, on first run: multiaddr a new member listens on (on loopback only, no LAN teams are looked for)")
+	name := fs.String("name", "", "in the window, on first run: your name, filled in the form")
+	minimized := fs.Bool("minimized", false, "start in the tray, the window hidden (as the start-at-login entry does); where there is no tray, the window opens")
 	ntp := ntpFlag(fs)
 	if _, err := parseWithData(fs, data, args); err != nil {
 		return err
@@ -207,7 +243,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if gui {
 		// The window handles first run (create or join a team) and serves
 		// the same control socket once the member runs.
-		return runGUI(ctx, *data, *listen, log)
+		return runGUI(ctx, *data, *listen, *name, *minimized, log)
 	}
 	timing, err := baseTiming()
 	if err != nil {
@@ -245,9 +281,21 @@ func hasDisplay() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// defaultDataDir is where a member started without --data keeps its data:
-// ~/.concord, as `make run` uses.
+// defaultDataDirName names defaultDataDir's answer for flag help.
+var defaultDataDirName = map[bool]string{true: `%APPDATA%\Concord`, false: "~/.concord"}[runtime.GOOS == "windows"]
+
+// defaultDataDir is where a member started without --data keeps its data,
+// the window and the CLI alike: ~/.concord, as `make run` uses; on Windows
+// %APPDATA%\Concord, where Windows programs keep a user's data (roaming
+// profiles carry it; a dot-directory in the profile is a Unix habit).
 func defaultDataDir() (string, error) {
+	if runtime.GOOS == "windows" {
+		dir, err := os.UserConfigDir() // %AppData%
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, "Concord"), nil
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", err
@@ -274,6 +322,10 @@ func cmdSend(args []string, stdout, stderr io.Writer) error {
 	}
 	if text == "" {
 		return errors.New("nothing to send: give the message text as an argument (or - for stdin)")
+	}
+	if len(text) > storage.MaxTextBytes {
+		return fmt.Errorf("the message is %d KiB, longer than the %d KiB a message's text may have: send a longer text as a file (concord attach FILE)",
+			(len(text)+1023)>>10, storage.MaxTextBytes>>10)
 	}
 	return postID(*data, "/v1/send", control.SendRequest{Channel: *channel, Text: text, TimeoutMS: timeout.Milliseconds(), NoWait: *noWait},
 		*timeout+5*time.Second, stdout)
@@ -369,8 +421,8 @@ func cmdChannels(args []string, stdout, stderr io.Writer) error {
 
 func printStatus(w io.Writer, st control.Status) {
 	leader := cmp.Or(st.Leader, "none (no quorum?)")
-	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
-		st.Name, st.ID, st.Team, st.Role, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
+	fmt.Fprintf(w, "member   %s (%s)\nteam     %s\nrole     %s\nraft     %s\nleader   %s\nvoters   %d, non-voters %d\nindex    commit %d, applied %d\n",
+		st.Name, st.ID, st.Team, cmp.Or(st.Role, "(joining)"), st.RaftState, leader, len(st.Voters), len(st.Nonvoters), st.CommitIndex, st.AppliedIndex)
 	for _, p := range st.Peers {
 		state := "offline"
 		if p.Healthy {

@@ -123,3 +123,26 @@ func TestCLIRepair(t *testing.T) {
 		t.Fatalf("history after the repair: %v %+v", err, msgs)
 	}
 }
+
+// TestCLIDefaultsToTheWindowsDataDir: a subcommand given no --data talks to
+// the member in the data dir the window uses (~/.concord here), like the
+// app, instead of refusing.
+func TestCLIDefaultsToTheWindowsDataDir(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	var stderr bytes.Buffer
+	err := commands["status"]([]string{}, &bytes.Buffer{}, &stderr)
+	want := filepath.Join(home, ".concord")
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("status with no --data and no member in %s: %v, want an error naming %s", want, err, want)
+	}
+}
+
+// TestCLISendTooLong: a text over the limit gets the limit in a sentence
+// and the way to send it, before anything reaches the member.
+func TestCLISendTooLong(t *testing.T) {
+	err := commands["send"]([]string{"--data", t.TempDir(), strings.Repeat("x", 40<<10)}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "longer than the 32 KiB") || !strings.Contains(err.Error(), "concord attach") {
+		t.Fatalf("send of 40 KiB: %v", err)
+	}
+}

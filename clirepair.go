@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"time"
 )
@@ -62,14 +61,7 @@ func parseStopped(fs *flag.FlagSet, data *string, name string, args []string) er
 }
 
 // memberRunning reports whether a member answers on dir's control socket.
-func memberRunning(dir string) bool {
-	c, err := net.DialTimeout("unix", control.SocketPath(dir), time.Second)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
-}
+func memberRunning(dir string) bool { return control.Running(dir) }
 
 // cmdRepair is `concord repair --data DIR [--force]`.
 func cmdRepair(args []string, stdout, stderr io.Writer) error {

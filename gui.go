@@ -6,11 +6,14 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"concord/backend"
 
@@ -20,6 +23,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"concord/app"
+	"concord/control"
 	"concord/node"
 )
 
@@ -40,13 +44,18 @@ var appIcon = fyne.NewStaticResource("icon.png", iconPNG)
 // ends (SIGINT/SIGTERM) or the member is removed from the team. It serves the
 // same control socket as a headless member once the node runs, so the CLI
 // works against it. It must run on the main goroutine (Fyne's driver).
-func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
+func runGUI(ctx context.Context, dir, listen, name string, minimized bool, log *slog.Logger) error {
 	// A soft limit on the Go heap: a desktop app lives for days, and with
 	// the default GOGC alone the heap drifts to twice its live size between
 	// collections (tens of MB of garbage counted in RSS; docs/benchmarks.md).
 	// GOMEMLIMIT, when set, wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(guiMemoryLimit)
+	}
+	// One instance per data dir: started again (a second click on the
+	// launcher), the app brings the running window to the front and exits.
+	if control.Running(dir) {
+		return showRunning(dir, log)
 	}
 	a := fyneapp.NewWithID("org.concord.chat")
 	var foreground atomic.Bool
@@ -67,7 +76,9 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	// A tray entry brings the window back (Fyne adds Quit to the menu). On
 	// Linux the tray talks D-Bus; without a session bus (a bare X server)
 	// fyne.io/systray crashes on quit, so there is no tray there.
+	tray := false
 	if desk, ok := a.(desktop.App); ok && (runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "") {
+		tray = true
 		desk.SetSystemTrayMenu(fyne.NewMenu("Concord", fyne.NewMenuItem("Show Concord", func() {
 			w.Show()
 			w.RequestFocus()
@@ -76,7 +87,13 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	}
 	a.SetIcon(appIcon)
 
-	b := backend.New(backend.Config{Dir: dir, Logger: log, Control: true, Listen: []string{listen}})
+	b := backend.New(backend.Config{Dir: dir, Logger: log, Control: true, Listen: []string{listen},
+		Show: func() {
+			fyne.Do(func() {
+				w.Show()
+				w.RequestFocus()
+			})
+		}})
 	existing := b.HasMember()
 	if existing {
 		if err := b.Start(); err != nil {
@@ -85,10 +102,12 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 		b.WaitTeamState(ctx)
 	}
 	ui, err := app.New(app.Config{
-		Backend: b,
-		Window:  w,
-		Logger:  log,
-		Do:      fyne.Do,
+		Backend:   b,
+		Window:    w,
+		Name:      name,
+		Autostart: newAutostart(),
+		Logger:    log,
+		Do:        fyne.Do,
 		// Starting parses fonts and replays the Raft log (after the first
 		// election, often after the window shows): tens of MB of garbage
 		// that Go hands back to the OS only slowly. Hand it back once both
@@ -148,8 +167,29 @@ func runGUI(ctx context.Context, dir, listen string, log *slog.Logger) error {
 		}
 	}()
 
-	w.ShowAndRun()
+	if minimized && tray && existing {
+		// Started at login: in the tray until the user opens the window.
+		a.Run()
+	} else {
+		w.ShowAndRun()
+	}
 	close(stop)
 	<-watchDone
 	return errors.Join(ui.Close(), b.Close())
+}
+
+// showRunning asks the window already running on dir to come to the front.
+func showRunning(dir string, log *slog.Logger) error {
+	c, err := control.NewClient(dir)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var ok struct{ OK bool }
+		err = c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok)
+	}
+	if err != nil {
+		return fmt.Errorf("a member already runs on %s without a window (stop it first, or use the CLI): %w", dir, err)
+	}
+	log.Info("Concord is already running on this data dir: brought its window to the front", "data", dir)
+	return nil
 }

@@ -95,6 +95,17 @@ func TestGUISmoke(t *testing.T) {
 		_, err := cli(t, "status", "--data", dirB, "--json")
 		return err == nil
 	})
+	// Started again on the same data dir (a second click on the launcher),
+	// the app brings B's window forward and exits; B runs on.
+	again := exec.Command(buildConcord(t), "run", "--data", dirB)
+	again.Env = xenv
+	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("second start on B's data dir: %v: %s", err, out)
+	}
+	bAlive()
+	if _, err := cli(t, "status", "--data", dirB); err != nil {
+		t.Fatalf("B after a second start: %v", err)
+	}
 	testutil.WaitFor(t, 30*time.Second, "2 voters on A and B", func() bool {
 		for _, d := range []string{dirA, dirB} {
 			out, err := cli(t, "status", "--data", d, "--json")

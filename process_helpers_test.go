@@ -412,7 +412,7 @@ func (tm *procTeam) waitVoters(n int) {
 				last = err.Error()
 				return false
 			}
-			last = fmt.Sprintf("%s: role %s, %d voters, leader %q", p.name, st.Role, len(st.Voters), st.Leader)
+			last = fmt.Sprintf("%s: raft state %s, %d voters, leader %q", p.name, st.RaftState, len(st.Voters), st.Leader)
 			if len(st.Voters) != n || st.Leader == "" || (leader != "" && st.Leader != leader) {
 				return false
 			}

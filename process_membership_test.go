@@ -23,7 +23,7 @@ func waitAll(t *testing.T, d time.Duration, what string, ps []*proc, cond func(c
 				return false, err.Error()
 			}
 			if !cond(st) {
-				return false, fmt.Sprintf("%s: role %s, voters %d, nonvoters %d, leader %.12s", p.name, st.Role, len(st.Voters), len(st.Nonvoters), st.Leader)
+				return false, fmt.Sprintf("%s: raft state %s, voters %d, nonvoters %d, leader %.12s", p.name, st.RaftState, len(st.Voters), len(st.Nonvoters), st.Leader)
 			}
 		}
 		return true, ""
@@ -92,7 +92,7 @@ func TestProcessTeamOfFive(t *testing.T) {
 	// The leader quits cleanly while every other member sends.
 	leader = nil
 	for _, p := range alive {
-		if st, err := p.status(); err == nil && st.Role == "leader" {
+		if st, err := p.status(); err == nil && st.RaftState == "leader" {
 			leader = p
 		}
 	}

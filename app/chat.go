@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -89,6 +90,10 @@ func newChat(u *UI) *chat {
 	c.messages.thumbs.onReady = c.messages.redraw
 	c.messages.thumbs.inUse = c.messages.showsFile
 	c.composer = newComposer(c.send)
+	c.composer.tooLong = func(n int) {
+		dialog.ShowInformation("Message too long", fmt.Sprintf("This message is %d KiB; a message may be at most %d KiB.\nShorten it, or send it as a file (the paperclip).",
+			(n+1023)>>10, storage.MaxTextBytes>>10), c.u.cfg.Window)
+	}
 	c.initActions()
 	c.status = newStatusBar()
 	c.disk = newDiskBanner()

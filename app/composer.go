@@ -6,6 +6,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
+
+	"concord/storage"
 )
 
 // composer is the multi-line message entry: Enter sends, Shift+Enter
@@ -19,6 +21,9 @@ type composer struct {
 	widget.Entry
 	shift  int               // shift keys held
 	onSend func(text string) // called with the trimmed text; the composer clears itself
+	// tooLong, if set, is called instead of onSend for a text over
+	// storage.MaxTextBytes, which stays in the composer to be shortened.
+	tooLong func(bytes int)
 	// onKey, if set, sees each key first and reports whether it used it
 	// (mention completion, Escape, Up to edit the last message).
 	onKey func(k *fyne.KeyEvent) bool
@@ -74,6 +79,10 @@ func (c *composer) TypedKey(k *fyne.KeyEvent) {
 func (c *composer) send() {
 	text := strings.TrimSpace(c.Text)
 	if text == "" {
+		return
+	}
+	if len(text) > storage.MaxTextBytes && c.tooLong != nil {
+		c.tooLong(len(text))
 		return
 	}
 	c.SetText("")

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 func enter(c *composer) { c.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) }
@@ -132,5 +133,46 @@ func TestQueuedSurvivesChannelSwitch(t *testing.T) {
 	h.settle()
 	if got := joined(c.messages); got != "[ann  09:00]\nlater | sent" {
 		t.Fatalf("rows:\n%s", got)
+	}
+}
+
+// TestComposerTooLong: Enter on a text over the limit sends nothing, keeps
+// the text to be shortened and says the limit in a dialog.
+func TestComposerTooLong(t *testing.T) {
+	h := newHarness(t)
+	c := h.openChat()
+	long := strings.Repeat("x", 40<<10)
+	c.composer.SetText(long)
+	enter(c.composer)
+	h.settle()
+	if len(h.fake.sent) != 0 {
+		t.Fatalf("sent %d messages", len(h.fake.sent))
+	}
+	if c.composer.Text != long {
+		t.Error("the text left the composer")
+	}
+	overlay := h.win.Canvas().Overlays().Top()
+	if overlay == nil {
+		t.Fatal("no dialog")
+	}
+	var text []string
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch w := o.(type) {
+		case *widget.Label:
+			text = append(text, w.Text)
+		case fyne.Widget:
+			for _, child := range test.WidgetRenderer(w).Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range w.Objects {
+				walk(child)
+			}
+		}
+	}
+	walk(overlay)
+	if all := strings.Join(text, "\n"); !strings.Contains(all, "at most 32 KiB") {
+		t.Fatalf("dialog says %q, want the limit", all)
 	}
 }

@@ -24,9 +24,15 @@ func (c *chat) menu() *fyne.MainMenu {
 	attach := fyne.NewMenuItem("Attach a file…", c.pickFile)
 	attach.Shortcut = attachShortcut
 	dm := fyne.NewMenuItem("New message…", c.newConversation)
+	next := fyne.NewMenuItem("Next channel", func() { c.stepChannel(1) })
+	next.Shortcut = nextChannelShortcut
+	prev := fyne.NewMenuItem("Previous channel", func() { c.stepChannel(-1) })
+	prev.Shortcut = prevChannelShortcut
+	keys := fyne.NewMenuItem("Keyboard shortcuts", c.showShortcuts)
+	keys.Shortcut = shortcutsShortcut
 	about := fyne.NewMenuItem("About Concord", c.showAbout)
-	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite, fyne.NewMenuItemSeparator(), about),
-		fyne.NewMenu("Message", find, attach, dm))
+	return fyne.NewMainMenu(fyne.NewMenu("Concord", settings, invite, fyne.NewMenuItemSeparator(), keys, about),
+		fyne.NewMenu("Message", find, attach, dm, fyne.NewMenuItemSeparator(), next, prev))
 }
 
 // showAbout says which release this is and the team's version.

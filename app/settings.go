@@ -25,6 +25,7 @@ type settingsDialog struct {
 	name     *widget.Entry
 	ntp      *widget.Entry
 	dir      *widget.Label
+	login    *widget.Check // nil without Config.Autostart
 	errLabel *widget.Label
 	save     *widget.Button
 	cancel   *widget.Button
@@ -77,6 +78,11 @@ func newSettingsDialog(u *UI, win fyne.Window, s Settings, onSaved func(Settings
 		widget.NewFormItem("NTP servers", d.ntp),
 		widget.NewFormItem("Data folder", d.dir),
 	)
+	if a := u.cfg.Autostart; a != nil {
+		d.login = widget.NewCheck("Start Concord when I log in (in the tray)", nil)
+		d.login.SetChecked(a.Enabled())
+		form.Append("", d.login)
+	}
 	d.save = widget.NewButton("Save", d.doSave)
 	d.save.Importance = widget.HighImportance
 	d.cancel = widget.NewButton("Cancel", func() { d.dlg.Hide() })
@@ -98,7 +104,13 @@ func (d *settingsDialog) doSave() {
 	}
 	d.errLabel.Hide()
 	d.save.Disable()
+	login := d.login != nil && d.login.Checked
 	d.u.background(func(ctx context.Context) error {
+		if d.login != nil && login != d.u.cfg.Autostart.Enabled() {
+			if err := d.u.cfg.Autostart.Set(login); err != nil {
+				return err
+			}
+		}
 		return d.u.cfg.Backend.SaveSettings(ctx, s)
 	}, func(err error) {
 		d.save.Enable()

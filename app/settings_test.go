@@ -94,3 +94,29 @@ func TestSettingsCancel(t *testing.T) {
 		t.Fatalf("dialog shown %v, saved %+v", h.win.Canvas().Overlays().Top() != nil, h.fake.settings)
 	}
 }
+
+type fakeAutostart struct{ on bool }
+
+func (f *fakeAutostart) Enabled() bool     { return f.on }
+func (f *fakeAutostart) Set(on bool) error { f.on = on; return nil }
+
+// TestSettingsStartAtLogin: the settings show the start-at-login option
+// where the platform has one, and saving applies it.
+func TestSettingsStartAtLogin(t *testing.T) {
+	auto := &fakeAutostart{}
+	h := newHarness(t, func(c *Config) { c.Autostart = auto })
+	c := h.openChat()
+	var d *settingsDialog
+	showSettings(h.ui, h.win, func(sd *settingsDialog) { d = sd }, nil)
+	h.settle()
+	if d == nil || d.login == nil || d.login.Checked {
+		t.Fatalf("dialog %v: want an unchecked start-at-login option", d)
+	}
+	d.login.SetChecked(true)
+	d.doSave()
+	h.settle()
+	if !auto.on {
+		t.Fatal("saving did not turn start at login on")
+	}
+	_ = c
+}

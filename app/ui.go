@@ -45,6 +45,14 @@ type Config struct {
 	// session).
 	Preferences fyne.Preferences
 
+	// Autostart, if set, adds "Start Concord when I log in" to the
+	// settings (the desktop's autostart entry; nil where there is none).
+	Autostart Autostart
+
+	// Name, if set, fills the "Your name" fields of the first-run form
+	// (`concord run --name`, `make run NAME=`).
+	Name string
+
 	// Shown, if set, is called once on the UI thread when the first
 	// channel's newest messages are on screen: start-up is over.
 	Shown func()
@@ -219,4 +227,11 @@ func oneLine(err error) string {
 		s = strings.ToUpper(s[:1]) + s[1:]
 	}
 	return s
+}
+
+// Autostart starts the app when the user logs in: an entry in the
+// desktop's autostart list (main implements it per platform).
+type Autostart interface {
+	Enabled() bool
+	Set(on bool) error
 }

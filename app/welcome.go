@@ -43,6 +43,8 @@ func newWelcome(u *UI, onDone func()) *welcome {
 	w.joinName.SetPlaceHolder("Your name")
 	w.join = widget.NewButton("Join team", w.doJoin)
 	w.joinName.OnSubmitted = func(string) { w.doJoin() }
+	w.createName.SetText(u.cfg.Name)
+	w.joinName.SetText(u.cfg.Name)
 
 	w.errLabel = widget.NewLabel("")
 	w.errLabel.Importance = widget.DangerImportance

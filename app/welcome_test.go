@@ -112,3 +112,20 @@ func TestWelcomeListsLANTeams(t *testing.T) {
 		t.Fatal("still browsing for teams after joining one")
 	}
 }
+
+// TestWelcomePrefillsName: `concord run --name ann` (make run NAME=ann)
+// fills both name fields; creating then needs only the team's name.
+func TestWelcomePrefillsName(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Name = "ann" })
+	h.ui.ShowWelcome()
+	w := h.ui.welcome
+	if w.createName.Text != "ann" || w.joinName.Text != "ann" {
+		t.Fatalf("name fields %q and %q, want ann", w.createName.Text, w.joinName.Text)
+	}
+	test.Type(w.teamName, "Ops")
+	test.Tap(w.create)
+	h.settle()
+	if h.fake.created.team != "Ops" || h.fake.created.name != "ann" {
+		t.Fatalf("CreateTeam got %+v", h.fake.created)
+	}
+}

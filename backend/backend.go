@@ -38,6 +38,7 @@ type Backend struct {
 	dir     string
 	log     *slog.Logger
 	control bool     // serve the CLI's control socket while the node runs
+	show    func()   // Config.Show
 	listen  []string // listen addresses for a new member (default guiListen)
 	ntp     []string // NTP servers for a new member (default: public pools)
 
@@ -66,6 +67,9 @@ type Config struct {
 	Control bool         // serve the CLI's control socket while the member runs
 	Listen  []string     // listen addresses for a new member (default guiListen)
 	NTP     []string     // NTP servers for a new member (default: public pools)
+	// Show, if set, is called when the app is started again on this data
+	// dir (POST /v1/show on the control socket): bring the window forward.
+	Show func()
 }
 
 // New makes the window's backend for the member in cfg.Dir; Start (or
@@ -75,7 +79,7 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Backend{dir: cfg.Dir, log: log.With("component", "gui-backend"), control: cfg.Control,
+	return &Backend{dir: cfg.Dir, log: log.With("component", "gui-backend"), control: cfg.Control, show: cfg.Show,
 		listen: cfg.Listen, ntp: cfg.NTP, subs: map[int]*subscriber{}, started: make(chan struct{})}
 }
 
@@ -107,6 +111,9 @@ func (b *Backend) Start() error {
 		cs, err := control.Listen(n, b.dir, b.log)
 		if err != nil {
 			return errors.Join(err, n.Close())
+		}
+		if b.show != nil {
+			cs.OnShow(b.show)
 		}
 		b.cs = cs
 	}

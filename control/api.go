@@ -182,11 +182,16 @@ func NewTime(st timesync.TimeStatus) Time {
 // Status is `concord status --json`; fields owned by later work are null
 // until it lands.
 type Status struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	Team         string       `json:"team"`
-	TeamID       string       `json:"team_id"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Team   string `json:"team"`
+	TeamID string `json:"team_id"`
+	// Role is this member's role in the team, "admin" or "member", as in
+	// members' rows; RaftState is its Raft state: leader, follower,
+	// candidate, nonvoter or shutdown. (Earlier builds of 0.3.0 put the
+	// Raft state in "role", which in members meant admin or member.)
 	Role         string       `json:"role"`
+	RaftState    string       `json:"raft_state"`
 	Leader       string       `json:"leader"`
 	Voters       []string     `json:"voters"`
 	Nonvoters    []string     `json:"nonvoters"`
@@ -314,7 +319,7 @@ func NewConsistency(c failover.Consistency) Consistency {
 
 // NewStatus is st as `concord status --json` shows it.
 func NewStatus(st node.Status) Status {
-	out := Status{ID: st.ID, Name: st.Name, Team: st.Team, TeamID: st.TeamID, Role: st.Role, Leader: st.Leader,
+	out := Status{ID: st.ID, Name: st.Name, Team: st.Team, TeamID: st.TeamID, Role: st.TeamRole, RaftState: st.Role, Leader: st.Leader,
 		Voters: st.Voters, Nonvoters: st.Nonvoters, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
 		Peers: []PeerStatus{}, Outbox: &st.Outbox,
 		Clock:       ClockStatus{Source: st.Clock.Source, OffsetMS: ms(st.Clock.Offset)},

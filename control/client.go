@@ -25,11 +25,9 @@ func NewClient(dir string) (*Client, error) {
 	if _, err := node.LoadConfig(dir); err != nil {
 		return nil, err
 	}
-	path := SocketPath(dir)
 	return &Client{dir: dir, http: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			return dial(ctx, dir)
 		},
 	}}}, nil
 }

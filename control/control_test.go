@@ -66,14 +66,14 @@ func TestControlAPI(t *testing.T) {
 	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"id", "name", "team", "team_id", "role", "leader", "voters", "nonvoters", "commit_index",
+	for _, k := range []string{"id", "name", "team", "team_id", "role", "raft_state", "leader", "voters", "nonvoters", "commit_index",
 		"applied_index", "peers", "outbox", "clock", "storage", "disk", "consistency", "release", "team_version", "blocked_on_upgrade"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("status has no %q: %s", k, raw)
 		}
 	}
 	var st control.Status
-	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.Role != "leader" ||
+	if err := c.Call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Team != "api" || st.RaftState != "leader" || st.Role != "admin" ||
 		st.Storage.State != "ok" || st.Storage.Reason != nil || st.Outbox == nil || st.Disk.State == "" {
 		t.Fatalf("status: %v %+v", err, st)
 	}
@@ -109,6 +109,9 @@ func TestControlAPI(t *testing.T) {
 		{"/v1/edit", control.ChatOpRequest{ID: "no-such-message", Text: "x"}, "no message has the ID"},
 		{"/v1/send", "not an object", "invalid request"},
 		{"/v1/members/role", control.MemberRequest{Member: "ann", Role: "king"}, "a role is"},
+		// Over the request limit: the limit in a sentence, not "http:
+		// request body too large".
+		{"/v1/send", control.SendRequest{Text: strings.Repeat("x", 2<<20)}, "at most 32 KiB (send a longer text as a file"},
 	} {
 		resp, err := c.Do(ctx, http.MethodPost, bad.path, nil, bad.body)
 		if err == nil {
@@ -131,5 +134,47 @@ func TestControlAPI(t *testing.T) {
 func TestClientWithoutMember(t *testing.T) {
 	if _, err := control.NewClient(t.TempDir()); !errors.Is(err, node.ErrNoDataDir) {
 		t.Fatalf("client of an empty dir: %v, want ErrNoDataDir", err)
+	}
+}
+
+// TestShowHook: POST /v1/show reaches the window's hook; a member without
+// one (headless) answers 404.
+func TestShowHook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a member")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "m")
+	if _, err := node.Create(ctx, node.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NTP: []string{"127.0.0.1:9"}}, "show", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Config{Dir: dir, NTP: []string{"127.0.0.1:9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	srv, err := control.Listen(n, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	c, err := control.NewClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok struct{ OK bool }
+	if err := c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok); err == nil {
+		t.Fatal("show without a window: succeeded")
+	}
+	shown := make(chan struct{}, 1)
+	srv.OnShow(func() { shown <- struct{}{} })
+	if err := c.Call(ctx, http.MethodPost, "/v1/show", nil, &ok); err != nil || !ok.OK {
+		t.Fatalf("show: %v %+v", err, ok)
+	}
+	select {
+	case <-shown:
+	default:
+		t.Fatal("the hook was not called")
 	}
 }

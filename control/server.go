@@ -1,5 +1,5 @@
 // Package control is a member's control API: HTTP+JSON on the data dir's
-// socket (DATA/concord.sock), served over a *node.Node (Listen) and called
+// socket (DATA/concord.sock; on Windows a named pipe, see Address), served over a *node.Node (Listen) and called
 // through the typed Client. api.go declares every request and answer once;
 // their JSON fields are the CLI's `--json` output. Only processes that can
 // open the data dir can reach the socket.
@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -21,11 +20,22 @@ import (
 	"concord/storage"
 )
 
-// SocketPath is the control socket of the member in dir.
+// SocketPath is the unix control socket of the member in dir (not on
+// Windows, which uses a named pipe: Address).
 func SocketPath(dir string) string { return filepath.Join(dir, "concord.sock") }
 
-// maxSocketPath is the longest unix socket path Linux accepts (sun_path).
-const maxSocketPath = 107
+// Running reports whether a member answers on dir's control socket (or,
+// on Windows, its pipe) within a second.
+func Running(dir string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := dial(ctx, dir)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
 
 // extraRoutes are endpoints a build tag adds (concord_chaos: chaos.go).
 var extraRoutes []func(*http.ServeMux, *Server)
@@ -36,7 +46,18 @@ type Server struct {
 	log  *slog.Logger
 	srv  *http.Server
 	ln   net.Listener
+	mux  *http.ServeMux
 	done chan error
+}
+
+// OnShow makes POST /v1/show call show: the window's member brings its
+// window to the front when the app is started again on the same data dir
+// (one instance per data dir). A headless member answers 404.
+func (cs *Server) OnShow(show func()) {
+	cs.mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
+		show()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
 }
 
 // Listen serves n's control API on dir's socket until Close; it refuses
@@ -45,26 +66,16 @@ func Listen(n *node.Node, dir string, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	path := SocketPath(dir)
-	abs, _ := filepath.Abs(path)
-	if len(abs) > maxSocketPath {
-		return nil, fmt.Errorf("data dir path too long for the control socket (%d > %d bytes): use a shorter --data", len(abs), maxSocketPath)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+	if Running(dir) {
 		return nil, fmt.Errorf("another concord is already running on %s", dir)
 	}
-	_ = os.Remove(path) // a socket left by a crash
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(dir)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
-	}
 	cs := &Server{node: n, log: log.With("component", "control"), ln: ln, done: make(chan error, 1)}
 	mux := http.NewServeMux()
+	cs.mux = mux
 	mux.HandleFunc("POST /v1/send", cs.send)
 	mux.HandleFunc("GET /v1/history", cs.history)
 	mux.HandleFunc("GET /v1/channels", cs.channels)
@@ -177,6 +188,11 @@ func (cs *Server) writeRows(w http.ResponseWriter, msgs []storage.Message) {
 // is answered 400 (ErrInvalid) and decode reports false.
 func (cs *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			// Say what the limit is, not "http: request body too large".
+			err = fmt.Errorf("too long: a message's text may be at most %d KiB (send a longer text as a file with attach)", storage.MaxTextBytes>>10)
+		}
 		cs.fail(w, fmt.Errorf("%w: %v", node.ErrInvalid, err))
 		return false
 	}

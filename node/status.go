@@ -13,16 +13,19 @@ import (
 // Status is this member's view of the team (`concord status`).
 type Status struct {
 	ID, Name, Team, TeamID string
-	Role                   string // leader, follower, candidate or shutdown
-	Leader                 string // the leader's peer ID; "" when none is known
-	Voters, Nonvoters      []string
-	CommitIndex            uint64
-	AppliedIndex           uint64
-	Peers                  []PeerStatus // every other member
-	Outbox                 int          // messages waiting in the outbox
-	Clock                  timesync.TimeStatus
-	Storage                StorageState
-	Disk                   diskspace.DiskState
+	Role                   string // leader, follower, candidate or shutdown (Raft's state)
+	// TeamRole is this member's role in the team: storage.RoleAdmin or
+	// storage.RoleMember ("" until its own member record is applied).
+	TeamRole          string
+	Leader            string // the leader's peer ID; "" when none is known
+	Voters, Nonvoters []string
+	CommitIndex       uint64
+	AppliedIndex      uint64
+	Peers             []PeerStatus // every other member
+	Outbox            int          // messages waiting in the outbox
+	Clock             timesync.TimeStatus
+	Storage           StorageState
+	Disk              diskspace.DiskState
 	// Consistency is whether this member's history matches its peers'
 	// (digest.go).
 	Consistency failover.Consistency
@@ -92,6 +95,7 @@ func (n *Node) Status() Status {
 	for _, m := range members {
 		if m.ID == st.ID {
 			st.Name = m.Name // renamed since start (config.json follows)
+			st.TeamRole = m.Role
 			continue
 		}
 		h := health[m.ID]

@@ -100,6 +100,12 @@ func open(cfg Config, prefixes string) (*Index, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("search: open: %w", err)
 	}
+	// The index holds every message's text: private like the other files
+	// of the data dir. SQLite gives its -wal and -shm files the main file's
+	// mode, so creating (or tightening) that one first is enough.
+	if err := privateFile(cfg.Path()); err != nil {
+		return nil, fmt.Errorf("search: open: %w", err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(OFF)"} {
 		q.Add("_pragma", p)
@@ -116,6 +122,25 @@ func open(cfg Config, prefixes string) (*Index, error) {
 		return nil, err
 	}
 	return ix, nil
+}
+
+// privateFile creates path empty with mode 0600 if it does not exist, and
+// takes group and other access away if it does (an index made by an
+// earlier release was 0644).
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (ix *Index) init(prefixes string) error {

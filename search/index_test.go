@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -385,5 +387,42 @@ func TestSearchPlanWalksNewestFirst(t *testing.T) {
 		if strings.Contains(d, "TEMP B-TREE") {
 			t.Errorf("plan sorts the matches: %q", plan)
 		}
+	}
+}
+
+// TestIndexFilesArePrivate: search.db and its WAL hold every message's
+// text, so they are 0600 like the data dir's other private files, also
+// when an earlier release left a 0644 index.
+func TestIndexFilesArePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix file modes")
+	}
+	for _, existing := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, FileName)
+		if existing {
+			ix := mustOpen(t, dir)
+			ix.Close()
+			if err := os.Chmod(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ix := mustOpen(t, dir)
+		if err := ix.Add(fixture); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				if os.IsNotExist(err) && p != path {
+					continue
+				}
+				t.Fatal(err)
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("existing index %v: %s has mode %o, want 600", existing, filepath.Base(p), m)
+			}
+		}
+		ix.Close()
 	}
 }

@@ -218,7 +218,7 @@ func runCLI(ctx context.Context, timeout time.Duration, args ...string) (string,
 // status is the part of `concord status --json` the harness reads.
 type status struct {
 	ID           string   `json:"id"`
-	Role         string   `json:"role"`
+	RaftState    string   `json:"raft_state"`
 	Leader       string   `json:"leader"`
 	Voters       []string `json:"voters"`
 	Nonvoters    []string `json:"nonvoters"`
@@ -291,7 +291,7 @@ func (tm *team) waitHealthy(voters int) {
 				return false, err.Error()
 			}
 			if len(st.Voters) < voters || st.Leader == "" || (leader != "" && st.Leader != leader) {
-				return false, fmt.Sprintf("%s: role %s, %d voters, leader %q", m.name, st.Role, len(st.Voters), st.Leader)
+				return false, fmt.Sprintf("%s: raft state %s, %d voters, leader %q", m.name, st.RaftState, len(st.Voters), st.Leader)
 			}
 			leader = st.Leader
 		}
