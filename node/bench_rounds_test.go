@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkCommitRounds interleaves short rounds of the raw raft baseline
-// and Concord (baseline, commit engine, engine alone, send through the
+// (in a child process of its own, log cache included) and Concord (baseline, commit engine, engine alone, send through the
 // outbox, baseline, …) and reports the median of the per-round ratios: on
 // a shared machine the load drifts within a run, and a ratio of two
 // back-to-back rounds cancels most of that drift where one long run of
@@ -26,13 +26,12 @@ func BenchmarkCommitRounds(b *testing.B) {
 	ctx := context.Background()
 	c := newTestClusterWith(b, 3, consensus.Timing{})
 	e := newEngineCluster(b, 3)
-	bl, err := bench.StartBaseline(ctx, b.TempDir(), 3)
+	bl, err := bench.StartBaselineProcess(ctx, b.TempDir(), 3)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bl.Close()
 	payload := []byte(strings.Repeat("x", 256))
-	base := func(ctx context.Context) error { return bl.Apply(ctx, payload) }
 	sender := c.nodes[max(c.leader(), 0)]
 	send := func(ctx context.Context) error {
 		_, err := sender.Send(ctx, "general", string(payload))
@@ -48,7 +47,7 @@ func BenchmarkCommitRounds(b *testing.B) {
 		}
 		for range b.N {
 			for range rounds {
-				rb := roundOf(b, w.conc, w.msgs, base)
+				rb := baselineRound(b, bl, w.conc, w.msgs)
 				rc := roundOf(b, w.conc, w.msgs, submitter(c, string(payload)))
 				lag := settle(b, c, &rc)
 				re := roundOf(b, w.conc, w.msgs, submitter(e, string(payload)))
@@ -97,6 +96,22 @@ func roundOf(b *testing.B, conc, msgs int, send func(context.Context) error) ben
 	})
 	if r.Errors > 0 {
 		b.Fatalf("%d sends failed", r.Errors)
+	}
+	return r
+}
+
+// baselineRound runs one round of the raw-Raft baseline in its own
+// process; its CPU is that process's alone.
+func baselineRound(b *testing.B, bl *bench.BaselineProcess, conc, msgs int) bench.Result {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := bl.Round(ctx, conc, msgs, 256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.Errors > 0 {
+		b.Fatalf("%d baseline sends failed", r.Errors)
 	}
 	return r
 }
