@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -212,7 +211,7 @@ func (r *Replica) open() error {
 	if err := catchUpStore(cfg.Store, logs, snaps, r.log); err != nil {
 		return err
 	}
-	trans, err := libp2praft.NewLibp2pTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO)
+	trans, err := newRaftTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO, r.log)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
