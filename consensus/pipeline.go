@@ -31,7 +31,8 @@ import (
 // raft sends and hears back; push is nil where nothing is pushed.
 type drainedTransport struct {
 	*raft.NetworkTransport
-	push *commitPush
+	push  *commitPush
+	pacer *heartbeatPacer // nil: heartbeats as raft sends them
 }
 
 func (t drainedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
@@ -48,9 +49,13 @@ func (t drainedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.Se
 	return d, nil
 }
 
-// AppendEntries is raft's AppendEntries outside the pipeline (to a
-// follower that is behind); commitPush learns what it acknowledged.
+// AppendEntries is raft's AppendEntries outside the pipeline (heartbeats,
+// paced by heartbeatPacer, and entries to a follower that is behind);
+// commitPush learns what it acknowledged.
 func (t drainedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if t.pacer != nil && isHeartbeat(args) {
+		t.pacer.wait(id)
+	}
 	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
 	if err == nil && t.push != nil {
 		t.push.answered(id, args, resp)

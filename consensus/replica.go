@@ -216,7 +216,7 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
 	r.push = newCommitPush()
-	r.trans = guardVotes(drainedTransport{trans, r.push}, cfg.Dir, holds(logs, snaps), r.log)
+	r.trans = guardVotes(drainedTransport{trans, r.push, newHeartbeatPacer()}, cfg.Dir, holds(logs, snaps), r.log)
 	r.fsm = newFSM(cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	r.fsm.onHanded = r.push.committed
 	rc := raftConfig(cfg, r.log)
