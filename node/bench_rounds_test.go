@@ -42,6 +42,7 @@ func BenchmarkCommitRounds(b *testing.B) {
 		conc, msgs int
 	}{{1, 300}, {256, 20000}} {
 		var p50, tput, itput, cpu, ep50, etput, ecpu, sp50, stput, scpu []float64
+		var abs [4][]float64 // p50 in ms: baseline, engine + index, engine, send
 		cpuRatio := func(r, base bench.Result) float64 {
 			return float64(r.CPUPerMsg()) / float64(base.CPUPerMsg())
 		}
@@ -54,6 +55,9 @@ func BenchmarkCommitRounds(b *testing.B) {
 				settle(b, e, &re)
 				rs := roundOf(b, w.conc, w.msgs, send)
 				settle(b, c, &rs)
+				for i, r := range []bench.Result{rb, rc, re, rs} {
+					abs[i] = append(abs[i], ms(r.P50))
+				}
 				p50 = append(p50, float64(rc.P50)/float64(rb.P50))
 				tput = append(tput, rc.PerSec/rb.PerSec)
 				itput = append(itput, float64(rc.Msgs)/(rc.Elapsed+lag).Seconds()/rb.PerSec)
@@ -66,6 +70,8 @@ func BenchmarkCommitRounds(b *testing.B) {
 				scpu = append(scpu, cpuRatio(rs, rb))
 			}
 		}
+		fmt.Fprintf(&out, "C=%-3d median p50: baseline %.2f ms, engine + search index %.2f ms, engine alone %.2f ms, send %.2f ms\n",
+			w.conc, median(abs[0]), median(abs[1]), median(abs[2]), median(abs[3]))
 		for _, r := range []struct {
 			name, metric   string
 			p50, tput, cpu []float64
