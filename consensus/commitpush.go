@@ -36,7 +36,7 @@ type commitPush struct {
 	indexFn func() uint64        // raft's commit index, once raft runs
 	wake    chan struct{}        // commit advanced
 	done    chan struct{}        // closed by close
-	wg      sync.WaitGroup       // the push goroutine
+	wg      sync.WaitGroup       // the push goroutine and its pushes
 	ack     map[raft.ServerID]ae // per follower: its last acknowledged entry
 }
 
@@ -82,10 +82,7 @@ func (p *commitPush) committed(index uint64) {
 	}
 	p.commit = index
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.poke()
 }
 
 // answered notes the answer to an AppendEntries sent to id.
@@ -108,10 +105,7 @@ func (p *commitPush) answered(id raft.ServerID, req *raft.AppendEntriesRequest, 
 	behind := newer && p.commit > old.index && len(p.pipes) > 0
 	p.mu.Unlock()
 	if behind {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+		p.poke()
 	}
 }
 
@@ -152,27 +146,51 @@ func (p *commitPush) run() {
 		}
 		p.mu.Unlock()
 		for _, t := range todo {
-			t.pipe.pushCommit(t.a, commit)
+			// One push at a time per follower, each in its own goroutine:
+			// a follower that stopped reading blocks sends on its pipeline
+			// (up to raft's I/O timeout), and must not hold up the others'.
+			if min(commit, t.a.index) <= t.pipe.told.Load() || !t.pipe.pushing.CompareAndSwap(false, true) {
+				continue
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				sent := t.pipe.pushCommit(t.a, commit)
+				t.pipe.pushing.Store(false)
+				if sent {
+					p.poke() // the commit may have moved on meanwhile
+				}
+			}()
 		}
+	}
+}
+
+// poke wakes the push goroutine.
+func (p *commitPush) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
 // pushCommit sends the follower the commit index (at most what it
 // acknowledged) unless it was told as much already or a is from another
-// term than raft's last AppendEntries on this pipeline.
-func (d *drainedPipeline) pushCommit(a ae, commit uint64) {
+// term than raft's last AppendEntries on this pipeline, and says whether
+// it sent it.
+func (d *drainedPipeline) pushCommit(a ae, commit uint64) bool {
 	d.sendMu.Lock()
 	defer d.sendMu.Unlock()
 	c := min(commit, a.index)
-	if c <= d.told || a.term != d.term || d.header == nil {
-		return
+	if c <= d.told.Load() || a.term != d.term || d.header == nil {
+		return false
 	}
 	req := &raft.AppendEntriesRequest{RPCHeader: *d.header, Term: a.term, Leader: d.leader,
 		PrevLogEntry: a.index, PrevLogTerm: a.logTerm, LeaderCommitIndex: c}
 	d.pushed.Store(req, struct{}{})
 	if _, err := d.AppendPipeline.AppendEntries(req, &raft.AppendEntriesResponse{}); err != nil {
 		d.pushed.Delete(req)
-		return // raft finds out from its own next send
+		return false // raft finds out from its own next send
 	}
-	d.told = c
+	d.told.Store(c)
+	return true
 }

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -85,7 +86,10 @@ type drainedPipeline struct {
 	term   uint64          // of raft's last AppendEntries here
 	header *raft.RPCHeader // of raft's last AppendEntries here
 	leader []byte          // of raft's last AppendEntries here
-	told   uint64          // highest commit index sent here
+	// told is the highest commit index sent here (written under sendMu);
+	// pushing is set while commitPush sends here.
+	told    atomic.Uint64
+	pushing atomic.Bool
 }
 
 // AppendEntries sends raft's request, noting its term and the commit index
@@ -96,7 +100,9 @@ func (d *drainedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *r
 	if d.push != nil {
 		h := args.RPCHeader
 		d.header, d.term, d.leader = &h, args.Term, args.Leader
-		d.told = max(d.told, args.LeaderCommitIndex)
+		if args.LeaderCommitIndex > d.told.Load() {
+			d.told.Store(args.LeaderCommitIndex)
+		}
 	}
 	return d.AppendPipeline.AppendEntries(args, resp)
 }
