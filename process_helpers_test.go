@@ -37,7 +37,7 @@ var (
 // path. Without a TestMain nothing can remove it at the end, so each build
 // removes the leftovers of runs more than an hour old instead (longer
 // than any `go test -timeout` this project uses).
-func buildConcord(t *testing.T) string {
+func buildConcord(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		pruneOldBinDirs()
@@ -101,17 +101,17 @@ const cliTimeout = 30 * time.Second
 // cli runs the binary to completion and returns its stdout; a non-zero exit
 // is a *cliError carrying stderr. Safe to call from any goroutine once
 // buildConcord has run.
-func cli(t *testing.T, args ...string) (string, error) {
+func cli(t testing.TB, args ...string) (string, error) {
 	return cliIn(t, "", args...)
 }
 
 // cliIn is cli run inside network namespace ns ("" for the test's own).
-func cliIn(t *testing.T, ns string, args ...string) (string, error) {
+func cliIn(t testing.TB, ns string, args ...string) (string, error) {
 	return runCLI(t, buildConcord(t), ns, args...)
 }
 
 // runCLI is cli with binary bin (another release's, for instance).
-func runCLI(t *testing.T, bin, ns string, args ...string) (string, error) {
+func runCLI(t testing.TB, bin, ns string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -138,7 +138,7 @@ func runCLI(t *testing.T, bin, ns string, args ...string) (string, error) {
 // proc is one member's `concord run` process. Its output goes to
 // NAME.log next to its data dir and is printed if the test fails.
 type proc struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	dir     string
 	id      string // peer ID, from init/join
@@ -152,7 +152,7 @@ type proc struct {
 	waitErr error
 }
 
-func newProc(t *testing.T, name, dir, id string) *proc {
+func newProc(t testing.TB, name, dir, id string) *proc {
 	p := &proc{t: t, name: name, dir: dir, id: id, logPath: filepath.Join(filepath.Dir(dir), name+".log")}
 	// Cleanups run last-registered first: kill, then print the log.
 	t.Cleanup(func() {
@@ -340,7 +340,7 @@ func (p *proc) history() ([]string, error) {
 
 // procTeam is a team of member processes under one temp dir.
 type procTeam struct {
-	t     *testing.T
+	t     testing.TB
 	root  string
 	procs []*proc
 }
@@ -348,16 +348,16 @@ type procTeam struct {
 // newProcTeam forms a team the way users do: the first member inits and
 // runs, the others join with its invite code and run; it returns once every
 // member sees len(names) voters and a leader.
-func newProcTeam(t *testing.T, names ...string) *procTeam {
+func newProcTeam(t testing.TB, names ...string) *procTeam {
 	t.Helper()
 	return newProcTeamOf(t, buildConcord(t), names...)
 }
 
 // newProcTeamOf is newProcTeam with the members on binary bin.
-func newProcTeamOf(t *testing.T, bin string, names ...string) *procTeam {
+func newProcTeamOf(t testing.TB, bin string, names ...string) *procTeam {
 	t.Helper()
 	buildConcord(t)
-	cli := func(t *testing.T, args ...string) (string, error) { return runCLI(t, bin, "", args...) }
+	cli := func(t testing.TB, args ...string) (string, error) { return runCLI(t, bin, "", args...) }
 	tm := &procTeam{t: t, root: t.TempDir()}
 	for i, name := range names {
 		dir := filepath.Join(tm.root, name)
@@ -424,7 +424,7 @@ func (tm *procTeam) waitVoters(n int) {
 
 // logLastIfFailed is deferred around a waitFor: when the wait times out,
 // t.Fatalf unwinds through it and it logs the last state the condition saw.
-func logLastIfFailed(t *testing.T, what string, last *string) {
+func logLastIfFailed(t testing.TB, what string, last *string) {
 	if t.Failed() && *last != "" {
 		t.Logf("%s: last seen: %s", what, *last)
 	}
@@ -504,7 +504,7 @@ func (tm *procTeam) waitConvergedOn(procs []*proc) map[string][]string {
 // procSendLoad has `per` senders on each given member send `count`
 // messages one after another, each with its own `concord send` process.
 // Authors are "<member>/<tag><n>". acked counts successes as they happen.
-func procSendLoad(t *testing.T, members []*proc, tag string, per, count int, timeout time.Duration, acked *atomic.Int64) ([]attempt, map[string]int) {
+func procSendLoad(t testing.TB, members []*proc, tag string, per, count int, timeout time.Duration, acked *atomic.Int64) ([]attempt, map[string]int) {
 	var mu sync.Mutex
 	var out []attempt
 	failures := map[string]int{} // reason (member-independent) → count
@@ -551,7 +551,7 @@ func failureReason(err error, dir string) string {
 	return fmt.Sprintf("exit %d: %s", ce.code, line)
 }
 
-func logFailures(t *testing.T, what string, f map[string]int) {
+func logFailures(t testing.TB, what string, f map[string]int) {
 	t.Helper()
 	if len(f) == 0 {
 		return

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -26,16 +27,41 @@ import (
 // moves them to a buffered channel that raft reads, and drops those that
 // come after raft stopped reading (raft then replicates from the
 // follower's next index anyway).
-type drainedTransport struct{ *raft.NetworkTransport }
+//
+// It also carries commitPush's pushes (commitpush.go) and shows it what
+// raft sends and hears back; push is nil where nothing is pushed.
+type drainedTransport struct {
+	*raft.NetworkTransport
+	push  *commitPush
+	pacer *heartbeatPacer // nil: heartbeats as raft sends them
+}
 
 func (t drainedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
 	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
 	if err != nil {
 		return nil, err
 	}
-	d := &drainedPipeline{AppendPipeline: p, out: make(chan raft.AppendFuture, pipelineBuffer), done: make(chan struct{})}
+	d := &drainedPipeline{AppendPipeline: p, out: make(chan raft.AppendFuture, pipelineBuffer), done: make(chan struct{}),
+		id: id, push: t.push}
 	go d.drain()
+	if t.push != nil {
+		t.push.open(d)
+	}
 	return d, nil
+}
+
+// AppendEntries is raft's AppendEntries outside the pipeline (heartbeats,
+// paced by heartbeatPacer, and entries to a follower that is behind);
+// commitPush learns what it acknowledged.
+func (t drainedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if t.pacer != nil && isHeartbeat(args) {
+		t.pacer.wait(id)
+	}
+	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	if err == nil && t.push != nil {
+		t.push.answered(id, args, resp)
+	}
+	return err
 }
 
 // pipelineBuffer is far more responses than the pipeline keeps in flight
@@ -47,6 +73,38 @@ type drainedPipeline struct {
 	out       chan raft.AppendFuture
 	done      chan struct{}
 	closeOnce sync.Once
+
+	id   raft.ServerID
+	push *commitPush // nil: no pushes
+	// pushed holds the requests commitPush sent, whose answers raft
+	// must not see.
+	pushed sync.Map
+
+	// sendMu serialises raft's sends and commitPush's: the pipeline is
+	// not safe for concurrent use.
+	sendMu sync.Mutex
+	term   uint64          // of raft's last AppendEntries here
+	header *raft.RPCHeader // of raft's last AppendEntries here
+	leader []byte          // of raft's last AppendEntries here
+	// told is the highest commit index sent here (written under sendMu);
+	// pushing is set while commitPush sends here.
+	told    atomic.Uint64
+	pushing atomic.Bool
+}
+
+// AppendEntries sends raft's request, noting its term and the commit index
+// it tells the follower.
+func (d *drainedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+	d.sendMu.Lock()
+	defer d.sendMu.Unlock()
+	if d.push != nil {
+		h := args.RPCHeader
+		d.header, d.term, d.leader = &h, args.Term, args.Leader
+		if args.LeaderCommitIndex > d.told.Load() {
+			d.told.Store(args.LeaderCommitIndex)
+		}
+	}
+	return d.AppendPipeline.AppendEntries(args, resp)
 }
 
 // drain takes every response from the pipeline until it is closed.
@@ -55,6 +113,15 @@ func (d *drainedPipeline) drain() {
 	for {
 		select {
 		case f := <-in:
+			if d.push != nil {
+				req := f.Request()
+				if f.Error() == nil {
+					d.push.answered(d.id, req, f.Response())
+				}
+				if _, ok := d.pushed.LoadAndDelete(req); ok {
+					continue // commitPush's: raft did not send it
+				}
+			}
 			select {
 			case d.out <- f:
 			default: // raft stopped reading: it resends from the follower's next index
@@ -68,7 +135,12 @@ func (d *drainedPipeline) drain() {
 func (d *drainedPipeline) Consumer() <-chan raft.AppendFuture { return d.out }
 
 func (d *drainedPipeline) Close() error {
-	d.closeOnce.Do(func() { close(d.done) })
+	d.closeOnce.Do(func() {
+		close(d.done)
+		if d.push != nil {
+			d.push.closed(d)
+		}
+	})
 	return d.AppendPipeline.Close()
 }
 

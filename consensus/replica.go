@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	libp2praft "github.com/libp2p/go-libp2p-raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -53,8 +52,11 @@ type Timing struct {
 	Heartbeat   time.Duration
 	Election    time.Duration
 	LeaderLease time.Duration
-	// Commit is how long followers may wait to learn the commit index when
-	// nothing else is sent; small so followers show messages quickly.
+	// Commit is raft's CommitTimeout: how long an idle leader waits before
+	// it sends each follower an AppendEntries with nothing new. Followers
+	// learn commits from commitPush as they happen, so it is long: a short
+	// one made an idle leader send every follower an AppendEntries every
+	// few milliseconds (issue 23).
 	Commit time.Duration
 	// SnapshotThreshold and TrailingLogs override raft's defaults (8192 and
 	// 10240 entries) when set; tests make them small to exercise snapshots.
@@ -69,10 +71,10 @@ type Timing struct {
 }
 
 // LANTiming returns timeouts tuned for a LAN: failure noticed in about half a
-// second, followers see commits within ~10 ms.
+// second; followers see commits as soon as they are pushed (commitPush).
 func LANTiming() Timing {
 	return Timing{Heartbeat: 500 * time.Millisecond, Election: 500 * time.Millisecond,
-		LeaderLease: 250 * time.Millisecond, Commit: 5 * time.Millisecond}
+		LeaderLease: 250 * time.Millisecond, Commit: 500 * time.Millisecond}
 }
 
 func (c *Config) setDefaults() {
@@ -140,8 +142,9 @@ type Replica struct {
 	logs   *logStore  // the Raft log and stable store
 	snaps  *snapStore // the Raft snapshots
 	fsm    *fsm
-	local  *batcher // proposals applied here while leader
-	fwd    *batcher // proposals forwarded to the leader
+	push   *commitPush // tells followers commits as they happen
+	local  *batcher    // proposals applied here while leader
+	fwd    *batcher    // proposals forwarded to the leader
 	leader *notifier
 	// leaderID is the last leader ID decoded from raft's string form:
 	// Submit asks who leads for every op, and decoding took 5% of the
@@ -215,13 +218,15 @@ func (r *Replica) open() error {
 	if err := catchUpStore(cfg.Store, logs, snaps, r.log); err != nil {
 		return err
 	}
-	trans, err := libp2praft.NewLibp2pTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO)
+	trans, err := newRaftTransport(boundedHost{admitHost{cfg.Host, cfg.Allow}, maxRaftStreams}, transportTO, r.log)
 	if err != nil {
 		return fmt.Errorf("consensus: raft transport: %w", err)
 	}
-	r.trans = guardVotes(drainedTransport{trans}, cfg.Dir, holds(logs, snaps), r.log)
+	r.push = newCommitPush()
+	r.trans = guardVotes(drainedTransport{trans, r.push, newHeartbeatPacer()}, cfg.Dir, holds(logs, snaps), r.log)
 	r.fsm = newFSM(cfg.TeamID, cfg.Store, logs, r.log, r.stalled, func() { r.nudgeReconcile(); cfg.OnMembers() })
 	r.fsm.verify.made = r.sign.made // its own signatures need no second check
+	r.fsm.onHanded = r.push.committed
 	rc := raftConfig(cfg, r.log)
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, logs, snaps)
@@ -247,6 +252,7 @@ func (r *Replica) open() error {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	r.raft = ra
+	r.push.setIndex(ra.CommitIndex)
 	return nil
 }
 
@@ -345,6 +351,9 @@ func (r *Replica) closeParts() error {
 	}
 	if r.fsm != nil {
 		r.fsm.close() // after raft: nothing queues any more
+	}
+	if r.push != nil {
+		r.push.close() // after raft: no pipeline is open
 	}
 	if r.trans != nil {
 		errs = append(errs, r.trans.Close())

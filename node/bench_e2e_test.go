@@ -75,7 +75,8 @@ func endToEnd(b *testing.B, n, rate, probes int) (p50, p99, maxd time.Duration, 
 	defer cancel()
 	from := (max(c.leader(), 0) + 1) % n // a follower: its send is forwarded
 	text := strings.Repeat("x", 64)
-	var lat []time.Duration
+	var lat, ldr []time.Duration
+	lead := c.leader()
 	for range probes {
 		id := newMessageID()
 		var wg sync.WaitGroup
@@ -100,10 +101,18 @@ func endToEnd(b *testing.B, n, rate, probes int) (p50, p99, maxd time.Duration, 
 			if i != from {
 				lat = append(lat, d)
 			}
+			if i == lead {
+				ldr = append(ldr, d)
+			}
 		}
 	}
 	slices.Sort(lat)
+	slices.Sort(ldr)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	if len(ldr) > 0 {
+		b.Logf("e2e members=%d background=%d: on the leader alone p50 %.2f ms, p99 %.2f ms", n, rate,
+			ms(ldr[len(ldr)/2]), ms(ldr[min(len(ldr)-1, len(ldr)*99/100)]))
+	}
 	cancel()
 	bg.Wait()
 	return q(0.50), q(0.99), lat[len(lat)-1], sent

@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkCommitRounds interleaves short rounds of the raw raft baseline
-// and Concord (baseline, commit engine, engine alone, send through the
+// (in a child process of its own, log cache included) and Concord (baseline, commit engine, engine alone, send through the
 // outbox, baseline, …) and reports the median of the per-round ratios: on
 // a shared machine the load drifts within a run, and a ratio of two
 // back-to-back rounds cancels most of that drift where one long run of
@@ -26,13 +26,12 @@ func BenchmarkCommitRounds(b *testing.B) {
 	ctx := context.Background()
 	c := newTestClusterWith(b, 3, consensus.Timing{})
 	e := newEngineCluster(b, 3)
-	bl, err := bench.StartBaseline(ctx, b.TempDir(), 3)
+	bl, err := bench.StartBaselineProcess(ctx, b.TempDir(), 3)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bl.Close()
 	payload := []byte(strings.Repeat("x", 256))
-	base := func(ctx context.Context) error { return bl.Apply(ctx, payload) }
 	sender := c.nodes[max(c.leader(), 0)]
 	send := func(ctx context.Context) error {
 		_, err := sender.Send(ctx, "general", string(payload))
@@ -43,18 +42,22 @@ func BenchmarkCommitRounds(b *testing.B) {
 		conc, msgs int
 	}{{1, 300}, {256, 20000}} {
 		var p50, tput, itput, cpu, ep50, etput, ecpu, sp50, stput, scpu []float64
+		var abs [4][]float64 // p50 in ms: baseline, engine + index, engine, send
 		cpuRatio := func(r, base bench.Result) float64 {
 			return float64(r.CPUPerMsg()) / float64(base.CPUPerMsg())
 		}
 		for range b.N {
 			for range rounds {
-				rb := roundOf(b, w.conc, w.msgs, base)
+				rb := baselineRound(b, bl, w.conc, w.msgs)
 				rc := roundOf(b, w.conc, w.msgs, submitter(c, string(payload)))
 				lag := settle(b, c, &rc)
 				re := roundOf(b, w.conc, w.msgs, submitter(e, string(payload)))
 				settle(b, e, &re)
 				rs := roundOf(b, w.conc, w.msgs, send)
 				settle(b, c, &rs)
+				for i, r := range []bench.Result{rb, rc, re, rs} {
+					abs[i] = append(abs[i], ms(r.P50))
+				}
 				p50 = append(p50, float64(rc.P50)/float64(rb.P50))
 				tput = append(tput, rc.PerSec/rb.PerSec)
 				itput = append(itput, float64(rc.Msgs)/(rc.Elapsed+lag).Seconds()/rb.PerSec)
@@ -67,6 +70,8 @@ func BenchmarkCommitRounds(b *testing.B) {
 				scpu = append(scpu, cpuRatio(rs, rb))
 			}
 		}
+		fmt.Fprintf(&out, "C=%-3d median p50: baseline %.2f ms, engine + search index %.2f ms, engine alone %.2f ms, send %.2f ms\n",
+			w.conc, median(abs[0]), median(abs[1]), median(abs[2]), median(abs[3]))
 		for _, r := range []struct {
 			name, metric   string
 			p50, tput, cpu []float64
@@ -97,6 +102,22 @@ func roundOf(b *testing.B, conc, msgs int, send func(context.Context) error) ben
 	})
 	if r.Errors > 0 {
 		b.Fatalf("%d sends failed", r.Errors)
+	}
+	return r
+}
+
+// baselineRound runs one round of the raw-Raft baseline in its own
+// process; its CPU is that process's alone.
+func baselineRound(b *testing.B, bl *bench.BaselineProcess, conc, msgs int) bench.Result {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := bl.Round(ctx, conc, msgs, 256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.Errors > 0 {
+		b.Fatalf("%d baseline sends failed", r.Errors)
 	}
 	return r
 }
