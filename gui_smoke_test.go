@@ -200,21 +200,7 @@ func TestGUISmoke(t *testing.T) {
 
 // historyHas reports whether #general of the member in dir holds text.
 func historyHas(t *testing.T, dir, text string) bool {
-	out, err := cli(t, "history", "--data", dir, "--json")
-	if err != nil {
-		return false
-	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var row control.HistoryRow
-		if dec.Decode(&row) != nil {
-			return false
-		}
-		if row.Text == text {
-			return true
-		}
-	}
-	return false
+	return historyOf(t, func(args ...string) (string, error) { return cli(t, args...) }, dir, text)
 }
 
 // screenshot saves the virtual screen to $TMPDIR/concord-gui-smoke.png,

@@ -581,3 +581,23 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 
 // noNTP is an NTP server nobody answers on: members use the system clock.
 var noNTP = []string{"127.0.0.1:9"}
+
+// historyOf reports whether #general of the member in dir holds text,
+// asked with the CLI run.
+func historyOf(t *testing.T, run func(...string) (string, error), dir, text string) bool {
+	out, err := run("history", "--data", dir, "--json")
+	if err != nil {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var row control.HistoryRow
+		if dec.Decode(&row) != nil {
+			return false
+		}
+		if row.Text == text {
+			return true
+		}
+	}
+	return false
+}

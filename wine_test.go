@@ -258,26 +258,6 @@ func (w *wine) menuDir() string {
 	return m[0]
 }
 
-// historyOf reports whether #general of the member in dir holds text,
-// asked with the CLI run.
-func historyOf(t *testing.T, run func(...string) (string, error), dir, text string) bool {
-	out, err := run("history", "--data", dir, "--json")
-	if err != nil {
-		return false
-	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var row control.HistoryRow
-		if dec.Decode(&row) != nil {
-			return false
-		}
-		if row.Text == text {
-			return true
-		}
-	}
-	return false
-}
-
 // grepLine returns the first line of s containing sub, or "".
 func grepLine(s, sub string) string {
 	for _, l := range strings.Split(s, "\n") {

@@ -30,6 +30,13 @@ func TestAboutShowsRelease(t *testing.T) {
 	if top == nil {
 		t.Fatal("About shows no dialog")
 	}
+	if got := labelsIn(top); !strings.Contains(got, "Concord 0.2.0") || !strings.Contains(got, "Team version 2") {
+		t.Fatalf("About says %q", got)
+	}
+}
+
+// labelsIn is the text of every label in o (a dialog), one per line.
+func labelsIn(o fyne.CanvasObject) string {
 	var text []string
 	var walk func(o fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
@@ -46,8 +53,6 @@ func TestAboutShowsRelease(t *testing.T) {
 			}
 		}
 	}
-	walk(top)
-	if got := strings.Join(text, "\n"); !strings.Contains(got, "Concord 0.2.0") || !strings.Contains(got, "Team version 2") {
-		t.Fatalf("About says %q", got)
-	}
+	walk(o)
+	return strings.Join(text, "\n")
 }

@@ -8,7 +8,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
 )
 
 func enter(c *composer) { c.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) }
@@ -155,24 +154,7 @@ func TestComposerTooLong(t *testing.T) {
 	if overlay == nil {
 		t.Fatal("no dialog")
 	}
-	var text []string
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		switch w := o.(type) {
-		case *widget.Label:
-			text = append(text, w.Text)
-		case fyne.Widget:
-			for _, child := range test.WidgetRenderer(w).Objects() {
-				walk(child)
-			}
-		case *fyne.Container:
-			for _, child := range w.Objects {
-				walk(child)
-			}
-		}
-	}
-	walk(overlay)
-	if all := strings.Join(text, "\n"); !strings.Contains(all, "at most 32 KiB") {
+	if all := labelsIn(overlay); !strings.Contains(all, "at most 32 KiB") {
 		t.Fatalf("dialog says %q, want the limit", all)
 	}
 }
