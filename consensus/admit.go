@@ -78,11 +78,9 @@ func (r *Replica) admitAll(from peer.ID, ops []storage.Op) []error {
 	for i, op := range ops {
 		errs[i] = r.admit(from, op)
 	}
-	for i := 0; i < len(ops); {
-		j := i + 1
-		for j < len(ops) && ops[i].Sig != nil && ops[j].Sig == ops[i].Sig {
-			j++
-		}
+	i := 0
+	for _, g := range signedGroups(ops) {
+		j := i + len(g)
 		if first := slices.IndexFunc(errs[i:j], func(e error) bool { return e != nil }); first >= 0 {
 			for k := i; k < j; k++ {
 				if errs[k] == nil {

@@ -172,19 +172,26 @@ func (s signer) signUnsigned(ops []storage.Op) error {
 	return nil
 }
 
-// appendGroups appends ops in signed groups: consecutive ops that share a
-// signature form one group (an op without one forms a group of its own,
-// with no signer, which every member refuses).
-func appendGroups(b []byte, ops []storage.Op) []byte {
+// signedGroups splits ops into runs that share one signature (an op without
+// one is a run of its own).
+func signedGroups(ops []storage.Op) [][]storage.Op {
 	var groups [][]storage.Op
 	for i := 0; i < len(ops); {
 		j := i + 1
 		for j < len(ops) && ops[i].Sig != nil && ops[j].Sig == ops[i].Sig {
 			j++
 		}
-		groups = append(groups, ops[i:j])
+		groups = append(groups, ops[i:j:j])
 		i = j
 	}
+	return groups
+}
+
+// appendGroups appends ops in signed groups: consecutive ops that share a
+// signature form one group (an op without one forms a group of its own,
+// with no signer, which every member refuses).
+func appendGroups(b []byte, ops []storage.Op) []byte {
+	groups := signedGroups(ops)
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
 		var sg storage.SignedGroup

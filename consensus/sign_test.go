@@ -302,3 +302,40 @@ func TestAdmissionNeedsTheInviteKey(t *testing.T) {
 		t.Fatalf("the newcomer: %+v, %v", m, err)
 	}
 }
+
+// TestLeaderRefusesAWholeGroup: a forwarded group one of whose ops the
+// leader refuses is refused whole (its signature covers every op), and a
+// group signed by anyone but the sending peer is refused.
+func TestLeaderRefusesAWholeGroup(t *testing.T) {
+	ann, bob := newSigner(t, testTeam), newSigner(t, testTeam)
+	from, err := peer.Decode(ann.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := msg(ann.id, "g1", "fine")
+	bad := msg(bob.id, "g2", "in bob's name")
+	group := []storage.Op{good, bad}
+	// ann signs both, one of them in bob's name (sign itself refuses to).
+	g := &storage.SignedGroup{Signer: ann.id}
+	for i := range group {
+		group[i].Canon = canonOp(group[i])
+		g.Hashes = append(g.Hashes, sum(group[i].Canon))
+		group[i].Sig = g
+	}
+	if g.Sig, err = ann.key.Sign(groupBytes(testTeam, ann.id, g.Hashes)); err != nil {
+		t.Fatal(err)
+	}
+	alone := []storage.Op{msg(ann.id, "g3", "alone")}
+	if err := ann.sign(alone); err != nil {
+		t.Fatal(err)
+	}
+	bobs := []storage.Op{msg(bob.id, "g4", "bob's own")}
+	if err := bob.sign(bobs); err != nil {
+		t.Fatal(err)
+	}
+	var r Replica
+	errs := r.admitAll(from, append(append(group, alone...), bobs...))
+	if errs[0] == nil || errs[1] == nil || errs[2] != nil || errs[3] == nil {
+		t.Fatalf("admitAll = %v; want the two-op group and bob's group refused, ann's lone op admitted", errs)
+	}
+}
