@@ -198,8 +198,14 @@ func TestOldMemberBlocksThenUpgrades(t *testing.T) {
 	}
 	t.Logf("send on cat said: %s", strings.TrimSpace(ce.stderr))
 
-	// Upgraded, it catches up and delivers the queued message once.
+	// Upgraded, it catches up and delivers the queued message once (its
+	// drainer may first send it unsigned, before it has read the raise to
+	// a signing version again, and be told to send it again, signed).
 	upgrade(t, cat)
+	testutil.WaitFor(t, 30*time.Second, "cat's outbox to drain", func() bool {
+		st, err := cat.status()
+		return err == nil && st.Outbox != nil && *st.Outbox == 0
+	})
 	hist := tm.waitConverged()
 	for name, ids := range hist {
 		n := 0

@@ -72,30 +72,13 @@ func (r *Replica) startForward(ctx context.Context, ops []storage.Op) waitFunc {
 		if leader == r.cfg.Host.ID() {
 			return failAll(len(ops), ErrNotLeader)()
 		}
-		// A leader that froze or was cut off without closing the connection
-		// would hold this request, and the member's whole queue behind it, for
-		// the flush timeout, long after the team elected another leader: a
-		// leader change ends it. The retry carries the same IDs, so what the
-		// old leader did commit is dropped as a duplicate.
-		fctx, cancel := context.WithCancel(ctx)
-		watched := make(chan struct{})
-		go func() {
-			defer close(watched)
-			select {
-			case <-changed:
-				cancel()
-			case <-fctx.Done():
-			}
-		}()
-		body, err := r.forwardBody(ops)
-		if err != nil {
-			cancel()
-			<-watched
-			return failAll(len(ops), err)()
+		resp, err := r.forwardOnce(ctx, changed, leader, ops)
+		if err == nil && resp.signAgain() {
+			// The team signs now and this member had not applied the
+			// raise yet (it just started, say): send it again, signed.
+			r.fsm.noteRaise(SignProtocol)
+			resp, err = r.forwardOnce(ctx, changed, leader, ops)
 		}
-		resp, err := r.forward(fctx, leader, body)
-		cancel()
-		<-watched
 		if err != nil {
 			return failAll(len(ops), err)()
 		}
@@ -145,8 +128,13 @@ func (r *Replica) forward(ctx context.Context, leader peer.ID, body []byte) (for
 	return resp, nil
 }
 
+// codeSignAgain answers an op forwarded unsigned to a team that signs.
+const codeSignAgain = "sign_again"
+
 func codeErr(code, msg string) error {
 	switch code {
+	case codeSignAgain:
+		return errSignAgain
 	case "refused", "bad_request":
 		return fmt.Errorf("%w: %s", ErrRefused, msg)
 	case "not_leader":
@@ -158,6 +146,8 @@ func codeErr(code, msg string) error {
 
 func errCode(err error) string {
 	switch {
+	case errors.Is(err, errSignAgain):
+		return codeSignAgain
 	case errors.Is(err, ErrRefused):
 		return "refused"
 	case errors.Is(err, ErrNotLeader):
@@ -175,6 +165,44 @@ func errCode(err error) string {
 // pipelined appends, and a snapshot takes another; autopilot asks each
 // member for its stats one at a time; a voter asks once to hand over its
 // seat.
+// forwardOnce sends one forward request for ops to leader. A leader that
+// froze or was cut off without closing the connection would hold it, and
+// the member's whole queue behind it, for the flush timeout, long after the
+// team elected another leader: a leader change (changed) ends it. The retry
+// carries the same IDs, so what the old leader did commit is dropped as a
+// duplicate.
+func (r *Replica) forwardOnce(ctx context.Context, changed <-chan struct{}, leader peer.ID, ops []storage.Op) (forwardResponse, error) {
+	body, err := r.forwardBody(ops)
+	if err != nil {
+		return forwardResponse{}, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-changed:
+			cancel()
+		case <-fctx.Done():
+		}
+	}()
+	resp, err := r.forward(fctx, leader, body)
+	cancel()
+	<-watched
+	return resp, err
+}
+
+// signAgain reports whether the leader refused every op for now because
+// the team signs its ops and they came unsigned.
+func (resp forwardResponse) signAgain() bool {
+	for _, fr := range resp.Results {
+		if fr.Code != codeSignAgain {
+			return false
+		}
+	}
+	return len(resp.Results) > 0
+}
+
 // forwardBody encodes a forward request for ops, signed (as one group) when
 // the command they will ride in is written at protocol 4 or later.
 func (r *Replica) forwardBody(ops []storage.Op) ([]byte, error) {
