@@ -398,6 +398,15 @@ func (r *Replica) TransferLeadership(ctx context.Context) error {
 	return waitFuture(ctx, r.raft.LeadershipTransfer())
 }
 
+// TransferLeadershipTo hands leadership to the voter id (a test, or an
+// operator choosing the leader). It does nothing on a follower.
+func (r *Replica) TransferLeadershipTo(ctx context.Context, id peer.ID) error {
+	if r.raft.State() != raft.Leader {
+		return nil
+	}
+	return waitFuture(ctx, r.raft.LeadershipTransferToServer(raft.ServerID(id.String()), raft.ServerAddress(id.String())))
+}
+
 // waitFuture waits for a Raft future with our own deadline: raft.Apply's
 // timeout covers only enqueueing, and a future can hang after leadership
 // loss (hashicorp/raft#498).

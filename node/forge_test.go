@@ -41,9 +41,9 @@ func TestForgingLeader(t *testing.T) {
 	err = testutil.Poll(ctx, 90*time.Second, 0, func() (bool, string) {
 		if l := c.leader(); l >= 0 && l != 2 {
 			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_ = c.nodes[l].replica.TransferLeadership(tctx)
+			err := c.nodes[l].replica.TransferLeadershipTo(tctx, forger.ID())
 			cancel()
-			return false, fmt.Sprintf("m%d leads", l)
+			return false, fmt.Sprintf("m%d leads (transfer: %v)", l, err)
 		}
 		attempts = append(attempts, sendLoad(c, 1, 10, time.Minute)...)
 		got := consensus.Forged()
