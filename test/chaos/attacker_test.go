@@ -43,7 +43,7 @@ func newAttacker(t *testing.T, tm *team, as *member) *attacker {
 		t.Fatal(err)
 	}
 	a := newHost(t, tm, key, networkKey(t, as))
-	a.key, a.team = key, memberConfig(t, as).TeamID
+	a.team = memberConfig(t, as).TeamID
 	return a
 }
 
@@ -62,7 +62,7 @@ func newHost(t *testing.T, tm *team, key crypto.PrivKey, psk []byte) *attacker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	return &attacker{t: t, tm: tm, h: h}
+	return &attacker{t: t, tm: tm, h: h, key: key}
 }
 
 // networkKey reads the team's private-network key from a member's
