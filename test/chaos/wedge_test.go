@@ -40,6 +40,11 @@ const (
 // after failing to (logreopen.go).
 const writableAgain = "the raft log is writable again"
 
+// wedgeSettle is how long a member must report write_failed before it
+// counts as wedged: longer than its Raft log takes to heal itself (it
+// tries every second, and at once after a failed rotation).
+const wedgeSettle = 1500 * time.Millisecond
+
 var wedgeSetup = setup{smallDisk: 64 << 20, env: []string{fmt.Sprintf("CONCORD_CHAOS_WAL_SEGMENT=%d", wedgeSegment)}}
 
 // nemWedgedRotation fills a member's disk (the leader half the time) just
@@ -80,18 +85,27 @@ func nemWedgedRotation(tm *team, rng *rand.Rand) error {
 	}
 	defer release()
 
-	// The rotation must fail, and the member must say so.
+	// The rotation must fail, and the member must say so, for longer than
+	// the log takes to heal itself: a failed rotation the reopen mends at
+	// once (the disk not yet really full) is not yet the wedge judged here.
 	var st status
+	var wedgedAt time.Time
 	if err := poll(tm.ctx, 60*time.Second, func() (bool, string) {
 		st, err = tm.status(m)
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Storage.State == "write_failed", fmt.Sprintf("storage %s, disk %s", st.Storage.State, st.Disk.State)
+		if st.Storage.State != "write_failed" {
+			wedgedAt = time.Time{}
+			return false, fmt.Sprintf("storage %s, disk %s", st.Storage.State, st.Disk.State)
+		}
+		if wedgedAt.IsZero() {
+			wedgedAt = time.Now()
+		}
+		return time.Since(wedgedAt) >= wedgeSettle, fmt.Sprintf("storage write_failed for %v", time.Since(wedgedAt))
 	}); err != nil {
 		return fmt.Errorf("%s's Raft log never failed to write on a full disk: %w", m.name, err)
 	}
-	wedgedAt := time.Now()
 	logs, err := dockerLogs(tm.ctx, m.container)
 	if err != nil {
 		return err
