@@ -27,9 +27,6 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		if _, err := node.LoadConfig(*data); err != nil {
-			return err
-		}
 		var err error
 		if v, err = node.VerifyData(context.Background(), *data, newLogger(stderr, *logLevel)); err != nil {
 			return err

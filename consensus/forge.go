@@ -13,6 +13,7 @@ package consensus
 // none.
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"sync"
@@ -102,7 +103,7 @@ func (r *Replica) forge(tv int) {
 		op = storage.Op{Kind: storage.OpSetRole, ID: id, By: admin, Target: self, Role: storage.RoleAdmin}
 	case 3:
 		attack = "removal"
-		op = storage.Op{Kind: storage.OpRemoveMember, ID: id, By: admin, Target: cmpOr(other, victim)}
+		op = storage.Op{Kind: storage.OpRemoveMember, ID: id, By: admin, Target: cmp.Or(other, victim)}
 	}
 	op.Canon = canonOp(op)
 	ops := []storage.Op{op}
@@ -147,11 +148,4 @@ func (r *Replica) lastMessageOf(author string) string {
 		}
 	}
 	return ""
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

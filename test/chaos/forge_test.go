@@ -3,36 +3,10 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-var (
-	forgeOnce  sync.Once
-	forgeImage string
-	forgeErr   error
-)
-
-// forger returns the image of the forging build (-tags concord_forge: a
-// leader that commits ops in other members' names), built once on first use.
-func forger(t *testing.T) string {
-	t.Helper()
-	forgeOnce.Do(func() {
-		tag := fmt.Sprintf("concord-chaos-forge:%d", os.Getpid())
-		forgeErr = buildImage(filepath.Join(binDir, "forge"), tag, "headless,concord_chaos,concord_forge")
-		if forgeErr == nil {
-			forgeImage = tag
-		}
-	})
-	if forgeErr != nil {
-		t.Fatal(forgeErr)
-	}
-	return forgeImage
-}
 
 // TestAttackForgingLeader: m3 runs modified code (the concord_forge build)
 // that, while it leads, commits beside every batch ops in other members'
@@ -51,7 +25,7 @@ func TestAttackForgingLeader(t *testing.T) {
 	if _, err := docker(tm.ctx, "rm", "-f", m3.container); err != nil {
 		t.Fatal(err)
 	}
-	args := tm.runArgs(m3, forger(t))
+	args := tm.runArgs(m3, forgeBuild.get(t))
 	img := len(args) - 6 // image, run, --data, /data, --log-level, info
 	args = append(append(append([]string{}, args[:img]...), "-e", "CONCORD_FORGE=1"), args[img:]...)
 	if _, err := docker(tm.ctx, args...); err != nil {

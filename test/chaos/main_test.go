@@ -25,10 +25,6 @@ var (
 	binDir     string // the host copy of the binary and the image contexts
 	imageTag   string // the member image built for this run
 
-	plantedOnce  sync.Once
-	plantedImage string
-	plantedErr   error
-
 	prevOnce  sync.Once
 	prevImage string
 	prevErr   error
@@ -75,8 +71,10 @@ func runMain(m *testing.M) int {
 	imageTag = tag
 	defer removeImage(tag)
 	defer func() {
-		if plantedImage != "" {
-			removeImage(plantedImage)
+		for _, x := range []*extraImage{plantedBuild, forgeBuild} {
+			if x.tag != "" {
+				removeImage(x.tag)
+			}
 		}
 		if prevImage != "" {
 			removeImage(prevImage)
@@ -117,21 +115,34 @@ func buildImage(dir, tag, tags string) error {
 	return nil
 }
 
-// planted returns the image of the planted-bug build (no dedup in the FSM),
-// built once on first use.
-func planted(t *testing.T) string {
+// extraImage is the member image of another build, built once on first
+// use and removed when the suite ends.
+type extraImage struct {
+	name, tags string
+	once       sync.Once
+	tag        string
+	err        error
+}
+
+var (
+	// plantedBuild has the planted bug: no dedup in the FSM.
+	plantedBuild = &extraImage{name: "nodedup", tags: "headless,concord_chaos,concord_nodedup"}
+	// forgeBuild has a leader that commits ops in other members' names.
+	forgeBuild = &extraImage{name: "forge", tags: "headless,concord_chaos,concord_forge"}
+)
+
+func (x *extraImage) get(t *testing.T) string {
 	t.Helper()
-	plantedOnce.Do(func() {
-		tag := fmt.Sprintf("concord-chaos-nodedup:%d", os.Getpid())
-		plantedErr = buildImage(filepath.Join(binDir, "nodedup"), tag, "headless,concord_chaos,concord_nodedup")
-		if plantedErr == nil {
-			plantedImage = tag
+	x.once.Do(func() {
+		tag := fmt.Sprintf("concord-chaos-%s:%d", x.name, os.Getpid())
+		if x.err = buildImage(filepath.Join(binDir, x.name), tag, x.tags); x.err == nil {
+			x.tag = tag
 		}
 	})
-	if plantedErr != nil {
-		t.Fatal(plantedErr)
+	if x.err != nil {
+		t.Fatal(x.err)
 	}
-	return plantedImage
+	return x.tag
 }
 
 func removeImage(tag string) {

@@ -14,7 +14,7 @@ import (
 func TestChaosCatchesPlantedNoDedup(t *testing.T) {
 	requireDocker(t)
 	seed := baseSeed()
-	res := runScenario(t, planted(t), 3, seed, nemKillLeader, setup{})
+	res := runScenario(t, plantedBuild.get(t), 3, seed, nemKillLeader, setup{})
 	if res.verdict.ok() || res.Duplicated == 0 {
 		t.Fatalf("the checker missed the planted bug (seed %d): %v", seed, res.verdict)
 	}
